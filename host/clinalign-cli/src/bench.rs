@@ -1,0 +1,246 @@
+//! `clinalign bench …`: measurements, printed as JSON.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use clinalign::manifest::PluginRef;
+use clinalign::rows::parse_row;
+use clinalign::{Manifest, Query};
+use clinalign_sdk::template::Template;
+use clinalign_sdk::text::normalize;
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::EngineArgs;
+use crate::jsonl::{JsonlReader, write_json_atomic};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Rubric synthesis: per-query latency (one thread), throughput (all threads), cold
+    /// load from a warm cache, and the template principles as wasm vs the same code native.
+    Synthesize {
+        /// JSONL queries (HealthBench rows or {id, messages}).
+        #[arg(long)]
+        queries: PathBuf,
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Timed passes over the queries (after one warm-up pass).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Engine builds timed for the cold-load figure.
+        #[arg(long, default_value_t = 5)]
+        loads: usize,
+        /// Also write the JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Synthesize { queries, engine, rounds, loads, out } => {
+            let result = bench_synthesize(&queries, &engine, rounds.max(1), loads.max(1))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            if let Some(path) = out {
+                write_json_atomic(&path, &result)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn bench_synthesize(path: &PathBuf, args: &EngineArgs, rounds: usize, loads: usize) -> Result<serde_json::Value> {
+    // First build: fills the caches (plugin builds, compiled components).
+    let engine = args.builder().build().context("loading principles")?;
+    drop(engine);
+
+    // Cold load: a new engine (new wasmtime Engine, nothing in memory) from the disk cache.
+    let mut load_ms = Vec::new();
+    let mut engine = None;
+    for _ in 0..loads {
+        let t = Instant::now();
+        let e = args.builder().build()?;
+        load_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        engine = Some(e);
+    }
+    let engine = engine.expect("loads >= 1");
+    let set = engine.principle_set();
+    if !set.failures().is_empty() {
+        bail!("{} principle(s) failed to load; fix them before benchmarking (see `clinalign principles test`)", set.failures().len());
+    }
+
+    let queries = read_queries(path, set.dimensions())?;
+    if queries.is_empty() {
+        bail!("{}: no queries", path.display());
+    }
+
+    // End to end, one thread: classify + pool + every principle + merge.
+    let mut samples = Vec::with_capacity(queries.len() * rounds);
+    let mut items = 0usize;
+    for q in &queries {
+        items += engine.synthesize(q)?.items.len();
+    }
+    for _ in 0..rounds {
+        for q in &queries {
+            let t = Instant::now();
+            let r = engine.synthesize(q)?;
+            samples.push(t.elapsed());
+            std::hint::black_box(r);
+        }
+    }
+    let (p50, p99, mean) = stats(&mut samples);
+
+    // Classification alone.
+    let mut classify = Vec::new();
+    for q in &queries {
+        let t = Instant::now();
+        std::hint::black_box(engine.scenario(q)?);
+        classify.push(t.elapsed());
+    }
+    let (classify_p50, _, _) = stats(&mut classify);
+
+    // Throughput on every thread.
+    let threads = rayon::current_num_threads();
+    let total = queries.len() * rounds;
+    let t = Instant::now();
+    (0..total).into_par_iter().try_for_each(|i| engine.synthesize(&queries[i % queries.len()]).map(|_| ()))?;
+    let qps = total as f64 / t.elapsed().as_secs_f64();
+
+    let template = bench_template(args, &engine, &queries, rounds)?;
+
+    Ok(json!({
+        "queries": queries.len(),
+        "principles": set.principles().len(),
+        "principle_set": set.hash(),
+        "rounds": rounds,
+        "items_per_query": items as f64 / queries.len() as f64,
+        "p50_us": p50,
+        "p99_us": p99,
+        "mean_us": mean,
+        "classify_p50_us": classify_p50,
+        "queries_per_s": qps.round(),
+        "threads": threads,
+        "cold_load_ms": median(&mut load_ms),
+        "cold_load_runs_ms": load_ms,
+        "pooling_allocator": engine.pooling(),
+        "strict": args.strict,
+        "template": template,
+    }))
+}
+
+/// The template principles alone, as wasm (through the engine) and natively (the same
+/// SDK code compiled into this binary), on the same labelled queries.
+fn bench_template(args: &EngineArgs, engine: &clinalign::Engine, queries: &[Query], rounds: usize) -> Result<serde_json::Value> {
+    let set = engine.principle_set();
+    let manifests: Vec<Manifest> = set
+        .principles()
+        .iter()
+        .filter(|p| p.manifest.plugin == PluginRef::Crate("template".into()))
+        .map(|p| p.manifest.clone())
+        .collect();
+    if manifests.is_empty() {
+        return Ok(json!(null));
+    }
+    let ids: Vec<String> = manifests.iter().map(|m| m.id.clone()).collect();
+    let wasm = args.builder().only(ids).build()?;
+    let wasm_set = wasm.principle_set();
+    let native: Vec<(Manifest, Template)> = manifests
+        .into_iter()
+        .map(|m| {
+            let t = Template::from_json(&m.config.to_string()).map_err(|e| anyhow::anyhow!("{}: {e}", m.id))?;
+            Ok((m, t))
+        })
+        .collect::<Result<_>>()?;
+    let labelled: Vec<Query> = queries
+        .iter()
+        .map(|q| Ok(Query { scenario: engine.scenario(q)?, ..q.clone() }))
+        .collect::<Result<_>>()?;
+
+    let mut wasm_samples = Vec::new();
+    let mut native_samples = Vec::new();
+    let mut wasm_items = 0usize;
+    let mut native_items = 0usize;
+    for round in 0..=rounds {
+        for q in &labelled {
+            let t = Instant::now();
+            let r = wasm_set.synthesize(q);
+            let dt = t.elapsed();
+            let t = Instant::now();
+            let n = native_synthesize(&native, q);
+            let dn = t.elapsed();
+            if round == 0 {
+                wasm_items += r.items.len();
+                native_items += n;
+            } else {
+                wasm_samples.push(dt);
+                native_samples.push(dn);
+            }
+        }
+    }
+    if wasm_items != native_items {
+        bail!("template principles emitted {wasm_items} items as wasm but {native_items} natively");
+    }
+    let (w50, _, _) = stats(&mut wasm_samples);
+    let (n50, _, _) = stats(&mut native_samples);
+    Ok(json!({
+        "principles": native.len(),
+        "items": wasm_items,
+        "wasm_p50_us": w50,
+        "native_p50_us": n50,
+        "wasm_native_ratio": (w50 / n50.max(1e-3) * 100.0).round() / 100.0,
+    }))
+}
+
+/// What the engine does for template principles, natively: pool, evaluate, dedupe, tag.
+fn native_synthesize(principles: &[(Manifest, Template)], q: &Query) -> usize {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (m, t) in principles.iter().filter(|(m, _)| m.applies_to(&q.scenario)) {
+        if let Ok(items) = t.evaluate(q) {
+            for item in items {
+                if seen.insert(normalize(&item.criterion)) {
+                    let mut tags = vec![item.axis.tag(), format!("dimension:{}", m.dimension), m.tag()];
+                    tags.extend(item.tags);
+                    out.push((item.criterion, item.points, tags));
+                }
+            }
+        }
+    }
+    std::hint::black_box(&out);
+    out.len()
+}
+
+fn read_queries(path: &PathBuf, dims: &clinalign::Dimensions) -> Result<Vec<Query>> {
+    let mut reader = JsonlReader::open(path)?;
+    let mut out = Vec::new();
+    loop {
+        let batch = reader.next_batch(1024)?;
+        if batch.is_empty() {
+            break;
+        }
+        for line in batch {
+            let row = parse_row(&line.text, &format!("line-{}", line.number), dims)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), line.number))?;
+            out.push(row.query);
+        }
+    }
+    Ok(out)
+}
+
+/// (p50, p99, mean) in microseconds.
+fn stats(samples: &mut [Duration]) -> (f64, f64, f64) {
+    samples.sort();
+    let us = |d: Duration| (d.as_secs_f64() * 1e7).round() / 10.0;
+    let pick = |q: f64| us(samples[((samples.len() - 1) as f64 * q).round() as usize]);
+    let mean = samples.iter().map(|d| d.as_secs_f64()).sum::<f64>() / samples.len() as f64;
+    (pick(0.5), pick(0.99), (mean * 1e7).round() / 10.0)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2] * 100.0).round() / 100.0
+}

@@ -1,0 +1,98 @@
+//! JSONL in and out: numbered input lines read in batches, and output written to a
+//! temporary file that replaces the destination only when the run completes.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tempfile::NamedTempFile;
+
+/// Reads a JSONL file line by line, keeping 1-based line numbers; blank lines are skipped.
+pub struct JsonlReader {
+    path: PathBuf,
+    reader: BufReader<File>,
+    line_no: usize,
+    bytes_read: u64,
+    total_bytes: u64,
+}
+
+/// One non-blank input line.
+pub struct Line {
+    pub number: usize,
+    pub text: String,
+}
+
+impl JsonlReader {
+    pub fn open(path: &Path) -> Result<JsonlReader> {
+        let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(JsonlReader { path: path.to_path_buf(), reader: BufReader::new(file), line_no: 0, bytes_read: 0, total_bytes })
+    }
+
+    /// Up to `n` more non-blank lines; empty at the end of the file.
+    pub fn next_batch(&mut self, n: usize) -> Result<Vec<Line>> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let mut buf = String::new();
+            let read = self
+                .reader
+                .read_line(&mut buf)
+                .with_context(|| format!("{}:{}: cannot read (is it UTF-8 text?)", self.path.display(), self.line_no + 1))?;
+            if read == 0 {
+                break;
+            }
+            self.line_no += 1;
+            self.bytes_read += read as u64;
+            if buf.trim().is_empty() {
+                continue;
+            }
+            out.push(Line { number: self.line_no, text: buf });
+        }
+        Ok(out)
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+}
+
+/// Writes JSONL to a temporary file beside `dest`; [`AtomicJsonl::commit`] renames it into
+/// place. Dropped without committing, it leaves `dest` as it was.
+pub struct AtomicJsonl {
+    dest: PathBuf,
+    out: BufWriter<NamedTempFile>,
+}
+
+impl AtomicJsonl {
+    pub fn create(dest: &Path) -> Result<AtomicJsonl> {
+        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        let tmp = NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+        Ok(AtomicJsonl { dest: dest.to_path_buf(), out: BufWriter::new(tmp) })
+    }
+
+    pub fn write<T: serde::Serialize>(&mut self, row: &T) -> Result<()> {
+        serde_json::to_writer(&mut self.out, row)?;
+        self.out.write_all(b"\n").with_context(|| format!("{}: write failed", self.dest.display()))
+    }
+
+    pub fn commit(self) -> Result<()> {
+        let dest = self.dest;
+        let tmp = self.out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("{}: write failed", dest.display()))?;
+        tmp.as_file().sync_all().ok();
+        tmp.persist(&dest).map_err(|e| e.error).with_context(|| format!("{}: cannot replace", dest.display()))?;
+        Ok(())
+    }
+}
+
+/// Writes a JSON value to `path` atomically, pretty-printed.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    clinalign::util::write_atomic(path, &bytes).map_err(anyhow::Error::from)
+}

@@ -1,0 +1,107 @@
+//! `clinalign`: the command line of the ClinAlign engine.
+//!
+//! Exit codes: 0 success, 1 failure, 2 usage error.
+
+mod bench;
+mod jsonl;
+mod principles;
+mod synthesize;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use clinalign::{Engine, EngineBuilder};
+
+/// ClinAlign engine: turn clinician-grounded HealthPrinciples into query-specific grading
+/// rubrics (HealthBench format), with each principle a sandboxed WebAssembly component.
+#[derive(Parser, Debug)]
+#[command(name = "clinalign", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// More log output (-v info, -vv debug); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List, test and scaffold principles.
+    #[command(subcommand)]
+    Principles(principles::PrinciplesCommand),
+    /// Write a rubric for every query of a JSONL file (HealthBench rows or {id, messages}).
+    Synthesize(synthesize::SynthesizeArgs),
+    /// Measure the engine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Where principles come from and how they run; shared by the commands that load them.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Principles directory (dimensions.toml and <dimension>/*.toml).
+    #[arg(long, env = "CLINALIGN_PRINCIPLES", default_value = "principles")]
+    pub principles: PathBuf,
+    /// Plugins workspace for `plugin = "<crate>"` manifests [default: `plugins` next to the
+    /// principles directory].
+    #[arg(long, env = "CLINALIGN_PLUGINS")]
+    pub plugins: Option<PathBuf>,
+    /// Cache for built and compiled components [default: $CLINALIGN_CACHE_DIR, else ~/.cache/clinalign].
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Deadline of one principle call, in milliseconds.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub plugin_timeout_ms: u64,
+    /// Memory cap of one principle instance, in MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub plugin_memory_mib: u64,
+    /// Run every principle call in a fresh instance (for untrusted principle sets).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl EngineArgs {
+    /// An engine builder with these settings.
+    pub fn builder(&self) -> EngineBuilder {
+        let mut b = Engine::builder()
+            .principles_dir(&self.principles)
+            .plugin_timeout(Duration::from_millis(self.plugin_timeout_ms))
+            .memory_limit((self.plugin_memory_mib as usize) << 20)
+            .strict(self.strict);
+        if let Some(p) = &self.plugins {
+            b = b.plugins_dir(p);
+        }
+        if let Some(c) = &self.cache_dir {
+            b = b.cache_dir(Some(c.clone()));
+        }
+        b
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLINALIGN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},cranelift=warn,wasmtime=warn")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+
+    let result = match cli.command {
+        Command::Principles(cmd) => principles::run(cmd),
+        Command::Synthesize(args) => synthesize::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! `clinalign principles list | test | new`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use clinalign::Catalog;
+use clinalign::manifest::PluginRef;
+use serde_json::json;
+
+use crate::EngineArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum PrinciplesCommand {
+    /// List the principles of a directory (reads manifests only; builds nothing).
+    List {
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Print JSON: every manifest, and the files that failed to load.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load principles and run their fixtures as self-tests; exit 1 if any fails.
+    Test {
+        /// Test only this principle (e.g. urgency.emergency-first).
+        id: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Scaffold a new principle: a manifest with passing fixtures, and with --rust a
+    /// plugin crate of its own.
+    New {
+        /// The new principle's name: `name` or `<dimension>.name`, lower-case letters,
+        /// digits and '-'.
+        id: String,
+        /// Its dimension (urgency, uncertainty, expertise, task).
+        #[arg(long, short)]
+        dimension: String,
+        /// Also create a Rust plugin crate under the plugins workspace.
+        #[arg(long)]
+        rust: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
+pub fn run(cmd: PrinciplesCommand) -> Result<ExitCode> {
+    match cmd {
+        PrinciplesCommand::List { engine, json } => list(&engine, json),
+        PrinciplesCommand::Test { id, engine } => test(&engine, id),
+        PrinciplesCommand::New { id, dimension, rust, engine } => new(&engine, &id, &dimension, rust),
+    }
+}
+
+fn list(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
+    let catalog = Catalog::load(&args.principles)?;
+    if as_json {
+        let v = json!({ "principles": catalog.manifests, "failures": catalog.failures });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        let width = catalog.manifests.iter().map(|m| m.id.len()).max().unwrap_or(2).max(2);
+        println!("{:width$}  {:7}  {:18}  {:8}  title", "id", "version", "plugin", "fixtures");
+        for m in &catalog.manifests {
+            let plugin = match &m.plugin {
+                PluginRef::Crate(c) => c.clone(),
+                PluginRef::Wasm(p) => p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default(),
+            };
+            println!("{:width$}  {:7}  {:18}  {:8}  {}", m.id, m.version, plugin, m.fixtures.len(), m.title);
+        }
+        println!("{} principles in {}", catalog.manifests.len(), args.principles.display());
+        for f in &catalog.failures {
+            println!("FAILED {}: {}", f.principle, f.message);
+        }
+    }
+    Ok(if catalog.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
+    let mut builder = args.builder();
+    if let Some(id) = &id {
+        builder = builder.only(vec![id.clone()]);
+    }
+    let engine = builder.build()?;
+    let set = engine.principle_set();
+    let mut passed = 0;
+    let mut failed = 0;
+    for t in set.self_tests() {
+        if t.passed {
+            passed += 1;
+            println!("ok    {} · {} ({:?}: {})", t.principle, t.fixture, t.expect, t.detail);
+        } else {
+            failed += 1;
+            println!("FAIL  {} · {} ({:?}): {}", t.principle, t.fixture, t.expect, t.detail);
+        }
+    }
+    for f in set.failures() {
+        if !set.self_tests().iter().any(|t| t.principle == f.principle && !t.passed) {
+            println!("FAIL  {}: {}", f.principle, f.message);
+        }
+    }
+    println!(
+        "{} principles loaded, {} failed; fixtures: {passed} passed, {failed} failed (principle set {})",
+        set.principles().len(),
+        set.failures().len(),
+        set.hash()
+    );
+    Ok(if set.failures().is_empty() && failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn new(args: &EngineArgs, id: &str, dimension: &str, rust: bool) -> Result<ExitCode> {
+    let catalog = Catalog::load(&args.principles)?;
+    if catalog.dimensions.get(dimension).is_none() {
+        let names: Vec<&str> = catalog.dimensions.iter().map(|d| d.name.as_str()).collect();
+        bail!("unknown dimension {dimension:?} (one of {})", names.join(", "));
+    }
+    let name = id.strip_prefix(&format!("{dimension}.")).unwrap_or(id);
+    if name.is_empty()
+        || name.starts_with('-')
+        || name.ends_with('-')
+        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        bail!("{name:?}: a principle name uses lower-case letters, digits and '-'");
+    }
+    let full_id = format!("{dimension}.{name}");
+    if let Some(m) = catalog.manifests.iter().find(|m| m.id == full_id) {
+        bail!("principle {full_id} already exists: {}", m.path.display());
+    }
+    let manifest_path = args.principles.join(dimension).join(format!("{name}.toml"));
+    if manifest_path.exists() {
+        bail!("{} already exists", manifest_path.display());
+    }
+    let first_value = catalog.dimensions.get(dimension).map(|d| d.values[0].clone()).unwrap_or_default();
+
+    let manifest = if rust {
+        let plugins = args.plugins.clone().unwrap_or_else(|| sibling_plugins(&args.principles));
+        scaffold_crate(&plugins, name)?;
+        println!("created plugin crate {}", plugins.join(name).display());
+        rust_manifest(&full_id, dimension, name, &first_value)
+    } else {
+        template_manifest(&full_id, dimension, &first_value)
+    };
+    std::fs::create_dir_all(manifest_path.parent().unwrap())
+        .with_context(|| format!("{}: cannot create", manifest_path.parent().unwrap().display()))?;
+    clinalign::util::write_atomic(&manifest_path, manifest.as_bytes())?;
+    println!("created {}", manifest_path.display());
+    println!("next: edit it, then run `clinalign principles test {full_id}`");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sibling_plugins(principles: &Path) -> PathBuf {
+    std::path::absolute(principles)
+        .ok()
+        .and_then(|p| p.parent().map(|p| p.join("plugins")))
+        .unwrap_or_else(|| PathBuf::from("plugins"))
+}
+
+fn template_manifest(id: &str, dimension: &str, value: &str) -> String {
+    format!(
+        r#"id = "{id}"
+version = "0.1.0"
+dimension = "{dimension}"
+title = "TODO: a short title"
+statement = "TODO: one sentence saying what a good response does."
+plugin = "template"
+
+# The pool lookup: leave a dimension out to accept any value.
+[applies_when]
+{dimension} = ["{value}"]
+
+# The template speaks when an affirmed (not negated) trigger term appears in a user turn.
+[config.triggers]
+any = ["example symptom"]
+
+[[config.items]]
+criterion = "TODO: a checkable statement about the response that mentions {{term}}."
+points = 5
+axis = "completeness"
+
+[[config.items]]
+criterion = "TODO: the harmful behaviour to penalise."
+points = -5
+axis = "accuracy"
+
+[[fixtures]]
+name = "trigger present"
+conversation = [{{ role = "user", content = "I have an example symptom." }}]
+scenario = {{ {dimension} = "{value}" }}
+expect = "emits"
+
+[[fixtures]]
+name = "trigger negated"
+conversation = [{{ role = "user", content = "I have no example symptom." }}]
+scenario = {{ {dimension} = "{value}" }}
+expect = "silent"
+"#
+    )
+}
+
+fn rust_manifest(id: &str, dimension: &str, krate: &str, value: &str) -> String {
+    format!(
+        r#"id = "{id}"
+version = "0.1.0"
+dimension = "{dimension}"
+title = "TODO: a short title"
+statement = "TODO: one sentence saying what a good response does."
+plugin = "{krate}"
+
+[applies_when]
+{dimension} = ["{value}"]
+
+# Handed to the plugin's init() as JSON.
+[config]
+term = "example symptom"
+
+[[fixtures]]
+name = "term present"
+conversation = [{{ role = "user", content = "I have an example symptom." }}]
+scenario = {{ {dimension} = "{value}" }}
+expect = "emits"
+
+[[fixtures]]
+name = "term absent"
+conversation = [{{ role = "user", content = "Something else entirely." }}]
+scenario = {{ {dimension} = "{value}" }}
+expect = "silent"
+"#
+    )
+}
+
+/// Creates `plugins/<name>` and adds it to the workspace members.
+fn scaffold_crate(plugins: &Path, name: &str) -> Result<()> {
+    let ws_path = plugins.join("Cargo.toml");
+    let ws_text = std::fs::read_to_string(&ws_path)
+        .with_context(|| format!("{}: no plugins workspace (pass --plugins DIR)", ws_path.display()))?;
+    let mut ws: toml_edit::DocumentMut = ws_text.parse().with_context(|| format!("{}: invalid TOML", ws_path.display()))?;
+    let members = ws
+        .get_mut("workspace")
+        .and_then(|w| w.get_mut("members"))
+        .and_then(|m| m.as_array_mut())
+        .with_context(|| format!("{}: no [workspace] members list", ws_path.display()))?;
+    if members.iter().any(|m| m.as_str() == Some(name)) {
+        bail!("{} already lists a member {name:?}", ws_path.display());
+    }
+    let dir = plugins.join(name);
+    if dir.exists() {
+        bail!("{} already exists", dir.display());
+    }
+    members.push(name);
+    std::fs::create_dir_all(dir.join("src")).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let cargo = format!(
+        r#"[package]
+name = "{name}"
+edition.workspace = true
+version.workspace = true
+license.workspace = true
+publish.workspace = true
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+clinalign-sdk = {{ workspace = true }}
+serde = {{ workspace = true }}
+"#
+    );
+    let lib = r#"//! A ClinAlign principle. `init` receives the manifest's [config] table as JSON; `emit`
+//! returns the rubric items for one query (an empty list adds nothing).
+
+use clinalign_sdk::text::Text;
+use clinalign_sdk::{Axis, EmitError, Principle, Query, RubricItem, export_principle, parse_config};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// The term that makes this principle speak.
+    term: String,
+}
+
+struct MyPrinciple {
+    config: Config,
+}
+
+impl Principle for MyPrinciple {
+    fn init(config: &str) -> Result<Self, String> {
+        let config: Config = parse_config(config)?;
+        if config.term.trim().is_empty() {
+            return Err("term: must not be empty".into());
+        }
+        Ok(MyPrinciple { config })
+    }
+
+    fn emit(&self, query: &Query) -> Result<Vec<RubricItem>, EmitError> {
+        let text = Text::new(&query.user_text());
+        let Some(found) = text.find(&self.config.term) else {
+            return Ok(Vec::new());
+        };
+        Ok(vec![
+            RubricItem::new(format!("TODO: a checkable statement about how the response handles {}.", found.text), 5, Axis::Completeness),
+            RubricItem::new("TODO: the harmful behaviour to penalise.", -5, Axis::Accuracy),
+        ])
+    }
+}
+
+export_principle!(MyPrinciple);
+"#;
+    std::fs::write(dir.join("Cargo.toml"), cargo).with_context(|| format!("{}: cannot write", dir.display()))?;
+    std::fs::write(dir.join("src/lib.rs"), lib).with_context(|| format!("{}: cannot write", dir.display()))?;
+    clinalign::util::write_atomic(&ws_path, ws.to_string().as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! `clinalign synthesize IN -o OUT`: a rubric for every query of a JSONL file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clinalign::rows::{parse_row, synthesized_row};
+use clinalign::{Rubric, RunReport};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::EngineArgs;
+use crate::jsonl::{AtomicJsonl, JsonlReader, write_json_atomic};
+
+/// Rows are read, synthesized in parallel and written in input order, this many at a time.
+const BATCH: usize = 256;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Input rows: HealthBench rows (prompt, prompt_id, …) or {\"id\", \"messages\"}; a row's own \
+\"scenario\" labels are used, the classifier fills in the rest.\n\
+Output rows: the input fields plus scenario, rubrics (HealthBench items tagged axis:*, dimension:*, \
+principle:<id>@<version>) and principle_set; earlier rubrics move to reference_rubrics.\n\
+OUT is written to a temporary file and renamed at the end: an interrupted run never leaves half a file.")]
+pub struct SynthesizeArgs {
+    /// Input JSONL file.
+    pub input: PathBuf,
+    /// Output JSONL file.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Also write a run report (JSON): principle set, and per principle its calls, items
+    /// emitted and errors by kind.
+    #[arg(long, value_name = "R.json")]
+    pub report: Option<PathBuf>,
+    /// Skip invalid input rows (each is reported and counted) instead of stopping.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Exit with status 1 when any principle failed to load or failed on a query.
+    #[arg(long)]
+    pub fail_on_plugin_error: bool,
+    /// Worker threads [default: one per core].
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+pub fn run(args: SynthesizeArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let spinner = ProgressBar::new_spinner().with_message("loading principles (first run builds and compiles plugins)");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let engine = args.engine.builder().build().context("loading principles")?;
+    spinner.finish_and_clear();
+    let set = engine.principle_set();
+    for f in set.failures() {
+        eprintln!("warning: principle {} left out: {}", f.principle, f.message);
+    }
+    let load_ms = started.elapsed().as_millis();
+
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
+    let mut reader = JsonlReader::open(&args.input)?;
+    let mut out = AtomicJsonl::create(&args.output)?;
+    let mut report = RunReport::new(&set);
+    let mut summary = Summary::default();
+
+    let pb = ProgressBar::new(reader.total_bytes());
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} synthesizing [{bar:30}] {percent:>3}% {msg} ({eta} left)")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    let input = args.input.display().to_string();
+    let run_started = Instant::now();
+    loop {
+        let batch = reader.next_batch(BATCH)?;
+        if batch.is_empty() {
+            break;
+        }
+        let mut rows = Vec::with_capacity(batch.len());
+        for line in batch {
+            match parse_row(&line.text, &format!("line-{}", line.number), set.dimensions()) {
+                Ok(row) => rows.push(row),
+                Err(msg) if args.skip_invalid => {
+                    pb.suspend(|| eprintln!("warning: {input}:{}: {msg} (skipped)", line.number));
+                    report.skipped += 1;
+                }
+                Err(msg) => bail!("{input}:{}: {msg}", line.number),
+            }
+        }
+        let rubrics: Vec<clinalign::Result<Rubric>> =
+            pool.install(|| rows.par_iter().map(|r| engine.synthesize(&r.query)).collect());
+        for (row, rubric) in rows.into_iter().zip(rubrics) {
+            let rubric = rubric?;
+            report.record(&rubric);
+            summary.add(&rubric);
+            out.write(&synthesized_row(row.fields, &rubric))?;
+        }
+        pb.set_position(reader.bytes_read());
+        pb.set_message(format!("{} queries", report.queries));
+    }
+    pb.finish_and_clear();
+    out.commit()?;
+    let run_secs = run_started.elapsed().as_secs_f64();
+    if let Some(path) = &args.report {
+        write_json_atomic(path, &report)?;
+    }
+
+    summary.print(&args, &report, set.principles().len(), set.failures().len(), load_ms, run_secs, jobs);
+    if args.fail_on_plugin_error && report.error_count() > 0 {
+        eprintln!("error: {} principle error(s) and --fail-on-plugin-error is set", report.error_count());
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Figures for the closing summary.
+#[derive(Default)]
+struct Summary {
+    min_items: Option<usize>,
+    max_items: usize,
+    positive: u64,
+    negative: u64,
+    axes: BTreeMap<String, u64>,
+    scenario: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Summary {
+    fn add(&mut self, r: &Rubric) {
+        let n = r.items.len();
+        self.min_items = Some(self.min_items.map_or(n, |m| m.min(n)));
+        self.max_items = self.max_items.max(n);
+        for item in &r.items {
+            if item.points > 0 {
+                self.positive += 1;
+            } else {
+                self.negative += 1;
+            }
+            if let Some(axis) = item.tag_value("axis:") {
+                *self.axes.entry(axis.to_string()).or_default() += 1;
+            }
+        }
+        for l in &r.scenario {
+            *self.scenario.entry(l.dimension.clone()).or_default().entry(l.value.clone()).or_default() += 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn print(&self, args: &SynthesizeArgs, report: &RunReport, loaded: usize, failed: usize, load_ms: u128, secs: f64, jobs: usize) {
+        let q = report.queries.max(1) as f64;
+        println!(
+            "synthesized {} rubrics → {} (principle set {}, {loaded} principles{})",
+            report.queries,
+            args.output.display(),
+            report.principle_set,
+            if failed > 0 { format!(", {failed} left out") } else { String::new() }
+        );
+        if report.skipped > 0 {
+            println!("skipped {} invalid input rows", report.skipped);
+        }
+        println!(
+            "items: {} ({:.1} per query, {}–{}); {} positive / {} negative",
+            report.items,
+            report.items as f64 / q,
+            self.min_items.unwrap_or(0),
+            self.max_items,
+            self.positive,
+            self.negative
+        );
+        let total: u64 = self.axes.values().sum::<u64>().max(1);
+        let axes: Vec<String> =
+            self.axes.iter().map(|(a, n)| format!("{a} {:.0}%", 100.0 * *n as f64 / total as f64)).collect();
+        println!("axes: {}", axes.join(", "));
+        for (dim, values) in &self.scenario {
+            let v: Vec<String> = values.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!("{dim}: {}", v.join(", "));
+        }
+        let errors: Vec<String> = report
+            .principles
+            .iter()
+            .filter(|p| !p.errors.is_empty())
+            .map(|p| {
+                let kinds: Vec<String> = p.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                format!("{} ({})", p.id, kinds.join(", "))
+            })
+            .collect();
+        if errors.is_empty() {
+            println!("principle errors: none");
+        } else {
+            println!("principle errors: {}", errors.join("; "));
+        }
+        println!(
+            "time: load {:.2} s, synthesis {:.2} s ({:.0} queries/s on {jobs} thread{})",
+            load_ms as f64 / 1000.0,
+            secs,
+            report.queries as f64 / secs.max(1e-9),
+            if jobs == 1 { "" } else { "s" }
+        );
+        if let Some(r) = &args.report {
+            println!("report: {}", r.display());
+        }
+    }
+}

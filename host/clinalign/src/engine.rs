@@ -1,0 +1,331 @@
+//! The embeddable engine: build it once, call it from many threads, reload its principle
+//! set while it serves.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use clinalign_sdk::{Label, Query};
+use serde::Serialize;
+
+use crate::classify::{Classifier, RuleClassifier};
+use crate::error::{Error, Result};
+use crate::model::LanguageModel;
+use crate::principle_set::{PrincipleSet, SetSource};
+use crate::runtime::{Limits, Runtime, RuntimeOptions};
+use crate::synthesis::Rubric;
+
+/// The cache directory used when none is given: `$CLINALIGN_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/clinalign`, else `~/.cache/clinalign`, else a folder in the temp dir.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CLINALIGN_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("clinalign");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(h).join(".cache").join("clinalign");
+    }
+    std::env::temp_dir().join("clinalign-cache")
+}
+
+/// Configures and builds an [`Engine`].
+pub struct EngineBuilder {
+    principles_dir: PathBuf,
+    plugins_dir: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    limits: Limits,
+    strict: bool,
+    max_instances: u32,
+    model: Option<Arc<dyn LanguageModel>>,
+    classifier: Arc<dyn Classifier>,
+    only: Option<Vec<String>>,
+    require_all: bool,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            principles_dir: PathBuf::from("principles"),
+            plugins_dir: None,
+            cache_dir: Some(default_cache_dir()),
+            limits: Limits::default(),
+            strict: false,
+            max_instances: 1000,
+            model: None,
+            classifier: Arc::new(RuleClassifier),
+            only: None,
+            require_all: false,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The principles directory (`dimensions.toml` and `<dimension>/*.toml`). Default `principles`.
+    pub fn principles_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.principles_dir = dir.into();
+        self
+    }
+
+    /// The plugins workspace crate plugins are built from. Default: `plugins` next to the
+    /// principles directory.
+    pub fn plugins_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.plugins_dir = Some(dir.into());
+        self
+    }
+
+    /// Where built and compiled components are cached; `None` turns the cache off.
+    /// Default [`default_cache_dir`].
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// Deadline of one principle call. Default 50 ms.
+    pub fn plugin_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.timeout = timeout;
+        self
+    }
+
+    /// Memory cap of one principle instance, in bytes. Default 64 MiB.
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.limits.memory_bytes = bytes;
+        self
+    }
+
+    /// All limits at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// A fresh instance for every call (untrusted principle sets). Default off: warm
+    /// instances, recycled after a trap.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Component instances the pooling allocator reserves. Default 1000.
+    pub fn max_instances(mut self, n: u32) -> Self {
+        self.max_instances = n;
+        self
+    }
+
+    /// The language model principles with the `generate`/`score` capability may call.
+    pub fn model(mut self, model: Arc<dyn LanguageModel>) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Replaces the built-in [`RuleClassifier`].
+    pub fn classifier(mut self, classifier: Arc<dyn Classifier>) -> Self {
+        self.classifier = classifier;
+        self
+    }
+
+    /// Loads only these principles.
+    pub fn only(mut self, ids: Vec<String>) -> Self {
+        self.only = Some(ids);
+        self
+    }
+
+    /// Fails [`Self::build`] if any principle fails to load (instead of leaving it out).
+    pub fn require_all(mut self, yes: bool) -> Self {
+        self.require_all = yes;
+        self
+    }
+
+    /// Sets up the runtime, builds and loads the principle set (compiling what the cache
+    /// lacks) and self-tests it.
+    pub fn build(self) -> Result<Engine> {
+        if !self.principles_dir.is_dir() {
+            return Err(Error::Invalid(format!("{}: no such principles directory", self.principles_dir.display())));
+        }
+        let plugins_dir = self.plugins_dir.clone().unwrap_or_else(|| default_plugins_dir(&self.principles_dir));
+        let runtime = Arc::new(Runtime::new(RuntimeOptions {
+            limits: self.limits,
+            strict: self.strict,
+            cache_dir: self.cache_dir.clone(),
+            max_instances: self.max_instances,
+            model: self.model,
+        })?);
+        let source = SetSource { principles_dir: self.principles_dir, plugins_dir, cache_dir: self.cache_dir, only: self.only };
+        let set = PrincipleSet::build(&runtime, &source, self.require_all)?;
+        tracing::info!(
+            principle_set = set.hash(),
+            principles = set.principles().len(),
+            failed = set.failures().len(),
+            ms = set.load_time().as_millis() as u64,
+            "principle set loaded"
+        );
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                runtime,
+                source,
+                classifier: self.classifier,
+                set: ArcSwap::from_pointee(set),
+                last_reload: Mutex::new(None),
+                reloading: Mutex::new(()),
+            }),
+        })
+    }
+}
+
+fn default_plugins_dir(principles_dir: &Path) -> PathBuf {
+    let abs = std::path::absolute(principles_dir).unwrap_or_else(|_| principles_dir.to_path_buf());
+    abs.parent().map(|p| p.join("plugins")).unwrap_or_else(|| PathBuf::from("plugins"))
+}
+
+struct Inner {
+    runtime: Arc<Runtime>,
+    source: SetSource,
+    classifier: Arc<dyn Classifier>,
+    set: ArcSwap<PrincipleSet>,
+    last_reload: Mutex<Option<ReloadReport>>,
+    reloading: Mutex<()>,
+}
+
+/// The ClinAlign engine. `Send + Sync`, cheap to clone; calls from many threads run in
+/// parallel on warm instances.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// How the last reload went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReloadReport {
+    /// What asked for it: "manual", or "watch: <changed paths>".
+    pub trigger: String,
+    /// When it finished, in milliseconds since the Unix epoch.
+    pub finished_at_ms: u64,
+    /// How long building and self-testing took.
+    pub duration_ms: u64,
+    pub outcome: ReloadOutcome,
+}
+
+/// The result of a reload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum ReloadOutcome {
+    /// The new set is live.
+    Live { principle_set: String, previous: String, principles: usize },
+    /// The new set has the same content hash as the live one; nothing changed.
+    Unchanged { principle_set: String },
+    /// The new set failed to build or self-test and never went live.
+    Rejected { reason: String, live: String },
+}
+
+impl Engine {
+    /// A builder with the defaults.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The live principle set. Holding it keeps it alive across a reload.
+    pub fn principle_set(&self) -> Arc<PrincipleSet> {
+        self.inner.set.load_full()
+    }
+
+    /// The classifier that fills in missing labels.
+    pub fn classifier(&self) -> &dyn Classifier {
+        &*self.inner.classifier
+    }
+
+    /// Whether instances come from the pooling allocator (else on-demand allocation).
+    pub fn pooling(&self) -> bool {
+        self.inner.runtime.pooling()
+    }
+
+    /// The limits every principle call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.runtime.options.limits
+    }
+
+    /// The query's full scenario: its own labels (checked against the vocabulary), and the
+    /// classifier's for the dimensions it lacks, in vocabulary order.
+    pub fn scenario(&self, query: &Query) -> Result<Vec<Label>> {
+        scenario_with(&self.principle_set(), &*self.inner.classifier, query)
+    }
+
+    /// Writes the rubric for `query` with the live principle set.
+    pub fn synthesize(&self, query: &Query) -> Result<Rubric> {
+        let set = self.principle_set();
+        let scenario = scenario_with(&set, &*self.inner.classifier, query)?;
+        let labelled = Query { id: query.id.clone(), conversation: query.conversation.clone(), scenario };
+        Ok(set.synthesize(&labelled))
+    }
+
+    /// Builds a new set from the sources and swaps it in if every principle loads and
+    /// passes its self-tests; otherwise the live set stays. Requests in flight finish on
+    /// the set they started with.
+    pub fn reload(&self) -> ReloadReport {
+        self.reload_because("manual".into())
+    }
+
+    pub(crate) fn reload_because(&self, trigger: String) -> ReloadReport {
+        let _one_at_a_time = self.inner.reloading.lock().unwrap();
+        let started = Instant::now();
+        let live = self.principle_set();
+        let outcome = match PrincipleSet::build(&self.inner.runtime, &self.inner.source, true) {
+            Ok(set) if set.hash() == live.hash() => ReloadOutcome::Unchanged { principle_set: set.hash().to_string() },
+            Ok(set) => {
+                let outcome = ReloadOutcome::Live {
+                    principle_set: set.hash().to_string(),
+                    previous: live.hash().to_string(),
+                    principles: set.principles().len(),
+                };
+                self.inner.set.store(Arc::new(set));
+                outcome
+            }
+            Err(e) => ReloadOutcome::Rejected { reason: e.to_string(), live: live.hash().to_string() },
+        };
+        match &outcome {
+            ReloadOutcome::Live { principle_set, previous, .. } => {
+                tracing::info!(%trigger, %principle_set, %previous, "reloaded principle set is live")
+            }
+            ReloadOutcome::Unchanged { .. } => tracing::debug!(%trigger, "reload: principle set unchanged"),
+            ReloadOutcome::Rejected { reason, live } => {
+                tracing::warn!(%trigger, %live, "reload rejected; the live set keeps answering: {reason}")
+            }
+        }
+        let report = ReloadReport {
+            trigger,
+            finished_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+            duration_ms: started.elapsed().as_millis() as u64,
+            outcome,
+        };
+        *self.inner.last_reload.lock().unwrap() = Some(report.clone());
+        report
+    }
+
+    /// How the last reload went (`None` before the first).
+    pub fn last_reload(&self) -> Option<ReloadReport> {
+        self.inner.last_reload.lock().unwrap().clone()
+    }
+
+    /// Watches the principles directory and the plugins workspace, and reloads after
+    /// changes settle, until the returned [`crate::Watch`] is dropped.
+    pub fn watch(&self) -> Result<crate::reload::Watch> {
+        crate::reload::Watch::start(self.clone(), &self.inner.source.principles_dir, &self.inner.source.plugins_dir)
+    }
+}
+
+fn scenario_with(set: &PrincipleSet, classifier: &dyn Classifier, query: &Query) -> Result<Vec<Label>> {
+    let dims = set.dimensions();
+    for l in &query.scenario {
+        dims.check(&l.dimension, &l.value).map_err(|message| Error::Query { id: query.id.clone(), message })?;
+    }
+    let missing = dims.iter().any(|d| !query.scenario.iter().any(|l| l.dimension == d.name));
+    let guessed = if missing { classifier.classify(&query.conversation, dims) } else { Vec::new() };
+    let mut out = Vec::new();
+    for d in dims.iter() {
+        if let Some(l) = query.scenario.iter().chain(guessed.iter()).find(|l| l.dimension == d.name) {
+            out.push(l.clone());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,43 @@
+//! Errors of the engine, as data: what went wrong and where.
+
+use std::path::PathBuf;
+
+/// Everything the engine's API can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A manifest, `dimensions.toml` or another input file is malformed. The message starts
+    /// with `file:line:` where a line is known.
+    #[error("{0}")]
+    Invalid(String),
+    /// Building plugin crates with cargo failed; `log` holds the end of cargo's output.
+    #[error("building plugin crates ({crates}) in {dir}: {message}\n{log}")]
+    Build { dir: PathBuf, crates: String, message: String, log: String },
+    /// The WebAssembly engine could not be set up.
+    #[error("wasm engine: {0}")]
+    Wasm(String),
+    /// A query is not usable (e.g. a label outside the dimension vocabulary).
+    #[error("query {id}: {message}")]
+    Query { id: String, message: String },
+    /// A new principle set was built but did not pass; the live set is unchanged.
+    #[error("principle set rejected: {0}")]
+    Rejected(String),
+    /// The file watcher could not be started.
+    #[error("watching {path}: {message}")]
+    Watch { path: PathBuf, message: String },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,109 @@
+//! Hot reload: watch the principles directory and the plugins workspace, and rebuild the
+//! set once edits settle.
+//!
+//! Editors save through temporary files and renames; the debouncer coalesces those into
+//! one batch, and changes under `target/`, hidden files and editor back-ups are ignored
+//! (cargo's own output must not trigger a reload). Reloads run on one worker thread, one
+//! at a time; a batch that arrives during a reload is handled right after it.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// How long changes must be quiet before a reload starts.
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// A running watcher; reloading stops when it is dropped.
+pub struct Watch {
+    debouncer: Option<Debouncer<notify::RecommendedWatcher, RecommendedCache>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Watch {
+    pub(crate) fn start(engine: Engine, principles_dir: &Path, plugins_dir: &Path) -> Result<Watch> {
+        let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
+        let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| match result {
+            Ok(events) => {
+                let paths: Vec<PathBuf> =
+                    events.iter().flat_map(|e| e.paths.iter()).filter(|p| relevant(p)).cloned().collect();
+                if !paths.is_empty() {
+                    let _ = tx.send(paths);
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    tracing::warn!("file watcher: {e}");
+                }
+            }
+        })
+        .map_err(|e| Error::Watch { path: principles_dir.to_path_buf(), message: e.to_string() })?;
+        for dir in [principles_dir, plugins_dir] {
+            if dir.is_dir() {
+                debouncer
+                    .watch(dir, RecursiveMode::Recursive)
+                    .map_err(|e| Error::Watch { path: dir.to_path_buf(), message: e.to_string() })?;
+            }
+        }
+        let worker = std::thread::Builder::new()
+            .name("clinalign-reload".into())
+            .spawn(move || {
+                while let Ok(mut paths) = rx.recv() {
+                    while let Ok(more) = rx.try_recv() {
+                        paths.extend(more);
+                    }
+                    paths.sort();
+                    paths.dedup();
+                    let shown: Vec<String> = paths.iter().take(5).map(|p| p.display().to_string()).collect();
+                    let more = if paths.len() > 5 { format!(" and {} more", paths.len() - 5) } else { String::new() };
+                    engine.reload_because(format!("watch: {}{more}", shown.join(", ")));
+                }
+            })
+            .map_err(|e| Error::Watch { path: principles_dir.to_path_buf(), message: e.to_string() })?;
+        Ok(Watch { debouncer: Some(debouncer), worker: Some(worker) })
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // Dropping the debouncer drops the sender, which ends the worker's loop.
+        drop(self.debouncer.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Whether a changed path can change the principle set.
+fn relevant(p: &Path) -> bool {
+    let hidden = |s: &str| s.starts_with('.') && s != ".cargo";
+    !p.components().any(|c| {
+        let s = c.as_os_str().to_string_lossy();
+        s == "target" || hidden(&s)
+    }) && !p.file_name().is_some_and(|f| {
+        let f = f.to_string_lossy();
+        f.ends_with('~') || f.ends_with(".swp") || f.ends_with(".tmp")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignores_build_output_and_editor_files() {
+        assert!(relevant(Path::new("/p/principles/urgency/a.toml")));
+        assert!(relevant(Path::new("/p/plugins/template/src/lib.rs")));
+        assert!(relevant(Path::new("/p/plugins/.cargo/config.toml")));
+        assert!(!relevant(Path::new("/p/plugins/target/release/x.wasm")));
+        assert!(!relevant(Path::new("/p/principles/urgency/.a.toml.swp")));
+        assert!(!relevant(Path::new("/p/principles/urgency/a.toml~")));
+        assert!(!relevant(Path::new("/p/.git/index")));
+    }
+}

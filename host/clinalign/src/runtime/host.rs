@@ -1,0 +1,164 @@
+//! What a principle instance sees of the host: an empty WASI context (no files, no
+//! environment, no network, fixed clocks, fixed randomness) and the `host` interface
+//! (`log`, and the model functions gated by capabilities).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::v0_1_0 as wit;
+use super::limits::{Limiter, Limits};
+use crate::manifest::Capabilities;
+use crate::model::LanguageModel;
+
+/// 2026-01-01T00:00:00Z: the only time a principle ever sees.
+const FIXED_WALL_CLOCK_SECS: u64 = 1_767_225_600;
+
+/// Per-store state of one principle instance.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    principle: Arc<str>,
+    capabilities: Capabilities,
+    model: Option<Arc<dyn LanguageModel>>,
+    logs_left: u32,
+    max_log_messages: u32,
+    max_log_bytes: usize,
+    dropped_logs: u32,
+}
+
+impl HostState {
+    pub(crate) fn new(
+        principle: Arc<str>,
+        capabilities: Capabilities,
+        model: Option<Arc<dyn LanguageModel>>,
+        limits: &Limits,
+    ) -> HostState {
+        HostState {
+            wasi: sandbox_ctx(),
+            table: ResourceTable::new(),
+            limiter: Limiter::new(limits.memory_bytes),
+            principle,
+            capabilities,
+            model,
+            logs_left: limits.max_log_messages,
+            max_log_messages: limits.max_log_messages,
+            max_log_bytes: limits.max_log_bytes,
+            dropped_logs: 0,
+        }
+    }
+
+    /// Resets the per-call budgets before a call.
+    pub(crate) fn begin_call(&mut self) {
+        self.logs_left = self.max_log_messages;
+        self.dropped_logs = 0;
+        self.limiter.denied = None;
+    }
+
+    /// Notes dropped log messages, if any, after a call.
+    pub(crate) fn end_call(&mut self) {
+        if self.dropped_logs > 0 {
+            tracing::warn!(principle = %self.principle, dropped = self.dropped_logs, "log messages over the per-call budget were dropped");
+        }
+    }
+
+    fn model_for(&self, capability: &str, granted: bool) -> Result<&Arc<dyn LanguageModel>, String> {
+        if !granted {
+            return Err(format!(
+                "principle {} may not call the model: its manifest does not grant the \"{capability}\" capability (add capabilities = [\"{capability}\"])",
+                self.principle
+            ));
+        }
+        self.model.as_ref().ok_or_else(|| {
+            format!("no language model is configured in this host, so \"{capability}\" is unavailable to principle {}", self.principle)
+        })
+    }
+}
+
+/// A WASI context that grants nothing: no preopened directories, no environment
+/// variables or arguments, stdin closed and stdout/stderr discarded, every socket
+/// address and name lookup denied, fixed clocks and fixed "random" bytes.
+fn sandbox_ctx() -> WasiCtx {
+    let mut b = WasiCtxBuilder::new();
+    b.allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }))
+        .wall_clock(FixedWallClock)
+        .monotonic_clock(FixedMonotonicClock)
+        .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5a, 0xc3, 0x91, 0x27]))
+        .insecure_random(wasmtime_wasi::Deterministic::new(vec![0x17, 0x4e, 0xb2, 0x68]))
+        .insecure_random_seed(0x0c11_a119)
+        .max_random_size(1 << 16);
+    b.build()
+}
+
+struct FixedWallClock;
+
+impl HostWallClock for FixedWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::from_secs(FIXED_WALL_CLOCK_SECS)
+    }
+}
+
+struct FixedMonotonicClock;
+
+impl HostMonotonicClock for FixedMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wit::clinalign::principle::types::Host for HostState {}
+
+impl wit::Host for HostState {
+    fn log(&mut self, level: wit::LogLevel, message: String) {
+        if self.logs_left == 0 {
+            self.dropped_logs += 1;
+            return;
+        }
+        self.logs_left -= 1;
+        let mut message = message;
+        if message.len() > self.max_log_bytes {
+            let mut cut = self.max_log_bytes;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let p = &*self.principle;
+        match level {
+            wit::LogLevel::Trace => tracing::trace!(principle = p, "{message}"),
+            wit::LogLevel::Debug => tracing::debug!(principle = p, "{message}"),
+            wit::LogLevel::Info => tracing::info!(principle = p, "{message}"),
+            wit::LogLevel::Warn => tracing::warn!(principle = p, "{message}"),
+            wit::LogLevel::Error => tracing::error!(principle = p, "{message}"),
+        }
+    }
+
+    fn generate(&mut self, prompt: String, max_tokens: u32) -> Result<String, String> {
+        self.model_for("generate", self.capabilities.generate)?.generate(&prompt, max_tokens)
+    }
+
+    fn score_options(&mut self, prompt: String, options: Vec<String>) -> Result<Vec<f32>, String> {
+        self.model_for("score", self.capabilities.score)?.score_options(&prompt, &options)
+    }
+}

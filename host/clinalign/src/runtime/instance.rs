@@ -1,0 +1,129 @@
+//! Running one principle: warm instances (one per concurrent caller, recycled after a
+//! trap) or, in strict mode, a fresh instance per call; every call under the memory cap,
+//! the epoch deadline and the output caps.
+
+use std::sync::{Arc, Mutex};
+
+use clinalign_sdk::RubricItem;
+use wasmtime::{Store, Trap};
+
+use super::output::{ErrorKind, PrincipleError, check_items};
+use super::{HostState, LoadedComponent, Runtime, wit};
+use crate::manifest::Capabilities;
+
+/// A live instance with its store.
+struct Warm {
+    store: Store<HostState>,
+    bindings: wit::Principle,
+}
+
+/// One principle of a set, ready to run.
+pub(crate) struct PrincipleRuntime {
+    id: Arc<str>,
+    component: LoadedComponent,
+    config_json: String,
+    capabilities: Capabilities,
+    runtime: Arc<Runtime>,
+    warm: Mutex<Vec<Warm>>,
+}
+
+impl PrincipleRuntime {
+    /// Prepares a principle; nothing runs until the first call (or [`Self::warm_up`]).
+    pub(crate) fn new(
+        id: &str,
+        component: LoadedComponent,
+        config_json: String,
+        capabilities: Capabilities,
+        runtime: Arc<Runtime>,
+    ) -> PrincipleRuntime {
+        PrincipleRuntime { id: Arc::from(id), component, config_json, capabilities, runtime, warm: Mutex::new(Vec::new()) }
+    }
+
+    /// sha256 of the component this principle runs.
+    pub(crate) fn component_sha256(&self) -> &str {
+        &self.component.sha256
+    }
+
+    /// Creates and initialises one instance and keeps it warm; fails if `init` does.
+    pub(crate) fn warm_up(&self) -> Result<(), PrincipleError> {
+        let w = self.instantiate()?;
+        if !self.runtime.options.strict {
+            self.warm.lock().unwrap().push(w);
+        }
+        Ok(())
+    }
+
+    /// Runs `emit` for one query and checks its output.
+    pub(crate) fn emit(&self, query: &wit::Query) -> Result<Vec<RubricItem>, PrincipleError> {
+        let strict = self.runtime.options.strict;
+        let popped = if strict { None } else { self.warm.lock().unwrap().pop() };
+        let mut w = match popped {
+            Some(w) => w,
+            None => self.instantiate()?,
+        };
+        w.store.data_mut().begin_call();
+        w.store.set_epoch_deadline(self.runtime.deadline_ticks());
+        let result = w.bindings.call_emit(&mut w.store, query);
+        w.store.data_mut().end_call();
+        match result {
+            Ok(returned) => {
+                let out = match returned {
+                    Ok(items) => check_items(items, &self.runtime.options.limits),
+                    Err(wit::EmitError::InvalidConfig(m)) => Err(PrincipleError::new(ErrorKind::InvalidConfig, m)),
+                    Err(wit::EmitError::Failed(m)) => Err(PrincipleError::new(ErrorKind::Failed, m)),
+                };
+                if !strict {
+                    self.warm.lock().unwrap().push(w);
+                }
+                out
+            }
+            // The instance is unusable after a trap; dropping it recycles its slot.
+            Err(e) => Err(self.classify(&e, &w.store)),
+        }
+    }
+
+    fn instantiate(&self) -> Result<Warm, PrincipleError> {
+        let rt = &self.runtime;
+        let state = HostState::new(self.id.clone(), self.capabilities, rt.options.model.clone(), &rt.options.limits);
+        let mut store = Store::new(rt.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(rt.deadline_ticks());
+        let bindings = self
+            .component
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| load_error(self.classify(&e, &store), "instantiating"))?;
+        store.set_epoch_deadline(rt.deadline_ticks());
+        match bindings.call_init(&mut store, &self.config_json) {
+            Ok(Ok(())) => Ok(Warm { store, bindings }),
+            Ok(Err(msg)) => Err(PrincipleError::new(ErrorKind::Load, format!("init rejected the config: {msg}"))),
+            Err(e) => Err(load_error(self.classify(&e, &store), "init")),
+        }
+    }
+
+    /// Names a failed call: deadline, memory cap, or another trap.
+    fn classify(&self, e: &wasmtime::Error, store: &Store<HostState>) -> PrincipleError {
+        let denied = store.data().limiter.denied.clone();
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => PrincipleError::new(
+                ErrorKind::Timeout,
+                format!("ran past its {} ms deadline", self.runtime.options.limits.timeout.as_millis()),
+            ),
+            Some(Trap::StackOverflow) => PrincipleError::new(ErrorKind::Trap, "wasm stack overflow (unbounded recursion?)"),
+            _ if denied.is_some() => PrincipleError::new(ErrorKind::Memory, denied.unwrap_or_default()),
+            Some(t) => PrincipleError::new(ErrorKind::Trap, format!("trapped: {t}")),
+            None => PrincipleError::new(ErrorKind::Trap, format!("{e:#}")),
+        }
+    }
+}
+
+/// Keeps the kind of a deadline or memory failure during set-up, and files everything
+/// else under `load`.
+fn load_error(e: PrincipleError, during: &str) -> PrincipleError {
+    let kind = match e.kind {
+        ErrorKind::Timeout | ErrorKind::Memory => e.kind,
+        _ => ErrorKind::Load,
+    };
+    PrincipleError::new(kind, format!("{during}: {}", e.message))
+}

@@ -1,0 +1,196 @@
+//! The WebAssembly runtime: one wasmtime `Engine` per embedding, an epoch ticker for
+//! deadlines, a linker with an empty WASI context, an on-disk cache of compiled
+//! components, and per-principle pools of warm instances.
+
+mod bindings;
+mod cache;
+mod host;
+mod instance;
+mod limits;
+mod output;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use self::bindings::v0_1_0::VERSION as WIT_VERSION;
+pub(crate) use self::bindings::v0_1_0 as wit;
+pub(crate) use self::host::HostState;
+pub(crate) use self::instance::PrincipleRuntime;
+pub use self::limits::Limits;
+pub use self::output::{ErrorKind, PrincipleError};
+use crate::error::{Error, Result};
+use crate::model::LanguageModel;
+use crate::util::sha256_hex;
+
+/// Guest wasm stack cap (the native wasm stack, not the shadow stack in linear memory).
+const MAX_WASM_STACK: usize = 512 << 10;
+
+/// How the runtime is set up; fixed for its lifetime.
+#[derive(Clone)]
+pub struct RuntimeOptions {
+    pub limits: Limits,
+    /// Fresh instance per call instead of warm instances (for untrusted sets).
+    pub strict: bool,
+    /// Where compiled components are cached; `None` disables the disk cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Component instances the pooling allocator reserves room for.
+    pub max_instances: u32,
+    /// The model principles may call, when their manifest allows it.
+    pub model: Option<Arc<dyn LanguageModel>>,
+}
+
+impl std::fmt::Debug for RuntimeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeOptions")
+            .field("limits", &self.limits)
+            .field("strict", &self.strict)
+            .field("cache_dir", &self.cache_dir)
+            .field("max_instances", &self.max_instances)
+            .field("model", &self.model.as_ref().map(|m| m.name().to_string()))
+            .finish()
+    }
+}
+
+/// A loaded component and its pre-linked instantiation recipe, shared by every principle
+/// that uses it (most principles share the `template` component).
+#[derive(Clone)]
+pub(crate) struct LoadedComponent {
+    pub(crate) sha256: String,
+    pub(crate) pre: wit::PrinciplePre<HostState>,
+}
+
+/// The wasm side of an [`crate::Engine`].
+pub(crate) struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    pub(crate) options: RuntimeOptions,
+    deadline_ticks: u64,
+    pooling: bool,
+    cache: cache::ComponentCache,
+    /// Components already compiled in this process, by sha256 of their bytes; reloads
+    /// reuse them.
+    loaded: Mutex<HashMap<String, LoadedComponent>>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Sets up the engine (pooling allocator when the address space allows, on-demand
+    /// otherwise), the linker and the epoch ticker.
+    pub(crate) fn new(options: RuntimeOptions) -> Result<Runtime> {
+        let tick = (options.limits.timeout / 10).clamp(Duration::from_millis(1), Duration::from_millis(10));
+        let deadline_ticks = options.limits.timeout.as_nanos().div_ceil(tick.as_nanos()).max(1) as u64;
+
+        let mut config = base_config();
+        let mut pool = PoolingAllocationConfig::default();
+        let n = options.max_instances.max(16);
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
+            .total_stacks(0)
+            .max_memory_size(options.limits.memory_bytes)
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let (engine, pooling) = match Engine::new(&config) {
+            Ok(e) => (e, true),
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand instance allocation");
+                let e = Engine::new(&base_config()).map_err(|e| Error::Wasm(format!("{e:#}")))?;
+                (e, false)
+            }
+        };
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Wasm(format!("linking WASI: {e:#}")))?;
+        wit::Principle::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| Error::Wasm(format!("linking the host interface: {e:#}")))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(&engine, tick, ticker_stop.clone())?;
+        let cache = cache::ComponentCache::new(options.cache_dir.clone(), &engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            options,
+            deadline_ticks,
+            pooling,
+            cache,
+            loaded: Mutex::new(HashMap::new()),
+            ticker_stop,
+        })
+    }
+
+    /// Whether instances come from the pooling allocator.
+    pub(crate) fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// Compiles (or takes from the caches) the component in `bytes` and checks that it is
+    /// a `clinalign:principle` component whose imports this host can satisfy.
+    pub(crate) fn load_component(&self, bytes: &[u8]) -> std::result::Result<LoadedComponent, String> {
+        let sha256 = sha256_hex(bytes);
+        if let Some(c) = self.loaded.lock().unwrap().get(&sha256) {
+            return Ok(c.clone());
+        }
+        let component: Component = self.cache.load(&self.engine, bytes, &sha256)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            format!("not a clinalign:principle@{WIT_VERSION} component: its imports cannot be satisfied: {e:#}")
+        })?;
+        let pre = wit::PrinciplePre::new(instance_pre)
+            .map_err(|e| format!("not a clinalign:principle@{WIT_VERSION} component: {e:#}"))?;
+        let loaded = LoadedComponent { sha256: sha256.clone(), pre };
+        self.loaded.lock().unwrap().insert(sha256, loaded.clone());
+        Ok(loaded)
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        self.deadline_ticks
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .concurrency_support(false)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .parallel_compilation(true);
+    config
+}
+
+/// Advances the engine's epoch every `tick` until the engine is gone or `stop` is set.
+fn spawn_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) -> Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("clinalign-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| Error::Wasm(format!("starting the epoch ticker: {e}")))
+}

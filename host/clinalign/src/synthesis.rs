@@ -1,0 +1,96 @@
+//! Rubric synthesis: run the principles of the pool on a query and merge their items
+//! into one HealthBench rubric.
+
+use std::time::Instant;
+
+use clinalign_sdk::text::normalize;
+use clinalign_sdk::{Label, Query};
+use serde::{Deserialize, Serialize};
+
+use crate::principle_set::{PrincipleSet, to_wit_query};
+use crate::runtime::PrincipleError;
+
+/// One rubric item in HealthBench form. `tags` hold `axis:*`, `dimension:*`,
+/// `principle:<id>@<version>` and any tags the principle added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RubricEntry {
+    pub criterion: String,
+    pub points: i32,
+    pub tags: Vec<String>,
+}
+
+impl RubricEntry {
+    /// The value of the first tag with this prefix, e.g. `tag_value("axis:")`.
+    pub fn tag_value(&self, prefix: &str) -> Option<&str> {
+        self.tags.iter().find_map(|t| t.strip_prefix(prefix))
+    }
+}
+
+/// What one principle did for one query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipleCall {
+    /// The principle's id.
+    pub principle: String,
+    /// Items it contributed (before de-duplication across principles).
+    pub emitted: usize,
+    /// Why it contributed nothing, if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<PrincipleError>,
+    /// Wall time of the call, in microseconds.
+    pub micros: u64,
+}
+
+/// A query-specific rubric and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rubric {
+    pub query_id: String,
+    /// The labels the pool was chosen by, in vocabulary order.
+    pub scenario: Vec<Label>,
+    pub items: Vec<RubricEntry>,
+    /// The content hash of the principle set that wrote it.
+    pub principle_set: String,
+    /// One entry per principle in the pool, in id order.
+    pub calls: Vec<PrincipleCall>,
+}
+
+impl Rubric {
+    /// The calls that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &PrincipleCall> {
+        self.calls.iter().filter(|c| c.error.is_some())
+    }
+}
+
+impl PrincipleSet {
+    /// Writes the rubric for a query whose scenario is complete: every principle of the
+    /// pool runs; a failing principle adds nothing and is listed in `calls`; items with
+    /// the same criterion (case and spacing aside) are kept once.
+    pub fn synthesize(&self, query: &Query) -> Rubric {
+        let wit_query = to_wit_query(query);
+        let mut items: Vec<RubricEntry> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut calls = Vec::new();
+        for p in self.pool(&query.scenario) {
+            let started = Instant::now();
+            let result = p.runtime.emit(&wit_query);
+            let micros = started.elapsed().as_micros() as u64;
+            match result {
+                Ok(emitted) => {
+                    calls.push(PrincipleCall { principle: p.manifest.id.clone(), emitted: emitted.len(), error: None, micros });
+                    for item in emitted {
+                        if !seen.insert(normalize(&item.criterion)) {
+                            continue;
+                        }
+                        let mut tags = Vec::with_capacity(item.tags.len() + 3);
+                        tags.push(item.axis.tag());
+                        tags.push(format!("dimension:{}", p.manifest.dimension));
+                        tags.push(p.manifest.tag());
+                        tags.extend(item.tags);
+                        items.push(RubricEntry { criterion: item.criterion, points: item.points, tags });
+                    }
+                }
+                Err(e) => calls.push(PrincipleCall { principle: p.manifest.id.clone(), emitted: 0, error: Some(e), micros }),
+            }
+        }
+        Rubric { query_id: query.id.clone(), scenario: query.scenario.clone(), items, principle_set: self.hash().to_string(), calls }
+    }
+}
