@@ -35,6 +35,7 @@ pub fn default_cache_dir() -> PathBuf {
 pub struct EngineBuilder {
     principles_dir: PathBuf,
     plugins_dir: Option<PathBuf>,
+    plugin_target_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     limits: Limits,
     strict: bool,
@@ -50,6 +51,7 @@ impl Default for EngineBuilder {
         EngineBuilder {
             principles_dir: PathBuf::from("principles"),
             plugins_dir: None,
+            plugin_target_dir: None,
             cache_dir: Some(default_cache_dir()),
             limits: Limits::default(),
             strict: false,
@@ -73,6 +75,13 @@ impl EngineBuilder {
     /// principles directory.
     pub fn plugins_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.plugins_dir = Some(dir.into());
+        self
+    }
+
+    /// Cargo's target dir for building plugin crates. Default: `$CLINALIGN_PLUGIN_TARGET_DIR`,
+    /// else the plugins workspace's `target/`. Builders that share one take turns.
+    pub fn plugin_target_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.plugin_target_dir = Some(dir.into());
         self
     }
 
@@ -152,7 +161,13 @@ impl EngineBuilder {
             max_instances: self.max_instances,
             model: self.model,
         })?);
-        let source = SetSource { principles_dir: self.principles_dir, plugins_dir, cache_dir: self.cache_dir, only: self.only };
+        let source = SetSource {
+            principles_dir: self.principles_dir,
+            plugins_dir,
+            cache_dir: self.cache_dir,
+            plugin_target_dir: self.plugin_target_dir,
+            only: self.only,
+        };
         let set = PrincipleSet::build(&runtime, &source, self.require_all)?;
         tracing::info!(
             principle_set = set.hash(),

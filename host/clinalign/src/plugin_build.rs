@@ -60,6 +60,9 @@ impl PluginBuilder {
             crates.iter().filter(|c| cached(c).is_none_or(|p| !p.is_file())).collect();
         if !missing.is_empty() {
             let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            // Builders sharing a target dir (other engines, other processes, copies of the
+            // workspace) take turns, so the artifact copied below is the one just built.
+            let _turn = self.lock_target_dir()?;
             tracing::info!("building plugin crates {} for {WASM_TARGET} (cached afterwards)", list.join(", "));
             self.ensure_target(&list)?;
             self.cargo_build(&list)?;
@@ -72,6 +75,20 @@ impl PluginBuilder {
             }
         }
         Ok(crates.iter().map(|c| cached(c).unwrap_or_else(|| self.built_path(c))).collect())
+    }
+
+    /// An exclusive lock on the target dir, held until the returned file is dropped.
+    fn lock_target_dir(&self) -> Result<std::fs::File> {
+        std::fs::create_dir_all(&self.target_dir).map_err(|e| Error::io(&self.target_dir, e))?;
+        let path = self.target_dir.join(".clinalign-build.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        file.lock().map_err(|e| Error::io(&path, e))?;
+        Ok(file)
     }
 
     /// Where cargo leaves the component of crate `name`.

@@ -30,6 +30,8 @@ pub struct SetSource {
     pub plugins_dir: PathBuf,
     /// Cache for built and compiled components.
     pub cache_dir: Option<PathBuf>,
+    /// Cargo's target dir for plugin builds (default: the plugins workspace's own).
+    pub plugin_target_dir: Option<PathBuf>,
     /// Load only these principle ids (all when `None`).
     pub only: Option<Vec<String>>,
 }
@@ -217,7 +219,10 @@ fn load_components(
     crates.dedup();
     let mut files: Vec<(PluginRef, PathBuf)> = Vec::new();
     if !crates.is_empty() {
-        let builder = PluginBuilder::new(&source.plugins_dir, source.cache_dir.clone());
+        let mut builder = PluginBuilder::new(&source.plugins_dir, source.cache_dir.clone());
+        if let Some(t) = &source.plugin_target_dir {
+            builder.target_dir = t.clone();
+        }
         match builder.build(&crates) {
             Ok(paths) => files.extend(crates.iter().cloned().map(PluginRef::Crate).zip(paths)),
             Err(e) => {

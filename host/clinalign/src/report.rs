@@ -9,13 +9,17 @@ use crate::runtime::ErrorKind;
 use crate::synthesis::Rubric;
 
 /// Counters of one principle over a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PrincipleStats {
     pub id: String,
     /// Queries whose pool held the principle.
     pub calls: u64,
     /// Items it returned, before de-duplication.
     pub emitted: u64,
+    /// Wall time of all its calls, in milliseconds.
+    pub total_ms: f64,
+    /// Its slowest call, in microseconds.
+    pub max_us: u64,
     /// Failures by kind (`timeout`, `memory`, `trap`, `invalid-output`, `load`, …).
     pub errors: BTreeMap<ErrorKind, u64>,
     /// The message of the latest failure, to say why.
@@ -24,7 +28,7 @@ pub struct PrincipleStats {
 }
 
 /// Everything a `synthesize` run reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunReport {
     pub principle_set: String,
     /// Queries synthesized.
@@ -81,6 +85,8 @@ impl RunReport {
             let s = self.stats(&c.principle);
             s.calls += 1;
             s.emitted += c.emitted as u64;
+            s.total_ms += c.micros as f64 / 1000.0;
+            s.max_us = s.max_us.max(c.micros);
             if let Some(e) = &c.error {
                 *s.errors.entry(e.kind).or_default() += 1;
                 s.last_error = Some(e.message.clone());

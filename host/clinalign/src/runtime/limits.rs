@@ -34,7 +34,7 @@ impl Default for Limits {
             max_tags: 8,
             max_tag_chars: 64,
             max_log_messages: 16,
-            max_log_bytes: 1024,
+            max_log_bytes: 512,
         }
     }
 }

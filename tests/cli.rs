@@ -1,0 +1,260 @@
+//! The `clinalign` command end to end: synthesize on the bundled queries, input errors
+//! with file:line, atomic output, principles list/test/new, bench, exit codes.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn synthesize(p: &Project, input: &std::path::Path, out: &std::path::Path) -> Command {
+    let mut c = clinalign();
+    c.arg("synthesize").arg(input).arg("-o").arg(out).arg("--principles").arg(p.principles()).arg("--plugins").arg(p.plugins());
+    c
+}
+
+fn read_rows(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn synthesize_the_bundled_queries() {
+    let p = Project::with_principles();
+    let input = repo().join("data/queries/liveqa_medical_test_104.jsonl");
+    let out = p.dir.path().join("out/rubrics.jsonl");
+    let report = p.dir.path().join("report.json");
+    let o = run(synthesize(&p, &input, &out).arg("--report").arg(&report));
+    assert!(o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("synthesized 104 rubrics"), "{stdout}");
+    assert!(stdout.contains("principle errors: none"), "{stdout}");
+
+    let rows = read_rows(&out);
+    assert_eq!(rows.len(), 104);
+    let set = rows[0]["principle_set"].as_str().unwrap().to_string();
+    assert_eq!(set.len(), 16);
+    let mut items = 0;
+    for r in &rows {
+        assert_eq!(r["principle_set"], set.as_str());
+        for dim in ["urgency", "uncertainty", "expertise", "task"] {
+            assert!(r["scenario"][dim]["value"].is_string(), "{dim} missing in {r}");
+            let c = r["scenario"][dim]["confidence"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&c));
+        }
+        for item in r["rubrics"].as_array().unwrap() {
+            items += 1;
+            let tags: Vec<&str> = item["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+            assert!(tags.iter().any(|t| t.starts_with("axis:")), "{item}");
+            assert!(tags.iter().any(|t| t.starts_with("dimension:")), "{item}");
+            assert!(tags.iter().any(|t| t.starts_with("principle:") && t.contains('@')), "{item}");
+            let points = item["points"].as_i64().unwrap();
+            assert!(points != 0 && (-10..=10).contains(&points));
+        }
+        assert_eq!(r["prompt"], r["prompt"], "input fields are kept");
+    }
+    assert!(items > 0, "the bundled queries get rubric items");
+
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["principle_set"], set.as_str());
+    assert_eq!(report["queries"], 104);
+    assert_eq!(report["items"], items);
+    for s in report["principles"].as_array().unwrap() {
+        assert!(s["id"].is_string() && s["calls"].is_u64() && s["emitted"].is_u64() && s["errors"].is_object(), "{s}");
+    }
+}
+
+#[test]
+fn earlier_rubrics_move_to_reference_rubrics() {
+    let p = Project::with_principles();
+    let input = repo().join("data/healthbench/oss_eval_sample_9.jsonl");
+    let out = p.dir.path().join("hb.jsonl");
+    assert!(run(&mut synthesize(&p, &input, &out)).status.success());
+    let rows = read_rows(&out);
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert!(r["reference_rubrics"].as_array().is_some_and(|a| !a.is_empty()), "{r}");
+        assert!(r["rubrics"].is_array());
+        assert!(r["example_tags"].is_array(), "other fields are kept");
+    }
+}
+
+#[test]
+fn a_bad_line_is_named_and_nothing_is_half_written() {
+    let p = Project::with_principles();
+    let input = p.dir.path().join("in.jsonl");
+    std::fs::write(&input, format!("{}\n{{not json\n\n{}\n", row("a", "hello"), row("b", "chest pain"))).unwrap();
+    let out = p.dir.path().join("out.jsonl");
+    std::fs::write(&out, "previous contents\n").unwrap();
+
+    let o = run(&mut synthesize(&p, &input, &out));
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains(&format!("{}:2: invalid JSON", input.display())), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous contents\n", "the old output is untouched");
+    let leftovers: Vec<_> = std::fs::read_dir(p.dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
+    assert!(leftovers.is_empty(), "no temporary files are left behind");
+
+    let o = run(synthesize(&p, &input, &out).arg("--skip-invalid"));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("skipped 1 invalid input rows"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(":2: invalid JSON"));
+    let rows = read_rows(&out);
+    assert_eq!(rows.iter().map(|r| r["prompt_id"].as_str().unwrap()).collect::<Vec<_>>(), ["a", "b"]);
+}
+
+#[test]
+fn labels_outside_the_vocabulary_are_rejected_with_the_line() {
+    let p = Project::with_principles();
+    let input = p.dir.path().join("in.jsonl");
+    std::fs::write(&input, r#"{"id": "x", "messages": [{"role": "user", "content": "hi"}], "scenario": {"urgency": "whenever"}}"#).unwrap();
+    let o = run(&mut synthesize(&p, &input, &p.dir.path().join("o.jsonl")));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(":1: scenario.urgency: unknown urgency value \"whenever\""));
+}
+
+#[test]
+fn given_labels_are_kept_and_missing_ones_classified() {
+    let p = Project::with_principles();
+    let input = p.dir.path().join("in.jsonl");
+    std::fs::write(&input, r#"{"id": "x", "messages": [{"role": "user", "content": "Is a bit of dandruff normal?"}], "scenario": {"urgency": "emergent"}}"#).unwrap();
+    let out = p.dir.path().join("o.jsonl");
+    assert!(run(&mut synthesize(&p, &input, &out)).status.success());
+    let r = &read_rows(&out)[0];
+    assert_eq!(r["scenario"]["urgency"]["value"], "emergent");
+    assert_eq!(r["scenario"]["urgency"]["confidence"], 1.0);
+    assert!(r["scenario"]["task"]["value"].is_string());
+    let criteria: Vec<&str> = r["rubrics"].as_array().unwrap().iter().map(|i| i["criterion"].as_str().unwrap()).collect();
+    assert!(criteria.iter().any(|c| c.contains("emergency")), "the emergent label selects the emergency principles: {criteria:?}");
+}
+
+#[test]
+fn principles_list_reads_manifests() {
+    let o = run(clinalign().arg("principles").arg("list").arg("--principles").arg(repo().join("principles")));
+    assert!(o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("urgency.emergency-first"), "{stdout}");
+
+    let o = run(clinalign().args(["principles", "list", "--json", "--principles"]).arg(repo().join("principles")));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ps = v["principles"].as_array().unwrap();
+    assert!(ps.len() >= 10, "at least ten principles ship");
+    let dims: std::collections::BTreeSet<&str> = ps.iter().map(|p| p["dimension"].as_str().unwrap()).collect();
+    assert_eq!(dims.into_iter().collect::<Vec<_>>(), ["expertise", "task", "uncertainty", "urgency"]);
+    assert!(v["failures"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_bad_manifest_is_reported_with_file_line_and_key() {
+    let p = Project::with_principles();
+    let path = p.write_manifest(
+        "urgency",
+        "broken",
+        "id = \"urgency.broken\"\nversion = \"1.0.0\"\ndimension = \"urgency\"\ntitle = \"t\"\nstatement = \"s\"\nplugin = \"template\"\n[applies_when]\nurgency = [\"soonish\"]\n",
+    );
+    let o = run(clinalign().arg("principles").arg("list").arg("--principles").arg(p.principles()));
+    assert_eq!(o.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains(&format!("{}:8: applies_when.urgency: unknown urgency value \"soonish\"", path.display())), "{stdout}");
+
+    // The rest still loads and runs; the broken one is reported.
+    let input = p.dir.path().join("in.jsonl");
+    std::fs::write(&input, row("a", "hi")).unwrap();
+    let report = p.dir.path().join("r.json");
+    let o = run(synthesize(&p, &input, &p.dir.path().join("o.jsonl")).arg("--report").arg(&report));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("left out"));
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let broken = r["principles"].as_array().unwrap().iter().find(|s| s["id"].as_str().unwrap().ends_with("broken.toml")).unwrap();
+    assert_eq!(broken["errors"]["load"], 1);
+}
+
+#[test]
+fn principles_test_fails_on_a_failing_fixture() {
+    let p = Project::with_principles();
+    let src = std::fs::read_to_string(p.principles().join("urgency/emergency-first.toml")).unwrap();
+    // Claim the routine fixture emits: it cannot (outside applies_when).
+    let broken = src.replacen("expect = \"silent\"", "expect = \"emits\"", 1);
+    std::fs::write(p.principles().join("urgency/emergency-first.toml"), broken).unwrap();
+    let o = run(clinalign().args(["principles", "test", "urgency.emergency-first", "--principles"]).arg(p.principles()).arg("--plugins").arg(p.plugins()));
+    assert_eq!(o.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("FAIL  urgency.emergency-first"), "{stdout}");
+    assert!(stdout.contains("outside applies_when"), "{stdout}");
+}
+
+#[test]
+fn principles_test_passes_for_the_shipped_set() {
+    let o = run(clinalign().args(["principles", "test", "--principles"]).arg(repo().join("principles")));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains(" 0 failed; fixtures:"));
+}
+
+#[test]
+fn principles_new_scaffolds_template_and_rust_principles_that_pass() {
+    let p = Project::with_plugins();
+    let base = |c: &mut Command| {
+        c.arg("--principles").arg(p.principles()).arg("--plugins").arg(p.plugins());
+    };
+    let mut c = clinalign();
+    c.args(["principles", "new", "night-sweats", "--dimension", "task"]);
+    base(&mut c);
+    assert!(run(&mut c).status.success());
+    assert!(p.principles().join("task/night-sweats.toml").is_file());
+
+    let mut c = clinalign();
+    c.args(["principles", "new", "urgency.my-rust-check", "--dimension", "urgency", "--rust"]);
+    base(&mut c);
+    assert!(run(&mut c).status.success());
+    assert!(p.plugins().join("my-rust-check/src/lib.rs").is_file());
+    assert!(std::fs::read_to_string(p.plugins().join("Cargo.toml")).unwrap().contains("\"my-rust-check\""));
+
+    for id in ["task.night-sweats", "urgency.my-rust-check"] {
+        let mut c = clinalign();
+        c.args(["principles", "test", id]);
+        base(&mut c);
+        let o = run(&mut c);
+        assert!(o.status.success(), "{id} passes its scaffolded fixtures");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("fixtures: 2 passed, 0 failed"));
+    }
+
+    let mut c = clinalign();
+    c.args(["principles", "new", "night-sweats", "--dimension", "task"]);
+    base(&mut c);
+    let o = run(&mut c);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let o = run(clinalign().arg("synthesize"));
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(clinalign().args(["principles", "new", "x", "--dimension", "mood", "--principles"]).arg(repo().join("principles")));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown dimension \"mood\""));
+    let o = run(clinalign().arg("--help"));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("synthesize"));
+}
+
+#[test]
+fn bench_synthesize_prints_the_figures() {
+    let p = Project::with_principles();
+    let o = run(clinalign()
+        .args(["bench", "synthesize", "--rounds", "1", "--loads", "1", "--queries"])
+        .arg(repo().join("data/queries/liveqa_medical_test_104.jsonl"))
+        .arg("--principles")
+        .arg(p.principles())
+        .arg("--plugins")
+        .arg(p.plugins()));
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in ["queries", "principles", "p50_us", "p99_us", "queries_per_s", "cold_load_ms"] {
+        assert!(v[key].is_number(), "{key} missing: {v}");
+    }
+    assert_eq!(v["queries"], 104);
+    let t = &v["template"];
+    assert!(t["wasm_native_ratio"].as_f64().unwrap() > 0.0, "{t}");
+    assert!(t["principles"].as_u64().unwrap() > 0);
+}

@@ -1,0 +1,143 @@
+//! Helpers shared by the end-to-end tests: the repository's paths, the `clinalign`
+//! binary with a shared cache, temporary projects, and the hostile test components.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use clinalign::plugin_build::PluginBuilder;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// A component cache shared by every test run (content-addressed, so sharing is safe and
+/// keeps repeated runs fast).
+pub fn cache_dir() -> PathBuf {
+    repo().join("target").join("test-cache")
+}
+
+/// One cargo target dir for every plugins workspace the tests build (copies included), so
+/// dependencies compile once; builders take turns on it.
+pub fn plugin_target_dir() -> PathBuf {
+    repo().join("plugins").join("target")
+}
+
+/// The `clinalign` binary, with the shared cache.
+pub fn clinalign() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_clinalign"));
+    c.env("CLINALIGN_CACHE_DIR", cache_dir())
+        .env("CLINALIGN_PLUGIN_TARGET_DIR", plugin_target_dir())
+        .env_remove("CLINALIGN_PRINCIPLES")
+        .env_remove("CLINALIGN_PLUGINS");
+    c
+}
+
+/// Runs a command and returns its output, printing stderr when the test fails later.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("the command runs");
+    eprintln!("$ {cmd:?}\n--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Copies a directory tree, skipping `target/` folders.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == "target" {
+            continue;
+        }
+        let dest = to.join(&name);
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A temporary project: `principles/` copied from the repository, and either the real
+/// plugins workspace (read-only use) or a copy of it with `wit/` and the toolchain file.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// Principles copied; plugins used in place.
+    pub fn with_principles() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo().join("principles"), &dir.path().join("principles"));
+        Project { dir }
+    }
+
+    /// Principles, plugins, wit and rust-toolchain.toml copied, for tests that edit plugin
+    /// sources. Cargo shares the repository's plugin target dir, so only edited crates rebuild.
+    pub fn with_plugins() -> Project {
+        let p = Project::with_principles();
+        copy_dir(&repo().join("plugins"), &p.plugins());
+        copy_dir(&repo().join("wit"), &p.dir.path().join("wit"));
+        std::fs::copy(repo().join("rust-toolchain.toml"), p.dir.path().join("rust-toolchain.toml")).unwrap();
+        p
+    }
+
+    pub fn principles(&self) -> PathBuf {
+        self.dir.path().join("principles")
+    }
+
+    /// The plugins workspace this project uses.
+    pub fn plugins(&self) -> PathBuf {
+        let own = self.dir.path().join("plugins");
+        if own.exists() || !repo().join("plugins").exists() { own } else { repo().join("plugins") }
+    }
+
+    /// An engine builder over this project with the shared cache.
+    pub fn builder(&self) -> clinalign::EngineBuilder {
+        clinalign::Engine::builder()
+            .principles_dir(self.principles())
+            .plugins_dir(self.plugins())
+            .plugin_target_dir(plugin_target_dir())
+            .cache_dir(Some(cache_dir()))
+    }
+
+    /// Writes a manifest file under `principles/<dimension>/<name>.toml`.
+    pub fn write_manifest(&self, dimension: &str, name: &str, body: &str) -> PathBuf {
+        let path = self.principles().join(dimension).join(format!("{name}.toml"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+}
+
+/// The hostile test components (`tests/hostile`), built once per test binary:
+/// (hostile.wasm, wrong_world.wasm).
+pub fn hostile_components() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let builder = PluginBuilder {
+            workspace: repo().join("tests/hostile"),
+            target_dir: repo().join("target/hostile-plugins"),
+            cache_dir: Some(cache_dir()),
+        };
+        let paths = builder.build(&["hostile".into(), "wrong-world".into()]).expect("hostile components build");
+        (paths[0].clone(), paths[1].clone())
+    })
+}
+
+/// A user message as a query with no labels.
+pub fn query(id: &str, text: &str) -> clinalign::Query {
+    clinalign::Query {
+        id: id.into(),
+        conversation: vec![clinalign::Message { role: "user".into(), content: text.into() }],
+        scenario: vec![],
+    }
+}
+
+/// One JSONL line for a user message.
+pub fn row(id: &str, text: &str) -> String {
+    serde_json::json!({"prompt_id": id, "prompt": [{"role": "user", "content": text}]}).to_string()
+}

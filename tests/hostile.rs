@@ -1,0 +1,272 @@
+//! Hostile plugins are contained: a principle that loops, hoards memory, recurses without
+//! end, floods the output or the log, panics, or reaches for files, the environment or the
+//! network fails alone, with the right error kind, while the real principles keep
+//! answering. Broken components (truncated, wrong world, failing init) are left out at
+//! load with a reason.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use clinalign::{ErrorKind, Rubric};
+use common::*;
+
+/// Every hostile mode, and what the host must report for it at call time.
+const CALL_TIME: &[(&str, Option<ErrorKind>)] = &[
+    ("loop", Some(ErrorKind::Timeout)),
+    ("alloc", Some(ErrorKind::Memory)),
+    ("recurse", Some(ErrorKind::Trap)),
+    ("huge-criterion", Some(ErrorKind::InvalidOutput)),
+    ("bad-points", Some(ErrorKind::InvalidOutput)),
+    ("panic", Some(ErrorKind::Trap)),
+    ("read-file", Some(ErrorKind::Failed)),
+    ("read-env", Some(ErrorKind::Failed)),
+    ("socket", Some(ErrorKind::Failed)),
+    ("log-flood", None),
+    ("sandbox-probe", None),
+];
+
+/// A manifest for the hostile component in `mode`; always in the pool, no fixtures (so it
+/// loads and misbehaves at call time).
+fn hostile_manifest(name: &str, wasm: &std::path::Path, config: &str, capabilities: &str) -> String {
+    format!(
+        "id = \"task.{name}\"\nversion = \"0.0.1\"\ndimension = \"task\"\ntitle = \"Hostile {name}\"\n\
+         statement = \"Misbehaves on purpose.\"\nplugin = {:?}\ncapabilities = {capabilities}\n[config]\n{config}\n",
+        wasm.display().to_string()
+    )
+}
+
+/// A project with the real principles plus one hostile principle per mode, and the
+/// components that must fail at load.
+fn hostile_project(port: u16) -> Project {
+    let p = Project::with_principles();
+    let (hostile, wrong_world) = hostile_components();
+    for (mode, _) in CALL_TIME {
+        let config = format!("mode = {mode:?}\nport = {port}");
+        p.write_manifest("task", &format!("hostile-{mode}"), &hostile_manifest(&format!("hostile-{mode}"), hostile, &config, "[]"));
+    }
+    p.write_manifest("task", "hostile-model-denied", &hostile_manifest("hostile-model-denied", hostile, "mode = \"model\"", "[]"));
+    p.write_manifest(
+        "task",
+        "hostile-model-missing",
+        &hostile_manifest("hostile-model-missing", hostile, "mode = \"model\"", "[\"generate\", \"score\"]"),
+    );
+    p.write_manifest("task", "hostile-init-fail", &hostile_manifest("hostile-init-fail", hostile, "mode = \"init-fail\"", "[]"));
+    p.write_manifest("task", "hostile-init-loop", &hostile_manifest("hostile-init-loop", hostile, "mode = \"init-loop\"", "[]"));
+    p.write_manifest("task", "hostile-wrong-world", &hostile_manifest("hostile-wrong-world", wrong_world, "", "[]"));
+    let bytes = std::fs::read(hostile).unwrap();
+    let truncated = p.dir.path().join("truncated.wasm");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    p.write_manifest("task", "hostile-truncated", &hostile_manifest("hostile-truncated", &truncated, "", "[]"));
+    p
+}
+
+const QUERIES: [(&str, &str); 3] = [
+    ("emergency", "My father has crushing chest pain spreading to his left arm and is sweating. What should I do?"),
+    ("routine", "How much water should I drink a day when exercising?"),
+    ("medication", "Can I take ibuprofen 400 mg with my warfarin?"),
+];
+
+fn call<'a>(r: &'a Rubric, principle: &str) -> &'a clinalign::PrincipleCall {
+    r.calls.iter().find(|c| c.principle == principle).unwrap_or_else(|| panic!("{principle} was not called: {:?}", r.calls))
+}
+
+#[test]
+fn every_hostile_principle_fails_alone_with_the_right_kind() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // SAFETY: set before any engine thread exists in this test; read by nothing but the
+    // guest's (empty) environment, which must not see it.
+    unsafe { std::env::set_var("CLINALIGN_TEST_SECRET", "hunter2") };
+
+    let p = hostile_project(port);
+    // The default limits: 50 ms, 64 MiB.
+    let engine = p.builder().build().expect("the engine loads despite broken principles");
+    let set = engine.principle_set();
+
+    // Broken components are left out at load, each with its reason.
+    let failures: BTreeMap<&str, &str> = set.failures().iter().map(|f| (f.principle.as_str(), f.message.as_str())).collect();
+    let expect_failure = |id: &str, needle: &str| {
+        let msg = failures.get(id).unwrap_or_else(|| panic!("{id} should fail to load; failures: {failures:?}"));
+        assert!(msg.contains(needle), "{id}: {msg}");
+    };
+    expect_failure("task.hostile-init-fail", "init rejected the config: this principle refuses every config");
+    expect_failure("task.hostile-init-loop", "ran past its 50 ms deadline");
+    expect_failure("task.hostile-wrong-world", "not a clinalign:principle@0.1.0 component");
+    expect_failure("task.hostile-truncated", "not a valid WebAssembly component");
+    assert_eq!(failures.len(), 4, "only the broken components fail to load: {failures:?}");
+
+    let real: Vec<String> = set.principles().iter().map(|p| p.manifest.id.clone()).filter(|id| !id.contains("hostile")).collect();
+    assert!(real.len() >= 3, "the real principles load too: {real:?}");
+
+    let started = Instant::now();
+    let rubrics: Vec<Rubric> = QUERIES.iter().map(|(id, text)| engine.synthesize(&query(id, text)).unwrap()).collect();
+    eprintln!("3 queries with every hostile principle took {:?}", started.elapsed());
+
+    for r in &rubrics {
+        for (mode, kind) in CALL_TIME {
+            let c = call(r, &format!("task.hostile-{mode}"));
+            assert_eq!(c.error.as_ref().map(|e| e.kind), *kind, "{mode} on {}: {:?}", r.query_id, c.error);
+        }
+        for item in &r.items {
+            assert!(!item.criterion.contains("LEAKED"), "sandbox escape: {}", item.criterion);
+        }
+        // Every real principle that was called ran cleanly.
+        for c in r.calls.iter().filter(|c| !c.principle.contains("hostile")) {
+            assert!(c.error.is_none(), "{} failed on {}: {:?}", c.principle, r.query_id, c.error);
+        }
+    }
+
+    // The real principles still answer: the emergency gets the emergency items.
+    let emergency = &rubrics[0];
+    assert!(
+        emergency.items.iter().any(|i| i.tags.iter().any(|t| t.starts_with("principle:urgency.emergency-first@"))),
+        "emergency-first items are missing: {:#?}",
+        emergency.items
+    );
+
+    // Messages say what happened.
+    let msg = |r: &Rubric, mode: &str| call(r, &format!("task.hostile-{mode}")).error.clone().unwrap().message;
+    assert!(msg(emergency, "loop").contains("deadline"));
+    assert!(msg(emergency, "alloc").contains("over the 65536 KiB cap"));
+    let recurse = msg(emergency, "recurse");
+    assert!(recurse.contains("stack overflow") || recurse.contains("out of bounds memory access"), "{recurse}");
+    assert!(msg(emergency, "huge-criterion").contains("criterion has 10485760 characters"));
+    assert!(msg(emergency, "bad-points").contains("points 50"));
+    assert!(msg(emergency, "panic").contains("trapped"));
+    assert!(msg(emergency, "read-file").contains("file access denied"));
+    assert!(msg(emergency, "read-env").contains("environment is empty"));
+    assert!(msg(emergency, "socket").contains("network denied"));
+
+    // No connection reached the listener.
+    assert!(listener.accept().is_err(), "a guest connected to the loopback listener");
+
+    // Clock and randomness are fixed: the probe sees 2026-01-01, and a fresh instance
+    // (strict mode) draws the same "random" hash keys as the first call of a warm one.
+    let probe = |r: &Rubric| -> String {
+        r.items
+            .iter()
+            .find(|i| i.tags.iter().any(|t| t.starts_with("principle:task.hostile-sandbox-probe@")))
+            .map(|i| i.criterion.clone())
+            .expect("probe item")
+    };
+    let first = probe(&rubrics[0]);
+    assert!(first.starts_with("time=1767225600 "), "{first}");
+    let strict = p.builder().strict(true).only(vec!["task.hostile-sandbox-probe".into()]).build().unwrap();
+    for (id, text) in QUERIES {
+        assert_eq!(probe(&strict.synthesize(&query(id, text)).unwrap()), first);
+    }
+
+    // The log flood was cut to the budget, and the principle still answered.
+    assert!(rubrics.iter().all(|r| r.items.iter().any(|i| i.criterion == "Still answers after flooding the log.")));
+
+    // The model functions say what is missing: the capability, or a model.
+    let model_items = |id: &str| -> Vec<String> {
+        emergency.items.iter().filter(|i| i.tags.iter().any(|t| t.contains(id))).map(|i| i.criterion.clone()).collect()
+    };
+    let denied = model_items("hostile-model-denied@");
+    assert!(denied.iter().any(|c| c.contains("generate: principle task.hostile-model-denied may not call the model: its manifest does not grant the \"generate\" capability")), "{denied:?}");
+    assert!(denied.iter().any(|c| c.contains("does not grant the \"score\" capability")), "{denied:?}");
+    let missing = model_items("hostile-model-missing@");
+    assert!(missing.iter().any(|c| c.contains("generate: no language model is configured")), "{missing:?}");
+    assert!(missing.iter().any(|c| c.contains("score: no language model is configured")), "{missing:?}");
+}
+
+#[test]
+fn a_million_items_hit_the_output_cap() {
+    let p = Project::with_principles();
+    let (hostile, _) = hostile_components();
+    p.write_manifest("task", "hostile-many-items", &hostile_manifest("hostile-many-items", hostile, "mode = \"many-items\"", "[]"));
+    let only = || p.builder().only(vec!["task.hostile-many-items".into()]);
+
+    // Given the time and memory to build them, the million items come back and the
+    // output cap rejects them.
+    let engine = only().plugin_timeout(Duration::from_secs(20)).memory_limit(256 << 20).build().unwrap();
+    let r = engine.synthesize(&query("q", "hello")).unwrap();
+    let e = r.calls[0].error.clone().expect("rejected");
+    assert_eq!(e.kind, ErrorKind::InvalidOutput, "{e}");
+    assert!(e.message.contains("returned 1000000 items; at most 32"), "{e}");
+    assert!(r.items.is_empty());
+
+    // Under the default limits building them runs out of time or memory first; either way
+    // it is contained.
+    let engine = only().build().unwrap();
+    let r = engine.synthesize(&query("q", "hello")).unwrap();
+    let kind = r.calls[0].error.as_ref().map(|e| e.kind);
+    assert!(matches!(kind, Some(ErrorKind::Timeout | ErrorKind::Memory)), "{:?}", r.calls[0]);
+}
+
+#[test]
+fn default_memory_cap_stops_a_memory_bomb() {
+    let p = Project::with_principles();
+    let (hostile, _) = hostile_components();
+    p.write_manifest("task", "hostile-alloc", &hostile_manifest("hostile-alloc", hostile, "mode = \"alloc\"", "[]"));
+    let engine = p.builder().only(vec!["task.hostile-alloc".into()]).build().unwrap();
+    assert_eq!(engine.limits().memory_bytes, 64 << 20);
+    let r = engine.synthesize(&query("q", "hello")).unwrap();
+    let e = r.calls[0].error.clone().expect("the bomb fails");
+    assert_eq!(e.kind, ErrorKind::Memory, "{e}");
+    assert!(e.message.contains("over the 65536 KiB cap"), "{e}");
+    // The instance was recycled: the next call fails the same way instead of hanging.
+    let r = engine.synthesize(&query("q2", "hello")).unwrap();
+    assert_eq!(r.calls[0].error.as_ref().map(|e| e.kind), Some(ErrorKind::Memory));
+}
+
+#[test]
+fn cli_reports_hostile_principles_and_honours_fail_on_plugin_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = hostile_project(listener.local_addr().unwrap().port());
+    let input = p.dir.path().join("in.jsonl");
+    let lines: Vec<String> = QUERIES.iter().map(|(id, text)| row(id, text)).collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+
+    for strict in [false, true] {
+        let out = p.dir.path().join("out.jsonl");
+        let report = p.dir.path().join("report.json");
+        let mut cmd = clinalign();
+        cmd.arg("synthesize").arg(&input).arg("-o").arg(&out).arg("--report").arg(&report);
+        cmd.arg("--principles").arg(p.principles()).arg("--plugins").arg(p.plugins());
+        if strict {
+            cmd.arg("--strict");
+        }
+        let o = run(&mut cmd);
+        assert!(o.status.success(), "a failing principle does not change the exit code");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains("synthesized 3 rubrics"), "{stdout}");
+
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        assert_eq!(report["queries"], 3);
+        let stats = |id: &str| -> serde_json::Value {
+            report["principles"].as_array().unwrap().iter().find(|p| p["id"] == id).cloned().unwrap_or_else(|| panic!("{id} not in report"))
+        };
+        for (mode, kind) in CALL_TIME {
+            let s = stats(&format!("task.hostile-{mode}"));
+            assert_eq!(s["calls"], 3, "{mode}: {s}");
+            match kind {
+                Some(k) => assert_eq!(s["errors"][k.name()], 3, "{mode} (strict={strict}): {s}"),
+                None => assert_eq!(s["errors"], serde_json::json!({}), "{mode}: {s}"),
+            }
+        }
+        for id in ["task.hostile-init-fail", "task.hostile-init-loop", "task.hostile-wrong-world", "task.hostile-truncated"] {
+            assert_eq!(stats(id)["errors"]["load"], 1, "{id}");
+            assert_eq!(stats(id)["calls"], 0, "{id}");
+        }
+        let s = stats("urgency.emergency-first");
+        assert_eq!(s["errors"], serde_json::json!({}));
+        assert!(s["emitted"].as_u64().unwrap() > 0);
+        let rows: Vec<serde_json::Value> =
+            std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|r| r["principle_set"] == report["principle_set"]));
+    }
+
+    let mut cmd = clinalign();
+    cmd.arg("synthesize").arg(&input).arg("-o").arg(p.dir.path().join("out2.jsonl")).arg("--fail-on-plugin-error");
+    cmd.arg("--principles").arg(p.principles()).arg("--plugins").arg(p.plugins());
+    let o = run(&mut cmd);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--fail-on-plugin-error"));
+}
