@@ -4,6 +4,7 @@
 //! labels, emits rubric items (HealthBench format). This crate gives principle authors:
 //!
 //! - [`model`]: plain `Query` / `RubricItem` types mirroring the WIT interface;
+//! - [`lookup`]: a word-set prefilter over [`text`] for plugins with large lexicons;
 //! - [`text`]: case-insensitive, word-bounded term matching with negation cues, sentences;
 //! - [`slots`]: `{slot}` filling for criterion templates;
 //! - [`template`]: the declarative template principle most manifests use;
@@ -23,6 +24,7 @@
 //! export_principle!(AskAge);
 //! ```
 
+pub mod lookup;
 pub mod model;
 pub mod slots;
 pub mod template;

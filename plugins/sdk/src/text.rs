@@ -124,7 +124,7 @@ impl Text {
         let before = &self.norm[..pos.min(self.norm.len())];
         // The clause: back to the last punctuation mark that ends one.
         let clause_start = before
-            .rfind(|c: char| matches!(c, '.' | '!' | '?' | ';' | ':' | ',' | '(' | ')' | '\n'))
+            .rfind(['.', '!', '?', ';', ':', ',', '(', ')', '\n'])
             .map(|i| i + 1)
             .unwrap_or(0);
         let clause = &before[clause_start..];

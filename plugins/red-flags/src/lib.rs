@@ -1,0 +1,261 @@
+//! # red-flags — escalate red-flag symptoms
+//!
+//! A ClinAlign principle with its own logic. It looks for red-flag symptoms in the user's
+//! turns using a built-in lexicon ([`lexicon::CATEGORIES`]: heart attack, stroke, breathing
+//! emergencies, anaphylaxis, bleeding, sepsis and meningitis, suicide risk, poisoning,
+//! collapse and seizures, paediatric and obstetric red flags, DKA, head injury, testicular
+//! torsion). Negated mentions ("no chest pain", "denies fever") do not count.
+//!
+//! For each detected category (the strongest `max_categories`, default 3) it emits:
+//! an escalation item naming the feature and what it can signal (accuracy, +9/+10), the
+//! category's interim safety advice (completeness, +5), and two harmful behaviours to
+//! penalise: delaying care and a category-specific mistake (accuracy, −8..−10).
+//!
+//! Config (`[config]` in the manifest, all optional):
+//!
+//! ```toml
+//! max_categories = 3                                      # 1..8
+//! emergency_number = "emergency services (911 in the US)"
+//! disable = ["testicular-torsion"]                        # category ids
+//! ```
+
+pub mod detect;
+pub mod lexicon;
+
+use clinalign_sdk::slots;
+use clinalign_sdk::{Axis, EmitError, Query, RubricItem};
+use serde_json::Value;
+
+use crate::detect::Ctx;
+use crate::lexicon::{CATEGORIES, Category, DELAY, Feature};
+
+/// The most categories a config may ask for (4 items each keeps a rubric within 32 items).
+pub const MAX_CATEGORIES_LIMIT: usize = 8;
+/// The host's cap on items per call.
+pub const MAX_ITEMS: usize = 32;
+/// The longest emergency-number text accepted.
+pub const MAX_NUMBER_CHARS: usize = 120;
+
+/// The principle's settings, from the manifest's `[config]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// How many categories to write items for, strongest first.
+    pub max_categories: usize,
+    /// How criteria name the emergency number, e.g. "emergency services (911 in the US)".
+    pub emergency_number: String,
+    /// Category ids never reported.
+    pub disable: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { max_categories: 3, emergency_number: "emergency services (911 in the US)".into(), disable: Vec::new() }
+    }
+}
+
+const CONFIG_FIELDS: [&str; 3] = ["max_categories", "emergency_number", "disable"];
+
+impl Config {
+    /// Parses and validates the JSON form of `[config]`; an empty text or `{}` gives the
+    /// defaults. Errors name the offending field.
+    pub fn from_json(json: &str) -> Result<Config, String> {
+        let mut config = Config::default();
+        if json.trim().is_empty() {
+            return Ok(config);
+        }
+        let value: Value = serde_json::from_str(json).map_err(|e| format!("config: not valid JSON: {e}"))?;
+        let map = match value {
+            Value::Object(map) => map,
+            Value::Null => return Ok(config),
+            other => return Err(format!("config: expected a table of settings, got {}", kind(&other))),
+        };
+        for (key, v) in &map {
+            match key.as_str() {
+                "max_categories" => {
+                    config.max_categories =
+                        v.as_u64().filter(|n| (1..=MAX_CATEGORIES_LIMIT as u64).contains(n)).ok_or_else(|| {
+                            format!("max_categories: expected a whole number from 1 to {MAX_CATEGORIES_LIMIT}, got {v}")
+                        })? as usize;
+                }
+                "emergency_number" => {
+                    let s =
+                        v.as_str().ok_or_else(|| format!("emergency_number: expected text, got {}", kind(v)))?.trim();
+                    if s.is_empty() {
+                        return Err("emergency_number: must not be empty".into());
+                    }
+                    if s.chars().count() > MAX_NUMBER_CHARS {
+                        return Err(format!("emergency_number: longer than {MAX_NUMBER_CHARS} characters"));
+                    }
+                    config.emergency_number = s.to_string();
+                }
+                "disable" => {
+                    let list = v
+                        .as_array()
+                        .ok_or_else(|| format!("disable: expected a list of category ids, got {}", kind(v)))?;
+                    for (i, item) in list.iter().enumerate() {
+                        let id = item
+                            .as_str()
+                            .ok_or_else(|| format!("disable[{i}]: expected a category id, got {}", kind(item)))?;
+                        if !CATEGORIES.iter().any(|c| c.id == id) {
+                            return Err(format!(
+                                "disable[{i}]: unknown category {id:?} (known: {})",
+                                category_ids().join(", ")
+                            ));
+                        }
+                        if !config.disable.iter().any(|d| d == id) {
+                            config.disable.push(id.to_string());
+                        }
+                    }
+                    if config.disable.len() == CATEGORIES.len() {
+                        return Err("disable: every category is disabled, so the principle could never emit".into());
+                    }
+                }
+                other => return Err(format!("{other}: unknown field (known: {})", CONFIG_FIELDS.join(", "))),
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a table",
+    }
+}
+
+/// Every category id, in lexicon order.
+pub fn category_ids() -> Vec<&'static str> {
+    CATEGORIES.iter().map(|c| c.id).collect()
+}
+
+/// One detected category.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub category: &'static Category,
+    /// The strongest feature that fired; it names the finding in criteria.
+    pub feature: &'static Feature,
+    /// Every feature that fired, strongest first.
+    pub features: Vec<&'static Feature>,
+    /// Ranking score: 10 × the strongest weight, plus one per further feature (up to 5).
+    pub strength: u32,
+}
+
+/// Every category the text signals, strongest first; equal strengths keep lexicon order.
+pub fn detect_text(text: &str, disable: &[String]) -> Vec<Finding> {
+    let ctx = Ctx::new(text);
+    let mut found = Vec::new();
+    for category in CATEGORIES {
+        if disable.iter().any(|d| d == category.id) || category.unless.iter().any(|t| ctx.text.mentions(t)) {
+            continue;
+        }
+        let features: Vec<&'static Feature> = category
+            .features
+            .iter()
+            .filter(|f| !f.unless.iter().any(|t| ctx.text.mentions(t)) && ctx.holds(&f.cond))
+            .collect();
+        let Some(top) = features.iter().copied().max_by_key(|f| (f.weight, std::cmp::Reverse(position(category, f))))
+        else {
+            continue;
+        };
+        let strength = 10 * top.weight as u32 + (features.len() as u32 - 1).min(5);
+        found.push(Finding { category, feature: top, features, strength });
+    }
+    // Stable: equal strengths keep lexicon order.
+    found.sort_by_key(|f| std::cmp::Reverse(f.strength));
+    found
+}
+
+fn position(category: &Category, feature: &Feature) -> usize {
+    category.features.iter().position(|f| std::ptr::eq(f, feature)).unwrap_or(usize::MAX)
+}
+
+/// The categories to write items for: the strongest `max_categories` in the user's turns.
+pub fn detect(query: &Query, config: &Config) -> Vec<Finding> {
+    let mut found = detect_text(&query.user_text(), &config.disable);
+    found.truncate(config.max_categories);
+    found
+}
+
+/// The rubric items for one finding.
+pub fn items_for(finding: &Finding, config: &Config) -> Result<Vec<RubricItem>, EmitError> {
+    let c = finding.category;
+    let f = finding.feature;
+    let condition = f.condition.unwrap_or(c.condition);
+    let fill = |template: &str| {
+        slots::fill(template, |name| match name {
+            "num" => Some(config.emergency_number.clone()),
+            "feature" => Some(f.label.to_string()),
+            "condition" => Some(condition.to_string()),
+            _ => None,
+        })
+        .map_err(|e| EmitError::Failed(format!("red-flag category {}: template {template:?}: {e}", c.id)))
+    };
+    let tags = || vec!["cluster:red-flags".to_string(), format!("red-flag:{}", c.id)];
+    let item = |criterion: String, points: i32, axis: Axis| RubricItem { criterion, points, axis, tags: tags() };
+
+    let mut out = vec![
+        item(fill(f.action.unwrap_or(c.action))?, c.action_points, Axis::Accuracy),
+        item(fill(f.advice.unwrap_or(c.advice))?, 5, Axis::Completeness),
+    ];
+    if let Some((criterion, points, axis)) = c.extra {
+        let axis = Axis::parse(axis)
+            .ok_or_else(|| EmitError::Failed(format!("red-flag category {}: unknown axis {axis}", c.id)))?;
+        out.push(item(fill(criterion)?, points, axis));
+    }
+    out.push(item(fill(c.delay.unwrap_or(DELAY))?, -10, Axis::Accuracy));
+    out.push(item(fill(f.harm.unwrap_or(c.harm))?, c.harm_points, Axis::Accuracy));
+    Ok(out)
+}
+
+/// The principle: the rubric items for `query` (empty when no red flag is present).
+pub fn rubric(query: &Query, config: &Config) -> Result<Vec<RubricItem>, EmitError> {
+    let mut out: Vec<RubricItem> = Vec::new();
+    for finding in detect(query, config) {
+        for item in items_for(&finding, config)? {
+            if !out.iter().any(|o| o.criterion == item.criterion) {
+                out.push(item);
+            }
+        }
+    }
+    out.truncate(MAX_ITEMS);
+    Ok(out)
+}
+
+/// The principle as the host sees it.
+pub struct RedFlags {
+    config: Config,
+}
+
+impl RedFlags {
+    /// Builds the principle from its JSON config.
+    pub fn new(config: &str) -> Result<RedFlags, String> {
+        Config::from_json(config).map(|config| RedFlags { config })
+    }
+
+    /// The rubric items for `query`.
+    pub fn emit(&self, query: &Query) -> Result<Vec<RubricItem>, EmitError> {
+        rubric(query, &self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+// ---- WebAssembly glue ----------------------------------------------------------------
+
+impl clinalign_sdk::Principle for RedFlags {
+    fn init(config: &str) -> Result<Self, String> {
+        RedFlags::new(config)
+    }
+
+    fn emit(&self, query: &Query) -> Result<Vec<RubricItem>, EmitError> {
+        RedFlags::emit(self, query)
+    }
+}
+
+clinalign_sdk::export_principle!(RedFlags);
