@@ -13,16 +13,23 @@ use common::*;
 const EMERGENCY: &str = "My husband suddenly can't move his right arm and his speech is slurred.";
 
 /// Waits until `done` holds or `limit` passes; the watcher and cargo take a while.
-fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+fn wait_for(engine: &Engine, limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        assert!(start.elapsed() < limit, "timed out waiting for {what}; last reload: {:?}", engine.last_reload());
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
+/// The emergency query, labelled emergent (so the test does not depend on the classifier).
+fn emergency(id: &str) -> clinalign::Query {
+    let mut q = query(id, EMERGENCY);
+    q.scenario.push(clinalign::Label { dimension: "urgency".into(), value: "emergent".into(), confidence: 1.0 });
+    q
+}
+
 fn criteria(engine: &Engine) -> Vec<String> {
-    engine.synthesize(&query("q", EMERGENCY)).unwrap().items.into_iter().map(|i| i.criterion).collect()
+    engine.synthesize(&emergency("q")).unwrap().items.into_iter().map(|i| i.criterion).collect()
 }
 
 /// Queries run on two threads for the whole test; every answer must come back whole.
@@ -43,7 +50,7 @@ impl Load {
                     let mut problems = Vec::new();
                     let mut sets = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
-                        match engine.synthesize(&query(&format!("load-{t}"), EMERGENCY)) {
+                        match engine.synthesize(&emergency(&format!("load-{t}"))) {
                             Ok(r) => {
                                 if r.items.is_empty() {
                                     problems.push(format!("empty rubric from set {}", r.principle_set));
@@ -90,7 +97,7 @@ fn edits_go_live_while_queries_run_and_broken_edits_never_do() {
         .replace("Explains briefly why the situation may be an emergency", "Says in one sentence why this may be an emergency");
     assert_ne!(edited, original);
     std::fs::write(&manifest, &edited).unwrap();
-    wait_for(Duration::from_secs(60), "the manifest edit to go live", || engine.principle_set().hash() != set0);
+    wait_for(&engine, Duration::from_secs(60), "the manifest edit to go live", || engine.principle_set().hash() != set0);
     let set1 = engine.principle_set().hash().to_string();
     match engine.last_reload().unwrap().outcome {
         ReloadOutcome::Live { principle_set, .. } | ReloadOutcome::Unchanged { principle_set } => assert_eq!(principle_set, set1),
@@ -98,12 +105,12 @@ fn edits_go_live_while_queries_run_and_broken_edits_never_do() {
     }
     let c = criteria(&engine);
     assert!(c.iter().any(|c| c.starts_with("Says in one sentence why this may be an emergency")), "{c:?}");
-    let item = engine.synthesize(&query("q", EMERGENCY)).unwrap();
+    let item = engine.synthesize(&emergency("q")).unwrap();
     assert!(item.items.iter().any(|i| i.tags.contains(&"principle:urgency.emergency-first@1.1.0".to_string())));
 
     // 2. A broken manifest never goes live; the old set keeps answering.
     let bad = p.write_manifest("urgency", "half-written", "id = \"urgency.half-written\"\nversion = ");
-    wait_for(Duration::from_secs(60), "the broken manifest to be rejected", || {
+    wait_for(&engine, Duration::from_secs(60), "the broken manifest to be rejected", || {
         engine.last_reload().is_some_and(|r| matches!(r.outcome, ReloadOutcome::Rejected { .. }))
     });
     let report = engine.last_reload().unwrap();
@@ -112,7 +119,7 @@ fn edits_go_live_while_queries_run_and_broken_edits_never_do() {
     assert_eq!(live, &set1);
     assert_eq!(engine.principle_set().hash(), set1);
     std::fs::remove_file(&bad).unwrap();
-    wait_for(Duration::from_secs(60), "the removal to settle", || {
+    wait_for(&engine, Duration::from_secs(60), "the removal to settle", || {
         engine.last_reload().is_some_and(|r| matches!(r.outcome, ReloadOutcome::Unchanged { .. }))
     });
 
@@ -125,9 +132,9 @@ fn edits_go_live_while_queries_run_and_broken_edits_never_do() {
     );
     assert_ne!(tagged, src);
     std::fs::write(&lib, &tagged).unwrap();
-    wait_for(Duration::from_secs(300), "the plugin edit to go live", || engine.principle_set().hash() != set1);
+    wait_for(&engine, Duration::from_secs(300), "the plugin edit to go live", || engine.principle_set().hash() != set1);
     let set2 = engine.principle_set().hash().to_string();
-    let r = engine.synthesize(&query("q", EMERGENCY)).unwrap();
+    let r = engine.synthesize(&emergency("q")).unwrap();
     let template_items: Vec<_> =
         r.items.iter().filter(|i| i.tags.iter().any(|t| t.starts_with("principle:urgency.emergency-first@"))).collect();
     assert!(!template_items.is_empty());
@@ -135,7 +142,7 @@ fn edits_go_live_while_queries_run_and_broken_edits_never_do() {
 
     // 4. A plugin edit that does not compile never goes live.
     std::fs::write(&lib, format!("{tagged}\nthis is not rust\n")).unwrap();
-    wait_for(Duration::from_secs(300), "the broken plugin to be rejected", || {
+    wait_for(&engine, Duration::from_secs(300), "the broken plugin to be rejected", || {
         engine.last_reload().is_some_and(|r| matches!(r.outcome, ReloadOutcome::Rejected { .. }))
     });
     let ReloadOutcome::Rejected { reason, .. } = engine.last_reload().unwrap().outcome else { unreachable!() };

@@ -43,8 +43,9 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
-/// Copies a directory tree, skipping `target/` folders.
+/// Copies a directory tree, skipping `target/` folders. Refuses to copy onto itself.
 pub fn copy_dir(from: &Path, to: &Path) {
+    assert!(!to.starts_with(from) && !from.starts_with(to), "copy_dir({}, {}) overlaps", from.display(), to.display());
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -79,7 +80,7 @@ impl Project {
     /// sources. Cargo shares the repository's plugin target dir, so only edited crates rebuild.
     pub fn with_plugins() -> Project {
         let p = Project::with_principles();
-        copy_dir(&repo().join("plugins"), &p.plugins());
+        copy_dir(&repo().join("plugins"), &p.dir.path().join("plugins"));
         copy_dir(&repo().join("wit"), &p.dir.path().join("wit"));
         std::fs::copy(repo().join("rust-toolchain.toml"), p.dir.path().join("rust-toolchain.toml")).unwrap();
         p
@@ -92,7 +93,7 @@ impl Project {
     /// The plugins workspace this project uses.
     pub fn plugins(&self) -> PathBuf {
         let own = self.dir.path().join("plugins");
-        if own.exists() || !repo().join("plugins").exists() { own } else { repo().join("plugins") }
+        if own.exists() { own } else { repo().join("plugins") }
     }
 
     /// An engine builder over this project with the shared cache.

@@ -29,10 +29,19 @@ pub struct Watch {
 impl Watch {
     pub(crate) fn start(engine: Engine, principles_dir: &Path, plugins_dir: &Path) -> Result<Watch> {
         let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
+        let roots: Vec<PathBuf> = [principles_dir, plugins_dir]
+            .iter()
+            .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.to_path_buf()))
+            .collect();
+        let watched = roots.clone();
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| match result {
             Ok(events) => {
-                let paths: Vec<PathBuf> =
-                    events.iter().flat_map(|e| e.paths.iter()).filter(|p| relevant(p)).cloned().collect();
+                let paths: Vec<PathBuf> = events
+                    .iter()
+                    .flat_map(|e| e.paths.iter())
+                    .filter(|p| relevant(p, &watched))
+                    .cloned()
+                    .collect();
                 if !paths.is_empty() {
                     let _ = tx.send(paths);
                 }
@@ -44,7 +53,7 @@ impl Watch {
             }
         })
         .map_err(|e| Error::Watch { path: principles_dir.to_path_buf(), message: e.to_string() })?;
-        for dir in [principles_dir, plugins_dir] {
+        for dir in &roots {
             if dir.is_dir() {
                 debouncer
                     .watch(dir, RecursiveMode::Recursive)
@@ -80,13 +89,17 @@ impl Drop for Watch {
     }
 }
 
-/// Whether a changed path can change the principle set.
-fn relevant(p: &Path) -> bool {
+/// Whether a changed path can change the principle set. Only the part below the watched
+/// root counts (a project may itself live in a hidden or temporary folder).
+fn relevant(p: &Path, roots: &[PathBuf]) -> bool {
+    let Some(rel) = roots.iter().find_map(|r| p.strip_prefix(r).ok()) else {
+        return false;
+    };
     let hidden = |s: &str| s.starts_with('.') && s != ".cargo";
-    !p.components().any(|c| {
+    !rel.components().any(|c| {
         let s = c.as_os_str().to_string_lossy();
         s == "target" || hidden(&s)
-    }) && !p.file_name().is_some_and(|f| {
+    }) && !rel.file_name().is_some_and(|f| {
         let f = f.to_string_lossy();
         f.ends_with('~') || f.ends_with(".swp") || f.ends_with(".tmp")
     })
@@ -98,12 +111,15 @@ mod tests {
 
     #[test]
     fn ignores_build_output_and_editor_files() {
-        assert!(relevant(Path::new("/p/principles/urgency/a.toml")));
-        assert!(relevant(Path::new("/p/plugins/template/src/lib.rs")));
-        assert!(relevant(Path::new("/p/plugins/.cargo/config.toml")));
-        assert!(!relevant(Path::new("/p/plugins/target/release/x.wasm")));
-        assert!(!relevant(Path::new("/p/principles/urgency/.a.toml.swp")));
-        assert!(!relevant(Path::new("/p/principles/urgency/a.toml~")));
-        assert!(!relevant(Path::new("/p/.git/index")));
+        let roots = [PathBuf::from("/tmp/.tmpAb12/principles"), PathBuf::from("/tmp/.tmpAb12/plugins")];
+        let relevant = |p: &str| relevant(Path::new(p), &roots);
+        assert!(relevant("/tmp/.tmpAb12/principles/urgency/a.toml"), "hidden folders above the root are fine");
+        assert!(relevant("/tmp/.tmpAb12/plugins/template/src/lib.rs"));
+        assert!(relevant("/tmp/.tmpAb12/plugins/.cargo/config.toml"));
+        assert!(!relevant("/tmp/.tmpAb12/plugins/target/release/x.wasm"));
+        assert!(!relevant("/tmp/.tmpAb12/principles/urgency/.a.toml.swp"));
+        assert!(!relevant("/tmp/.tmpAb12/principles/urgency/a.toml~"));
+        assert!(!relevant("/tmp/.tmpAb12/principles/.git/index"));
+        assert!(!relevant("/elsewhere/a.toml"));
     }
 }
