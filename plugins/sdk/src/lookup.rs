@@ -6,7 +6,7 @@
 //! [`Text`]. The answers are exactly [`Text`]'s: a term whose first word is absent cannot
 //! match.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use crate::text::{Match, Text};
 
@@ -14,8 +14,13 @@ use crate::text::{Match, Text};
 #[derive(Debug, Clone)]
 pub struct Lookup {
     text: Text,
-    words: HashSet<String>,
+    /// Every word of the text (and its pieces around apostrophes). Fx hashing: the keys
+    /// come from the plugin's own input, and look-ups must be cheap.
+    words: FxHashSet<String>,
 }
+
+/// First words longer than this are looked up through the slow path.
+const FAST_WORD: usize = 48;
 
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '\''
@@ -25,7 +30,7 @@ impl Lookup {
     /// Prepares `raw`.
     pub fn new(raw: &str) -> Lookup {
         let text = Text::new(raw);
-        let mut words = HashSet::new();
+        let mut words = FxHashSet::default();
         for token in text.normalized().split(|c: char| !is_word_char(c)).filter(|t| !t.is_empty()) {
             // "baby's" must also offer "baby", and "'chest" must offer "chest".
             words.insert(token.to_string());
@@ -48,10 +53,31 @@ impl Lookup {
         self.text.normalized()
     }
 
-    /// Whether the term's first word occurs, so that the term might match.
+    /// Whether the term's first word occurs, so that the term might match. Does not
+    /// allocate for ASCII terms.
     pub fn may_match(&self, term: &str) -> bool {
-        let term = crate::text::normalize(term);
-        let raw_first: String = term.chars().take_while(|c| is_word_char(*c)).collect();
+        let bytes = term.as_bytes();
+        let end = bytes.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'\'')).unwrap_or(bytes.len());
+        let rest_ascii = bytes[end..].first().is_none_or(|b| b.is_ascii());
+        if end > 0 && end <= FAST_WORD && rest_ascii && bytes.first().is_some_and(|b| *b != b'\'') {
+            // Lower-case the first word on the stack; the text's words are lower case.
+            let mut buf = [0u8; FAST_WORD];
+            for (d, s) in buf.iter_mut().zip(&bytes[..end]) {
+                *d = s.to_ascii_lowercase();
+            }
+            let first = std::str::from_utf8(&buf[..end]).expect("ASCII").trim_end_matches('\'');
+            return if bytes.get(end) == Some(&b'*') {
+                self.words.iter().any(|w| w.starts_with(first))
+            } else {
+                self.words.contains(first)
+            };
+        }
+        self.may_match_slow(term)
+    }
+
+    fn may_match_slow(&self, term: &str) -> bool {
+        let term = crate::text::normalize_cow(term);
+        let raw_first = &term[..term.find(|c: char| !is_word_char(c)).unwrap_or(term.len())];
         let first = raw_first.trim_matches('\'');
         if first.is_empty() {
             return true; // starts with punctuation: ask Text

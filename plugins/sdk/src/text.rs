@@ -18,6 +18,8 @@
 //! assert!(t.contains("fever"));       // present, negation aside
 //! ```
 
+use std::borrow::Cow;
+
 /// How many words before a term a negation cue may stand.
 pub const NEGATION_WINDOW: usize = 4;
 
@@ -69,12 +71,12 @@ impl Text {
     /// Every occurrence of `term`, negated or not, in order.
     pub fn find_all(&self, term: &str) -> Vec<Match> {
         let pattern = Pattern::new(term);
-        if pattern.chars.is_empty() {
+        if pattern.is_empty() {
             return Vec::new();
         }
         let mut out = Vec::new();
         let hay = self.norm.as_str();
-        for (start, _) in hay.match_indices(pattern.anchor.as_str()) {
+        for (start, _) in hay.match_indices(pattern.anchor()) {
             if !at_word_start(hay, start) {
                 continue;
             }
@@ -145,6 +147,17 @@ impl Text {
     }
 }
 
+/// [`normalize`], without allocating when `raw` is already normalized (lexicon terms
+/// written in lower case usually are).
+pub fn normalize_cow(raw: &str) -> Cow<'_, str> {
+    let bytes = raw.as_bytes();
+    let clean = bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && !raw.contains("  ")
+        && bytes.iter().all(|b| b.is_ascii() && !b.is_ascii_uppercase() && (*b == b' ' || !b.is_ascii_whitespace()));
+    if clean { Cow::Borrowed(raw) } else { Cow::Owned(normalize(raw)) }
+}
+
 /// Lower-cases `raw`, collapses whitespace runs to one space, straightens quotes.
 pub fn normalize(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -175,30 +188,40 @@ pub fn mentions(raw: &str, term: &str) -> bool {
     Text::new(raw).mentions(term)
 }
 
-/// A compiled term: lower-cased characters, whether it ends in `*`, and the literal prefix
-/// used to find candidate positions quickly.
-struct Pattern {
-    chars: Vec<char>,
+/// A term ready for matching: normalized (borrowed when it already was), whether it ends
+/// in `*`, and the literal prefix used to find candidate positions quickly.
+struct Pattern<'t> {
+    body: Cow<'t, str>,
     wildcard: bool,
-    anchor: String,
+    anchor_len: usize,
 }
 
-impl Pattern {
-    fn new(term: &str) -> Pattern {
-        let mut t = normalize(term);
-        let wildcard = t.ends_with('*');
+impl<'t> Pattern<'t> {
+    fn new(term: &'t str) -> Pattern<'t> {
+        let mut body = normalize_cow(term);
+        let wildcard = body.ends_with('*');
         if wildcard {
-            t.pop();
-            t = t.trim_end().to_string();
+            body = match body {
+                Cow::Borrowed(b) => Cow::Borrowed(b[..b.len() - 1].trim_end()),
+                Cow::Owned(o) => Cow::Owned(o[..o.len() - 1].trim_end().to_string()),
+            };
         }
-        let anchor: String = t.chars().take_while(|c| *c != ' ' && *c != '-').collect();
-        Pattern { chars: t.chars().collect(), wildcard, anchor }
+        let anchor_len = body.find([' ', '-']).unwrap_or(body.len());
+        Pattern { body, wildcard, anchor_len }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    fn anchor(&self) -> &str {
+        &self.body[..self.anchor_len]
     }
 
     /// The end of a match that starts at byte `start` of `hay`, if there is one.
     fn match_at(&self, hay: &str, start: usize) -> Option<usize> {
         let mut it = hay[start..].char_indices().peekable();
-        for &pc in &self.chars {
+        for pc in self.body.chars() {
             let (_, hc) = it.next()?;
             let ok = match pc {
                 ' ' | '-' => hc == ' ' || hc == '-',
@@ -219,7 +242,7 @@ impl Pattern {
             Some(end)
         } else {
             match hay[end..].chars().next() {
-                Some(c) if is_word_char(c) && self.chars.last().is_some_and(|l| is_word_char(*l)) => None,
+                Some(c) if is_word_char(c) && self.body.chars().next_back().is_some_and(is_word_char) => None,
                 _ => Some(end),
             }
         }
@@ -357,6 +380,18 @@ mod tests {
         assert!(t.mentions("café"));
         assert!(!t.mentions("caf"));
         assert!(t.find_all("").is_empty());
+    }
+
+    #[test]
+    fn normalize_cow_borrows_only_when_nothing_changes() {
+        for raw in ["chest pain", "vomit*", "can't breathe", "mg/kg", ""] {
+            assert!(matches!(normalize_cow(raw), Cow::Borrowed(_)), "{raw:?}");
+            assert_eq!(normalize_cow(raw), normalize(raw));
+        }
+        for raw in ["Chest pain", "chest  pain", " chest", "chest\tpain", "caf\u{e9}", "can\u{2019}t"] {
+            assert!(matches!(normalize_cow(raw), Cow::Owned(_)), "{raw:?}");
+            assert_eq!(normalize_cow(raw), normalize(raw));
+        }
     }
 
     #[test]
