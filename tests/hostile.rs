@@ -83,8 +83,9 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     unsafe { std::env::set_var("CLINALIGN_TEST_SECRET", "hunter2") };
 
     let p = hostile_project(port);
-    // The default limits: 50 ms, 64 MiB.
-    let engine = p.builder().build().expect("the engine loads despite broken principles");
+    // A 500 ms deadline, so that under any machine load only the endless loop times out
+    // (the default 50 ms is checked below); the default 64 MiB memory cap.
+    let engine = p.builder().plugin_timeout(Duration::from_millis(500)).build().expect("the engine loads despite broken principles");
     let set = engine.principle_set();
 
     // Broken components are left out at load, each with its reason.
@@ -94,7 +95,7 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
         assert!(msg.contains(needle), "{id}: {msg}");
     };
     expect_failure("task.hostile-init-fail", "init rejected the config: this principle refuses every config");
-    expect_failure("task.hostile-init-loop", "ran past its 50 ms deadline");
+    expect_failure("task.hostile-init-loop", "ran past its 500 ms deadline");
     expect_failure("task.hostile-wrong-world", "not a clinalign:principle@0.1.0 component");
     expect_failure("task.hostile-truncated", "not a valid WebAssembly component");
     assert_eq!(failures.len(), 4, "only the broken components fail to load: {failures:?}");
@@ -200,6 +201,21 @@ fn a_million_items_hit_the_output_cap() {
 }
 
 #[test]
+fn default_deadline_stops_an_endless_loop() {
+    let p = Project::with_principles();
+    let (hostile, _) = hostile_components();
+    p.write_manifest("task", "hostile-loop", &hostile_manifest("hostile-loop", hostile, "mode = \"loop\"", "[]"));
+    let engine = p.builder().only(vec!["task.hostile-loop".into()]).build().unwrap();
+    assert_eq!(engine.limits().timeout, Duration::from_millis(50));
+    for i in 0..2 {
+        let r = engine.synthesize(&query(&format!("q{i}"), "hello")).unwrap();
+        let e = r.calls[0].error.clone().expect("the loop is stopped");
+        assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+        assert_eq!(e.message, "ran past its 50 ms deadline");
+    }
+}
+
+#[test]
 fn default_memory_cap_stops_a_memory_bomb() {
     let p = Project::with_principles();
     let (hostile, _) = hostile_components();
@@ -229,6 +245,7 @@ fn cli_reports_hostile_principles_and_honours_fail_on_plugin_error() {
         let mut cmd = clinalign();
         cmd.arg("synthesize").arg(&input).arg("-o").arg(&out).arg("--report").arg(&report);
         cmd.arg("--principles").arg(p.principles()).arg("--plugins").arg(p.plugins());
+        cmd.args(["--plugin-timeout-ms", "500"]);
         if strict {
             cmd.arg("--strict");
         }

@@ -26,13 +26,14 @@
 pub mod lexicon;
 pub mod parse;
 
+use clinalign_sdk::config::{self, Value};
+use clinalign_sdk::lookup::Lookup;
+use clinalign_sdk::quantities::{self, Tok};
 use clinalign_sdk::template::join_terms;
 use clinalign_sdk::text::Match;
 use clinalign_sdk::{Axis, EmitError, Query, RubricItem};
-use serde_json::Value;
 
 use crate::lexicon::{CLASS_WORDS, COMBOS, Class, DRUGS, MEDICINE_WORDS, RULES, Rule, Sel};
-use clinalign_sdk::lookup::Lookup;
 use crate::parse::{DoseStatement, fmt_num};
 
 /// The host's cap on items per call.
@@ -72,32 +73,16 @@ impl Config {
     /// defaults. Errors name the offending field, e.g. `extra_drugs[1].class`.
     pub fn from_json(json: &str) -> Result<Config, String> {
         let mut config = Config::default();
-        if json.trim().is_empty() {
-            return Ok(config);
-        }
-        let value: Value = serde_json::from_str(json).map_err(|e| format!("config: not valid JSON: {e}"))?;
-        let map = match value {
-            Value::Object(map) => map,
-            Value::Null => return Ok(config),
-            other => return Err(format!("config: expected a table of settings, got {}", kind(&other))),
-        };
+        let Some(map) = config::parse_object(json)? else { return Ok(config) };
         for (key, v) in &map {
             match key.as_str() {
-                "max_items" => {
-                    config.max_items =
-                        v.as_u64().filter(|n| (1..=MAX_ITEMS_LIMIT as u64).contains(n)).ok_or_else(|| {
-                            format!("max_items: expected a whole number from 1 to {MAX_ITEMS_LIMIT}, got {v}")
-                        })? as usize;
-                }
+                "max_items" => config.max_items = config::whole_number(key, v, 1..=MAX_ITEMS_LIMIT)?,
                 "extra_drugs" => {
-                    let list = v.as_array().ok_or_else(|| {
-                        format!("extra_drugs: expected a list of {{name, generic, class}} tables, got {}", kind(v))
-                    })?;
-                    for (i, entry) in list.iter().enumerate() {
-                        config.extra_drugs.push(parse_extra(i, entry)?);
+                    for (at, entry) in config::list(key, v, "a list of {name, generic, class} tables")? {
+                        config.extra_drugs.push(parse_extra(&at, entry)?);
                     }
                 }
-                other => return Err(format!("{other}: unknown field (known: {})", CONFIG_FIELDS.join(", "))),
+                other => return Err(config::unknown_field(other, &CONFIG_FIELDS)),
             }
         }
         // Building the lexicon checks the entries against the built-in one.
@@ -106,25 +91,19 @@ impl Config {
     }
 }
 
-fn parse_extra(i: usize, entry: &Value) -> Result<ExtraDrug, String> {
-    let at = format!("extra_drugs[{i}]");
-    let map = entry
-        .as_object()
-        .ok_or_else(|| format!("{at}: expected a table with name, generic and class, got {}", kind(entry)))?;
-    if let Some(k) = map.keys().find(|k| !EXTRA_FIELDS.contains(&k.as_str())) {
-        return Err(format!("{at}.{k}: unknown field (known: {})", EXTRA_FIELDS.join(", ")));
-    }
-    let text = |field: &str| -> Result<String, String> {
-        let v = map.get(field).ok_or_else(|| format!("{at}.{field}: missing"))?;
-        let s = v.as_str().ok_or_else(|| format!("{at}.{field}: expected text, got {}", kind(v)))?.trim();
-        if s.is_empty() || !s.chars().any(char::is_alphanumeric) {
-            return Err(format!("{at}.{field}: must contain a letter or digit"));
+/// One `extra_drugs` entry; `at` is its path, `extra_drugs[i]`.
+fn parse_extra(at: &str, entry: &Value) -> Result<ExtraDrug, String> {
+    let map = config::table(at, entry, "a table with name, generic and class")?;
+    config::check_fields(at, map, &EXTRA_FIELDS)?;
+    let text = |key: &str| -> Result<String, String> {
+        let field = config::path(at, key);
+        let s = config::text(&field, config::required(map, at, key)?)?;
+        if !s.chars().any(char::is_alphanumeric) {
+            return Err(format!("{field}: must contain a letter or digit"));
         }
-        if s.chars().count() > MAX_NAME_CHARS {
-            return Err(format!("{at}.{field}: longer than {MAX_NAME_CHARS} characters"));
-        }
+        config::check_length(&field, s, MAX_NAME_CHARS)?;
         if s.contains('*') {
-            return Err(format!("{at}.{field}: wildcards are not allowed"));
+            return Err(format!("{field}: wildcards are not allowed"));
         }
         Ok(s.to_string())
     };
@@ -136,17 +115,6 @@ fn parse_extra(i: usize, entry: &Value) -> Result<ExtraDrug, String> {
         format!("{at}.class: unknown class {class_text:?} (one of {})", known.join(", "))
     })?;
     Ok(ExtraDrug { name, generic, class })
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a table",
-    }
 }
 
 // ---- lexicon at run time ----------------------------------------------------------------
@@ -561,14 +529,14 @@ pub fn analyze_text(raw: &str, lexicon: &Lexicon) -> Analysis {
     a.contraceptive =
         a.mentions.iter().any(|m| m.class == Class::Contraceptive) || topic(&["birth control", "contracepti*"]);
 
-    let tokens = parse::tokenize(text.normalized());
+    let tokens = quantities::tokenize(text.normalized());
     let amounts = parse::amounts(&tokens);
     a.dose_question = topic(DOSE_QUESTION) || amounts.iter().any(|x| x.unit.is_dose());
     a.weight_given = parse::states_weight(&tokens);
-    let ages = parse::ages_in_days(&tokens);
+    let ages = quantities::ages_in_days(&tokens);
 
     // Doses belong to the nearest specific medicine in the same sentence, or to the only one.
-    let sentence_starts: Vec<usize> = tokens.iter().filter(|t| t.kind == parse::Tok::Break).map(|t| t.start).collect();
+    let sentence_starts: Vec<usize> = tokens.iter().filter(|t| t.kind == Tok::Break).map(|t| t.start).collect();
     let sentence_at = |pos: usize| sentence_starts.iter().filter(|&&b| b < pos).count();
     // Which medicines each question is about: those named in the same sentence as its cue.
     let subjects = |terms: &[&str], extra: &[usize]| -> Vec<String> {

@@ -1,68 +1,8 @@
-//! Numbers in a medication question: dose amounts and how often they are taken, stated
-//! ages, and body weights. Works on [`clinalign_sdk::text::Text::normalized`] text, so
-//! byte offsets line up with term matches.
+//! Numbers in a medication question: dose amounts and how often they are taken, and body
+//! weights. Built on the SDK's tokens ([`clinalign_sdk::quantities`], which also reads the
+//! stated ages), so byte offsets line up with term matches.
 
-/// A token of normalised text with its byte offset.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Token {
-    pub kind: Tok,
-    pub start: usize,
-}
-
-/// A number, a word, or a sentence break.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Tok {
-    Num(f64),
-    Word(String),
-    Break,
-}
-
-/// Splits normalised text: "500mg" gives a number and a word, "1,000" one number,
-/// "2.5" one number, ".", "!", "?" and ";" a break.
-pub fn tokenize(norm: &str) -> Vec<Token> {
-    let chars: Vec<(usize, char)> = norm.char_indices().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let (start, c) = chars[i];
-        if c.is_ascii_digit() {
-            let mut s = String::new();
-            while i < chars.len() {
-                let d = chars[i].1;
-                let next_digit = |k: usize| chars.get(k).is_some_and(|(_, n)| n.is_ascii_digit());
-                if d.is_ascii_digit() {
-                    s.push(d);
-                } else if d == '.' && next_digit(i + 1) && !s.contains('.') {
-                    s.push('.');
-                } else if d == ',' && next_digit(i + 1) && next_digit(i + 2) && next_digit(i + 3) && !next_digit(i + 4)
-                {
-                    // thousands separator
-                } else {
-                    break;
-                }
-                i += 1;
-            }
-            if let Ok(v) = s.parse::<f64>() {
-                out.push(Token { kind: Tok::Num(v), start });
-            }
-            continue;
-        }
-        if c.is_alphabetic() {
-            let mut s = String::new();
-            while i < chars.len() && (chars[i].1.is_alphabetic() || chars[i].1 == '\'') {
-                s.push(chars[i].1);
-                i += 1;
-            }
-            out.push(Token { kind: Tok::Word(s), start });
-            continue;
-        }
-        if matches!(c, '.' | '!' | '?' | ';') {
-            out.push(Token { kind: Tok::Break, start });
-        }
-        i += 1;
-    }
-    out
-}
+use clinalign_sdk::quantities::{Tok, Token, number_at, word_at};
 
 /// The unit of an amount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,41 +65,13 @@ pub struct Amount {
     pub text: String,
 }
 
-/// 1..20 spelled out, and "a"/"an" as one (only where callers allow it).
-pub fn word_number(w: &str) -> Option<f64> {
-    const WORDS: [&str; 20] = [
-        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
-        "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
-    ];
-    match w {
-        "a" | "an" => Some(1.0),
-        "twice" => Some(2.0),
-        _ => WORDS.iter().position(|x| *x == w).map(|i| (i + 1) as f64),
-    }
-}
-
-fn word(tokens: &[Token], i: usize) -> Option<&str> {
-    match &tokens.get(i)?.kind {
-        Tok::Word(w) => Some(w.as_str()),
-        _ => None,
-    }
-}
-
-fn number(tokens: &[Token], i: usize) -> Option<f64> {
-    match &tokens.get(i)?.kind {
-        Tok::Num(v) => Some(*v),
-        Tok::Word(w) if w != "a" && w != "an" && w != "twice" => word_number(w),
-        _ => None,
-    }
-}
-
 /// Every number-with-unit in the text.
 pub fn amounts(tokens: &[Token]) -> Vec<Amount> {
     let mut out = Vec::new();
     for i in 0..tokens.len() {
         let Tok::Num(value) = tokens[i].kind else { continue };
-        let Some(unit) = word(tokens, i + 1).and_then(Unit::parse) else { continue };
-        let unit_word = word(tokens, i + 1).unwrap_or("");
+        let Some(unit) = word_at(tokens, i + 1).and_then(Unit::parse) else { continue };
+        let unit_word = word_at(tokens, i + 1).unwrap_or("");
         out.push(Amount {
             value,
             unit,
@@ -232,7 +144,7 @@ pub fn dose_statements(tokens: &[Token]) -> Vec<DoseStatement> {
         let factor = a.unit.mg_factor().unwrap_or(1.0);
         // A count just before ("two 500 mg tablets") or a count amount shortly before
         // ("2 tablets of 500 mg").
-        let count = match a.token.checked_sub(1).and_then(|p| number(tokens, p)) {
+        let count = match a.token.checked_sub(1).and_then(|p| number_at(tokens, p)) {
             Some(k) => Some(k),
             None => all
                 .iter()
@@ -246,9 +158,10 @@ pub fn dose_statements(tokens: &[Token]) -> Vec<DoseStatement> {
         let per_dose_mg = a.value * factor * count;
         let daily_mg = doses_per_day(tokens, &in_sentence).map(|n| per_dose_mg * n).or_else(|| {
             let total = in_sentence.iter().any(|&k| {
-                matches!(word(tokens, k), Some("daily" | "today" | "total" | "altogether"))
-                    || (matches!(word(tokens, k), Some("a" | "per" | "each")) && word(tokens, k + 1) == Some("day"))
-                    || (word(tokens, k) == Some("in") && number(tokens, k + 1) == Some(24.0))
+                matches!(word_at(tokens, k), Some("daily" | "today" | "total" | "altogether"))
+                    || (matches!(word_at(tokens, k), Some("a" | "per" | "each"))
+                        && word_at(tokens, k + 1) == Some("day"))
+                    || (word_at(tokens, k) == Some("in") && number_at(tokens, k + 1) == Some(24.0))
             });
             total.then_some(per_dose_mg)
         });
@@ -260,43 +173,45 @@ pub fn dose_statements(tokens: &[Token]) -> Vec<DoseStatement> {
 /// Doses in 24 hours from a frequency phrase among `idx` (token indices of one sentence).
 fn doses_per_day(tokens: &[Token], idx: &[usize]) -> Option<f64> {
     for &k in idx {
-        match word(tokens, k) {
+        match word_at(tokens, k) {
             Some("every") => {
                 // "every 4 hours", "every hour", "every 4 to 6 hours", "every 4-6 hours":
                 // the shortest interval gives the most doses a day.
-                let (n, mut unit_at) = match number(tokens, k + 1) {
+                let (n, mut unit_at) = match number_at(tokens, k + 1) {
                     Some(n) => (n, k + 2),
                     None => (1.0, k + 1),
                 };
-                if word(tokens, unit_at) == Some("to") && number(tokens, unit_at + 1).is_some() {
+                if word_at(tokens, unit_at) == Some("to") && number_at(tokens, unit_at + 1).is_some() {
                     unit_at += 2;
-                } else if number(tokens, unit_at).is_some() {
+                } else if number_at(tokens, unit_at).is_some() {
                     unit_at += 1;
                 }
-                if matches!(word(tokens, unit_at), Some("hours" | "hour" | "hrs" | "hr" | "h"))
+                if matches!(word_at(tokens, unit_at), Some("hours" | "hour" | "hrs" | "hr" | "h"))
                     && (1.0..=24.0).contains(&n)
                 {
                     return Some((24.0 / n).ceil());
                 }
             }
             Some("times" | "x") => {
-                let Some(n) = k.checked_sub(1).and_then(|p| number(tokens, p)) else { continue };
-                let next = word(tokens, k + 1);
+                let Some(n) = k.checked_sub(1).and_then(|p| number_at(tokens, p)) else { continue };
+                let next = word_at(tokens, k + 1);
                 let daily = matches!(next, Some("daily"))
-                    || (matches!(next, Some("a" | "per")) && word(tokens, k + 2) == Some("day"));
+                    || (matches!(next, Some("a" | "per")) && word_at(tokens, k + 2) == Some("day"));
                 if daily && (1.0..=24.0).contains(&n) {
                     return Some(n);
                 }
             }
             Some("twice") => {
-                let next = word(tokens, k + 1);
-                if next == Some("daily") || (matches!(next, Some("a" | "per")) && word(tokens, k + 2) == Some("day")) {
+                let next = word_at(tokens, k + 1);
+                if next == Some("daily") || (matches!(next, Some("a" | "per")) && word_at(tokens, k + 2) == Some("day"))
+                {
                     return Some(2.0);
                 }
             }
             Some("once") => {
-                let next = word(tokens, k + 1);
-                if next == Some("daily") || (matches!(next, Some("a" | "per")) && word(tokens, k + 2) == Some("day")) {
+                let next = word_at(tokens, k + 1);
+                if next == Some("daily") || (matches!(next, Some("a" | "per")) && word_at(tokens, k + 2) == Some("day"))
+                {
                     return Some(1.0);
                 }
             }
@@ -304,90 +219,6 @@ fn doses_per_day(tokens: &[Token], idx: &[usize]) -> Option<f64> {
         }
     }
     None
-}
-
-fn age_unit_days(w: &str) -> Option<u32> {
-    Some(match w {
-        "day" | "days" => 1,
-        "week" | "weeks" | "wk" | "wks" => 7,
-        "month" | "months" | "mo" | "mos" | "mth" | "mths" => 30,
-        "year" | "years" | "yr" | "yrs" | "y" | "yo" => 365,
-        _ => return None,
-    })
-}
-
-/// Ages the text states, in days: "6-week-old", "3 months old", "2yo", "aged 4",
-/// "my mother is 84", "she's 7". A pregnancy's "20 weeks" is not an age.
-pub fn ages_in_days(tokens: &[Token]) -> Vec<u32> {
-    let mut out = Vec::new();
-    for i in 0..tokens.len() {
-        let spelled_article = matches!(word(tokens, i), Some("a" | "an"));
-        let n = match &tokens[i].kind {
-            Tok::Num(v) => *v,
-            Tok::Word(w) => match word_number(w) {
-                Some(v) if w != "twice" => v,
-                _ => continue,
-            },
-            Tok::Break => continue,
-        };
-        if !(0.0..=120.0).contains(&n) {
-            continue;
-        }
-        let prev = i.checked_sub(1).and_then(|p| word(tokens, p));
-        let prev2 = i.checked_sub(2).and_then(|p| word(tokens, p));
-        match word(tokens, i + 1) {
-            Some(u) if age_unit_days(u).is_some() => {
-                let next = word(tokens, i + 2);
-                let is_age = u == "yo"
-                    || next == Some("old")
-                    || (u == "y" && next == Some("o"))
-                    || matches!(prev, Some("aged" | "age"));
-                if is_age {
-                    out.push((n * age_unit_days(u).unwrap_or(365) as f64).round() as u32);
-                }
-            }
-            next => {
-                if spelled_article || tokens.get(i + 1).is_some_and(|t| matches!(t.kind, Tok::Num(_))) {
-                    continue;
-                }
-                // A unit after the number means it is not an age ("he is 70 kg").
-                if next.is_some_and(|w| {
-                    Unit::parse(w).is_some() || matches!(w, "percent" | "degrees" | "c" | "f" | "am" | "pm")
-                }) {
-                    continue;
-                }
-                let subject = matches!(prev, Some("aged" | "age" | "i'm" | "im" | "he's" | "she's" | "hes" | "shes"))
-                    || (prev == Some("is")
-                        && matches!(
-                            prev2,
-                            Some(
-                                "he" | "she"
-                                    | "mom"
-                                    | "mum"
-                                    | "dad"
-                                    | "mother"
-                                    | "father"
-                                    | "son"
-                                    | "daughter"
-                                    | "grandmother"
-                                    | "grandfather"
-                                    | "grandma"
-                                    | "grandpa"
-                                    | "husband"
-                                    | "wife"
-                                    | "child"
-                                    | "baby"
-                                    | "kid"
-                            )
-                        ))
-                    || (prev == Some("am") && prev2 == Some("i"));
-                if subject && n >= 1.0 && n.fract() == 0.0 {
-                    out.push((n * 365.0) as u32);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Whether the text gives a body weight ("15 kg", "33 lbs").
@@ -398,6 +229,7 @@ pub fn states_weight(tokens: &[Token]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clinalign_sdk::quantities::tokenize;
     use clinalign_sdk::text::normalize;
 
     fn toks(s: &str) -> Vec<Token> {
@@ -406,14 +238,6 @@ mod tests {
 
     fn doses(s: &str) -> Vec<(f64, Option<f64>)> {
         dose_statements(&toks(s)).iter().map(|d| (d.per_dose_mg, d.daily_mg)).collect()
-    }
-
-    #[test]
-    fn tokens_keep_offsets() {
-        let t = toks("Took 1,000mg; ok");
-        assert_eq!(t[1], Token { kind: Tok::Num(1000.0), start: 5 });
-        assert_eq!(t[2], Token { kind: Tok::Word("mg".into()), start: 10 });
-        assert_eq!(t[3].kind, Tok::Break);
     }
 
     #[test]
@@ -452,20 +276,6 @@ mod tests {
         assert_eq!(doses("many times a day I take 200 mg, 3 times a day"), [(200.0, Some(600.0))]);
         // The frequency belongs to its own sentence.
         assert_eq!(doses("I took 650 mg. I take it every 4 hours"), [(650.0, None)]);
-    }
-
-    #[test]
-    fn ages_in_common_phrasings() {
-        let ages = |s: &str| ages_in_days(&toks(s));
-        assert_eq!(ages("my 6-week-old"), [42]);
-        assert_eq!(ages("my 3 year old son"), [3 * 365]);
-        assert_eq!(ages("My mother is 84 and takes warfarin"), [84 * 365]);
-        assert_eq!(ages("I'm 70"), [70 * 365]);
-        assert_eq!(ages("she's 7 and weighs 20 kg"), [7 * 365]);
-        assert!(ages("I am 20 weeks pregnant").is_empty());
-        assert!(ages("he is 70 kg").is_empty());
-        assert!(ages("take it twice a day").is_empty());
-        assert!(ages("my dose is 50").is_empty());
     }
 
     #[test]

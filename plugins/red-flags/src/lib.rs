@@ -22,9 +22,7 @@
 pub mod detect;
 pub mod lexicon;
 
-use clinalign_sdk::slots;
-use clinalign_sdk::{Axis, EmitError, Query, RubricItem};
-use serde_json::Value;
+use clinalign_sdk::{Axis, EmitError, Query, RubricItem, config, slots};
 
 use crate::detect::Ctx;
 use crate::lexicon::{CATEGORIES, Category, DELAY, Feature};
@@ -60,45 +58,19 @@ impl Config {
     /// defaults. Errors name the offending field.
     pub fn from_json(json: &str) -> Result<Config, String> {
         let mut config = Config::default();
-        if json.trim().is_empty() {
-            return Ok(config);
-        }
-        let value: Value = serde_json::from_str(json).map_err(|e| format!("config: not valid JSON: {e}"))?;
-        let map = match value {
-            Value::Object(map) => map,
-            Value::Null => return Ok(config),
-            other => return Err(format!("config: expected a table of settings, got {}", kind(&other))),
-        };
+        let Some(map) = config::parse_object(json)? else { return Ok(config) };
         for (key, v) in &map {
             match key.as_str() {
-                "max_categories" => {
-                    config.max_categories =
-                        v.as_u64().filter(|n| (1..=MAX_CATEGORIES_LIMIT as u64).contains(n)).ok_or_else(|| {
-                            format!("max_categories: expected a whole number from 1 to {MAX_CATEGORIES_LIMIT}, got {v}")
-                        })? as usize;
-                }
+                "max_categories" => config.max_categories = config::whole_number(key, v, 1..=MAX_CATEGORIES_LIMIT)?,
                 "emergency_number" => {
-                    let s =
-                        v.as_str().ok_or_else(|| format!("emergency_number: expected text, got {}", kind(v)))?.trim();
-                    if s.is_empty() {
-                        return Err("emergency_number: must not be empty".into());
-                    }
-                    if s.chars().count() > MAX_NUMBER_CHARS {
-                        return Err(format!("emergency_number: longer than {MAX_NUMBER_CHARS} characters"));
-                    }
-                    config.emergency_number = s.to_string();
+                    config.emergency_number = config::non_empty_text(key, v, MAX_NUMBER_CHARS)?.to_string();
                 }
                 "disable" => {
-                    let list = v
-                        .as_array()
-                        .ok_or_else(|| format!("disable: expected a list of category ids, got {}", kind(v)))?;
-                    for (i, item) in list.iter().enumerate() {
-                        let id = item
-                            .as_str()
-                            .ok_or_else(|| format!("disable[{i}]: expected a category id, got {}", kind(item)))?;
+                    for (at, item) in config::list(key, v, "a list of category ids")? {
+                        let id = config::string(&at, item, "a category id")?;
                         if !CATEGORIES.iter().any(|c| c.id == id) {
                             return Err(format!(
-                                "disable[{i}]: unknown category {id:?} (known: {})",
+                                "{at}: unknown category {id:?} (known: {})",
                                 category_ids().join(", ")
                             ));
                         }
@@ -110,21 +82,10 @@ impl Config {
                         return Err("disable: every category is disabled, so the principle could never emit".into());
                     }
                 }
-                other => return Err(format!("{other}: unknown field (known: {})", CONFIG_FIELDS.join(", "))),
+                other => return Err(config::unknown_field(other, &CONFIG_FIELDS)),
             }
         }
         Ok(config)
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a table",
     }
 }
 

@@ -4,8 +4,10 @@
 //! labels, emits rubric items (HealthBench format). This crate gives principle authors:
 //!
 //! - [`model`]: plain `Query` / `RubricItem` types mirroring the WIT interface;
+//! - [`config`]: hand-validated JSON configs whose errors name the field;
 //! - [`lookup`]: a word-set prefilter over [`text`] for plugins with large lexicons;
 //! - [`text`]: case-insensitive, word-bounded term matching with negation cues, sentences;
+//! - [`quantities`]: numbers, spelled numbers and stated ages in normalised text;
 //! - [`slots`]: `{slot}` filling for criterion templates;
 //! - [`template`]: the declarative template principle most manifests use;
 //! - with the default `guest` feature: the [`Principle`] trait, [`export_principle!`], and the
@@ -24,8 +26,10 @@
 //! export_principle!(AskAge);
 //! ```
 
+pub mod config;
 pub mod lookup;
 pub mod model;
+pub mod quantities;
 pub mod slots;
 pub mod template;
 pub mod text;
