@@ -42,6 +42,7 @@ fn synthesize_the_bundled_queries() {
             let c = r["scenario"][dim]["confidence"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&c));
         }
+        assert!(r["rubrics"].as_array().unwrap().len() <= 20, "rubrics are capped at 20 items");
         for item in r["rubrics"].as_array().unwrap() {
             items += 1;
             let tags: Vec<&str> = item["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
@@ -257,4 +258,127 @@ fn bench_synthesize_prints_the_figures() {
     let t = &v["template"];
     assert!(t["wasm_native_ratio"].as_f64().unwrap() > 0.0, "{t}");
     assert!(t["principles"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn shipped_principles_meet_the_catalogue_rules() {
+    let catalog = clinalign::Catalog::load(&repo().join("principles")).unwrap();
+    assert!(catalog.failures.is_empty(), "{:?}", catalog.failures);
+    assert_eq!(catalog.manifests.len(), 119, "the ClinAlign method has 119 HealthPrinciples");
+    for d in catalog.dimensions.iter() {
+        let n = catalog.manifests.iter().filter(|m| m.dimension == d.name).count();
+        assert!(n >= 15, "{}: only {n} principles", d.name);
+    }
+    for m in &catalog.manifests {
+        assert!(m.fixtures.len() >= 2, "{}: needs at least two fixtures", m.id);
+        assert!(m.fixtures.iter().any(|f| f.expect == clinalign::manifest::Expect::Emits), "{}: no emitting fixture", m.id);
+        assert!(m.fixtures.iter().any(|f| f.expect == clinalign::manifest::Expect::Silent), "{}: no silent fixture", m.id);
+        assert!(!m.statement.trim_end_matches('.').contains(". "), "{}: the statement must be one sentence", m.id);
+        if let Some(items) = m.config["items"].as_array() {
+            assert!(items.iter().any(|i| i["points"].as_i64().unwrap() > 0), "{}: no reward", m.id);
+            assert!(items.iter().any(|i| i["points"].as_i64().unwrap() < 0), "{}: no penalty", m.id);
+        }
+    }
+}
+
+#[test]
+fn principles_docs_are_in_sync_with_the_manifests() {
+    let o = run(clinalign().args(["principles", "docs", "--principles"]).arg(repo().join("principles")));
+    assert!(o.status.success());
+    let committed = std::fs::read_to_string(repo().join("docs/principles.md")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout) == committed,
+        "docs/principles.md is stale: run `cargo run -- principles docs -o docs/principles.md`"
+    );
+}
+
+#[test]
+fn principles_stats_counts_dimensions_axes_and_plugins() {
+    let o = run(clinalign().args(["principles", "stats", "--json", "--principles"]).arg(repo().join("principles")));
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["principles"], 119);
+    for d in ["urgency", "uncertainty", "expertise", "task"] {
+        assert!(v["dimensions"][d]["principles"].as_u64().unwrap() >= 15, "{d}");
+        assert!(v["dimensions"][d]["negative"].as_u64().unwrap() > 0, "{d}");
+    }
+    assert!(v["axes"]["accuracy"].as_u64().unwrap() > 0);
+    assert_eq!(v["plugins"]["red-flags"], 1);
+}
+
+#[test]
+fn score_computes_healthbench_metrics_and_the_meta_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("graded.jsonl");
+    let lines = [
+        r#"{"example_tags": ["theme:t"], "rubrics": [{"criterion": "a", "points": 7, "tags": ["axis:accuracy"], "criteria_met": true}, {"criterion": "b", "points": 5, "tags": ["axis:accuracy"], "criteria_met": false}, {"criterion": "c", "points": 10, "tags": ["axis:completeness"], "criteria_met": true}, {"criterion": "d", "points": -6, "tags": ["axis:completeness"], "criteria_met": true}]}"#,
+        r#"{"example_tags": ["theme:t"], "rubrics": [{"criterion": "a", "points": 4, "tags": ["axis:accuracy"], "p_met": 0.5}]}"#,
+        r#"{"binary_labels": [true, true, false], "criteria_met": true, "category": "c"}"#,
+        r#"{"binary_labels": [true, false], "criteria_met": false, "category": "c"}"#,
+        r#"{"binary_labels": [false], "criteria_met": true, "category": "c"}"#,
+    ];
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let out = dir.path().join("score.json");
+    let o = run(clinalign().arg("score").arg(&input).arg("-o").arg(&out));
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(v["score"], 0.5, "(0.5 + 0.5) / 2");
+    assert_eq!(v["metrics"]["overall_score:n_samples"], 2.0);
+    assert_eq!(v["metrics"]["theme:t"], 0.5);
+    assert!(v["metrics"]["score:bootstrap_std"].is_number());
+    assert_eq!(v["meta"]["metrics"]["pairwise_model_precision_pos"], 0.5);
+    assert_eq!(v["meta"]["n_rows"], 3);
+
+    std::fs::write(&input, format!("{}\n{{\"rubrics\": [{{\"points\": 3}}]}}\n", lines[0])).unwrap();
+    let o = run(clinalign().arg("score").arg(&input));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(":2: rubrics[0]: not graded"));
+}
+
+#[test]
+fn classify_labels_rows_and_measures_against_physician_categories() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("hb.jsonl");
+    let mut text = std::fs::read_to_string(repo().join("data/healthbench/consensus_context_seeking_104.jsonl")).unwrap();
+    text.push_str(&std::fs::read_to_string(repo().join("data/healthbench/oss_eval_sample_9.jsonl")).unwrap());
+    std::fs::write(&input, text).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let eval = dir.path().join("eval.json");
+    let o = run(clinalign().arg("classify").arg(&input).arg("-o").arg(&out).arg("--eval").arg(&eval).arg("--principles").arg(repo().join("principles")));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("uncertainty: accuracy"));
+    let rows = read_rows(&out);
+    assert_eq!(rows.len(), 113);
+    assert!(rows.iter().all(|r| r["scenario"]["urgency"]["value"].is_string() && r["scenario"]["task"]["value"].is_string()));
+    let e: Value = serde_json::from_slice(&std::fs::read(&eval).unwrap()).unwrap();
+    let u = &e["dimensions"]["uncertainty"];
+    assert_eq!(u["n"], 107, "104 context-seeking, 1 context-seeking, 1 hedging, 1 data-task row");
+    let acc = u["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert!(u["confusion"]["reducible"].is_object());
+}
+
+#[test]
+fn eval_rubrics_compares_with_physician_rubrics() {
+    let p = Project::with_principles();
+    let out = p.dir.path().join("eval.json");
+    let o = run(clinalign()
+        .arg("eval-rubrics")
+        .arg(repo().join("data/healthbench/oss_eval_sample_9.jsonl"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--principles")
+        .arg(p.principles())
+        .arg("--plugins")
+        .arg(p.plugins()));
+    assert!(o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("coverage of physician criteria"), "{stdout}");
+    let v: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(v["rows"], 8, "the 9th row has only cluster-level criteria");
+    assert_eq!(v["physician"]["items"], 94);
+    for t in ["0.2", "0.3", "0.4"] {
+        assert!(v["coverage"][t].as_f64().is_some(), "{t}");
+    }
+    assert_eq!(v["pairs"].as_array().unwrap().len(), 94);
 }

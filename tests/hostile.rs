@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use clinalign::rubric_quality::CurationPolicy;
 use clinalign::{ErrorKind, Rubric};
 use common::*;
 
@@ -85,7 +86,14 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     let p = hostile_project(port);
     // A 500 ms deadline, so that under any machine load only the endless loop times out
     // (the default 50 ms is checked below); the default 64 MiB memory cap.
-    let engine = p.builder().plugin_timeout(Duration::from_millis(500)).build().expect("the engine loads despite broken principles");
+    // No curation here (no cap, no merging): the test inspects every item returned.
+    let uncapped = CurationPolicy { max_items: 10_000, max_per_principle: 10_000, merge_similarity: 2.0, ..Default::default() };
+    let engine = p
+        .builder()
+        .plugin_timeout(Duration::from_millis(500))
+        .curation(uncapped.clone())
+        .build()
+        .expect("the engine loads despite broken principles");
     let set = engine.principle_set();
 
     // Broken components are left out at load, each with its reason.
@@ -156,7 +164,7 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     };
     let first = probe(&rubrics[0]);
     assert!(first.starts_with("time=1767225600 "), "{first}");
-    let strict = p.builder().strict(true).only(vec!["task.hostile-sandbox-probe".into()]).build().unwrap();
+    let strict = p.builder().strict(true).curation(uncapped).only(vec!["task.hostile-sandbox-probe".into()]).build().unwrap();
     for (id, text) in QUERIES {
         assert_eq!(probe(&strict.synthesize(&query(id, text)).unwrap()), first);
     }

@@ -1,6 +1,5 @@
 //! `clinalign bench …`: measurements, printed as JSON.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -9,9 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use clinalign::manifest::PluginRef;
 use clinalign::rows::parse_row;
-use clinalign::{Manifest, Query};
+use clinalign::rubric_quality::{Candidate, CurationPolicy, curate};
+use clinalign::{Manifest, Query, RubricEntry};
 use clinalign_sdk::template::Template;
-use clinalign_sdk::text::normalize;
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -167,10 +166,10 @@ fn bench_template(args: &EngineArgs, engine: &clinalign::Engine, queries: &[Quer
     for round in 0..=rounds {
         for q in &labelled {
             let t = Instant::now();
-            let r = wasm_set.synthesize(q);
+            let r = wasm_set.synthesize(q, engine.curation());
             let dt = t.elapsed();
             let t = Instant::now();
-            let n = native_synthesize(&native, q);
+            let n = native_synthesize(&native, q, engine.curation());
             let dn = t.elapsed();
             if round == 0 {
                 wasm_items += r.items.len();
@@ -195,23 +194,27 @@ fn bench_template(args: &EngineArgs, engine: &clinalign::Engine, queries: &[Quer
     }))
 }
 
-/// What the engine does for template principles, natively: pool, evaluate, dedupe, tag.
-fn native_synthesize(principles: &[(Manifest, Template)], q: &Query) -> usize {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
+/// What the engine does for template principles, natively: pool, evaluate, tag, curate.
+fn native_synthesize(principles: &[(Manifest, Template)], q: &Query, policy: &CurationPolicy) -> usize {
+    let mut candidates = Vec::new();
     for (m, t) in principles.iter().filter(|(m, _)| m.applies_to(&q.scenario)) {
         if let Ok(items) = t.evaluate(q) {
+            let confidence = q.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0);
             for item in items {
-                if seen.insert(normalize(&item.criterion)) {
-                    let mut tags = vec![item.axis.tag(), format!("dimension:{}", m.dimension), m.tag()];
-                    tags.extend(item.tags);
-                    out.push((item.criterion, item.points, tags));
-                }
+                let mut tags = vec![item.axis.tag(), format!("dimension:{}", m.dimension), m.tag()];
+                tags.extend(item.tags);
+                candidates.push(Candidate {
+                    entry: RubricEntry { criterion: item.criterion, points: item.points, tags },
+                    principle: m.id.clone(),
+                    specific: m.is_specific(),
+                    confidence,
+                });
             }
         }
     }
-    std::hint::black_box(&out);
-    out.len()
+    let (items, _) = curate(candidates, policy);
+    std::hint::black_box(&items);
+    items.len()
 }
 
 fn read_queries(path: &PathBuf, dims: &clinalign::Dimensions) -> Result<Vec<Query>> {

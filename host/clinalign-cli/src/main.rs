@@ -3,8 +3,11 @@
 //! Exit codes: 0 success, 1 failure, 2 usage error.
 
 mod bench;
+mod classify;
+mod eval_rubrics;
 mod jsonl;
 mod principles;
+mod score;
 mod synthesize;
 
 use std::path::PathBuf;
@@ -32,8 +35,16 @@ enum Command {
     /// List, test and scaffold principles.
     #[command(subcommand)]
     Principles(principles::PrinciplesCommand),
+    /// Label every row on the four clinical dimensions; report accuracy against physician
+    /// categories where the rows carry them.
+    Classify(classify::ClassifyArgs),
     /// Write a rubric for every query of a JSONL file (HealthBench rows or {id, messages}).
     Synthesize(synthesize::SynthesizeArgs),
+    /// HealthBench metrics from graded rows (criteria_met or p_met), and the grader
+    /// meta-evaluation against physician labels.
+    Score(score::ScoreArgs),
+    /// Compare synthesized rubrics with physician rubrics: coverage, precision, axes, balance.
+    EvalRubrics(eval_rubrics::EvalRubricsArgs),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -61,6 +72,9 @@ pub struct EngineArgs {
     /// Run every principle call in a fresh instance (for untrusted principle sets).
     #[arg(long)]
     pub strict: bool,
+    /// Most items in one rubric, after near-duplicates are merged.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=200))]
+    pub max_items: u64,
 }
 
 impl EngineArgs {
@@ -70,7 +84,8 @@ impl EngineArgs {
             .principles_dir(&self.principles)
             .plugin_timeout(Duration::from_millis(self.plugin_timeout_ms))
             .memory_limit((self.plugin_memory_mib as usize) << 20)
-            .strict(self.strict);
+            .strict(self.strict)
+            .curation(clinalign::rubric_quality::CurationPolicy { max_items: self.max_items as usize, ..Default::default() });
         if let Some(p) = &self.plugins {
             b = b.plugins_dir(p);
         }
@@ -82,6 +97,14 @@ impl EngineArgs {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout goes away
+    // (`clinalign … | head`) instead of failing on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
@@ -95,6 +118,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Principles(cmd) => principles::run(cmd),
         Command::Synthesize(args) => synthesize::run(args),
+        Command::Classify(args) => classify::run(args),
+        Command::Score(args) => score::run(args),
+        Command::EvalRubrics(args) => eval_rubrics::run(args),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

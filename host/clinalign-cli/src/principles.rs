@@ -28,6 +28,22 @@ pub enum PrinciplesCommand {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Counts per dimension, axis and plugin (reads manifests only).
+    Stats {
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the principle catalogue as Markdown (docs/principles.md is generated this way).
+    Docs {
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Write here (atomically) instead of printing.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Scaffold a new principle: a manifest with passing fixtures, and with --rust a
     /// plugin crate of its own.
     New {
@@ -50,6 +66,8 @@ pub fn run(cmd: PrinciplesCommand) -> Result<ExitCode> {
         PrinciplesCommand::List { engine, json } => list(&engine, json),
         PrinciplesCommand::Test { id, engine } => test(&engine, id),
         PrinciplesCommand::New { id, dimension, rust, engine } => new(&engine, &id, &dimension, rust),
+        PrinciplesCommand::Stats { engine, json } => stats(&engine, json),
+        PrinciplesCommand::Docs { engine, output } => docs(&engine, output),
     }
 }
 
@@ -76,6 +94,131 @@ fn list(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
     Ok(if catalog.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// The template items a manifest declares: (points, axis) pairs; empty for other plugins.
+fn template_items(m: &clinalign::Manifest) -> Vec<(i64, String)> {
+    m.config["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| {
+                    let axis = i["axis"].as_str().unwrap_or("").replace('_', "-");
+                    (i["points"].as_i64().unwrap_or(0), axis)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn stats(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
+    use std::collections::BTreeMap;
+    let catalog = Catalog::load(&args.principles)?;
+    let mut dims: BTreeMap<String, [usize; 4]> = BTreeMap::new(); // principles, items, positive, negative
+    let mut axes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut plugins: BTreeMap<String, usize> = BTreeMap::new();
+    let mut fixtures = 0;
+    for d in catalog.dimensions.iter() {
+        dims.insert(d.name.clone(), [0; 4]);
+    }
+    for m in &catalog.manifests {
+        let row = dims.entry(m.dimension.clone()).or_default();
+        row[0] += 1;
+        for (points, axis) in template_items(m) {
+            row[1] += 1;
+            if points > 0 { row[2] += 1 } else { row[3] += 1 }
+            *axes.entry(axis).or_default() += 1;
+        }
+        *plugins.entry(m.plugin.to_string()).or_default() += 1;
+        fixtures += m.fixtures.len();
+    }
+    if as_json {
+        let dims_json: BTreeMap<&String, serde_json::Value> = dims
+            .iter()
+            .map(|(d, r)| (d, json!({"principles": r[0], "template_items": r[1], "positive": r[2], "negative": r[3]})))
+            .collect();
+        let v = json!({"principles": catalog.manifests.len(), "fixtures": fixtures, "dimensions": dims_json, "axes": axes, "plugins": plugins, "failures": catalog.failures.len()});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("{} principles, {} fixtures, {} manifests failed to load", catalog.manifests.len(), fixtures, catalog.failures.len());
+        println!("\n{:<12} {:>10} {:>14} {:>9} {:>9}", "dimension", "principles", "template items", "positive", "negative");
+        for (d, r) in &dims {
+            println!("{d:<12} {:>10} {:>14} {:>9} {:>9}", r[0], r[1], r[2], r[3]);
+        }
+        println!("\n{:<22} {:>6}", "axis", "items");
+        for (a, n) in &axes {
+            println!("{a:<22} {n:>6}");
+        }
+        println!("\n{:<22} {:>10}", "plugin", "principles");
+        for (p, n) in &plugins {
+            println!("{p:<22} {n:>10}");
+        }
+        println!("\n(custom plugins write their items in code; their counts are not in the item columns)");
+    }
+    Ok(if catalog.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The catalogue as Markdown, generated from the manifests.
+pub fn catalogue_markdown(catalog: &Catalog) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "# The HealthPrinciples
+");
+    let _ = writeln!(
+        out,
+        "Generated from `principles/` by `clinalign principles docs -o docs/principles.md`; a test keeps it in sync.\n\n{} principles. For each: what it checks, when it applies (`applies_when`; a dimension left out accepts any value), which plugin runs it, its trigger terms (template principles speak only when one is affirmed in a user turn), and its items (rewards / penalties).\n",
+        catalog.manifests.len()
+    );
+    for d in catalog.dimensions.iter() {
+        let ms: Vec<&clinalign::Manifest> = catalog.manifests.iter().filter(|m| m.dimension == d.name).collect();
+        let _ = writeln!(out, "## {} ({})
+", d.name, ms.len());
+        if !d.description.is_empty() {
+            let _ = writeln!(out, "{}
+", d.description);
+        }
+        for m in ms {
+            let _ = writeln!(out, "### `{}` — {}
+", m.id, m.title);
+            let _ = writeln!(out, "{}
+", m.statement);
+            let applies = if m.applies_when.is_empty() {
+                "any scenario".to_string()
+            } else {
+                m.applies_when.iter().map(|(k, v)| format!("{k} ∈ {{{}}}", v.join(", "))).collect::<Vec<_>>().join("; ")
+            };
+            let items = template_items(m);
+            let pos = items.iter().filter(|(p, _)| *p > 0).count();
+            let neg = items.len() - pos;
+            let items_text = if items.is_empty() { "written by the plugin".to_string() } else { format!("{pos} rewards, {neg} penalties") };
+            let _ = writeln!(out, "- applies when: {applies}");
+            let _ = writeln!(out, "- plugin: `{}` · version {} · items: {items_text} · fixtures: {}", m.plugin, m.version, m.fixtures.len());
+            if let Some(terms) = m.config["triggers"]["any"].as_array().filter(|a| !a.is_empty()) {
+                let shown: Vec<String> = terms.iter().filter_map(|t| t.as_str()).take(8).map(|t| format!("\"{t}\"")).collect();
+                let more = if terms.len() > 8 { format!(" and {} more", terms.len() - 8) } else { String::new() };
+                let _ = writeln!(out, "- triggers: {}{more}", shown.join(", "));
+            }
+            let _ = writeln!(out);
+        }
+    }
+    out
+}
+
+fn docs(args: &EngineArgs, output: Option<PathBuf>) -> Result<ExitCode> {
+    let catalog = Catalog::load(&args.principles)?;
+    if !catalog.failures.is_empty() {
+        bail!("{} manifests fail to load; fix them first (clinalign principles list)", catalog.failures.len());
+    }
+    let md = catalogue_markdown(&catalog);
+    match output {
+        Some(path) => {
+            clinalign::util::write_atomic(&path, md.as_bytes())?;
+            println!("wrote {} ({} principles)", path.display(), catalog.manifests.len());
+        }
+        None => print!("{md}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
     let mut builder = args.builder();
     if let Some(id) = &id {
@@ -85,6 +228,7 @@ fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
     let set = engine.principle_set();
     let mut passed = 0;
     let mut failed = 0;
+    let mut style = 0;
     for t in set.self_tests() {
         if t.passed {
             passed += 1;
@@ -93,6 +237,10 @@ fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
             failed += 1;
             println!("FAIL  {} · {} ({:?}): {}", t.principle, t.fixture, t.expect, t.detail);
         }
+        for l in &t.lint {
+            style += 1;
+            println!("STYLE {} · {}: criterion {l}", t.principle, t.fixture);
+        }
     }
     for f in set.failures() {
         if !set.self_tests().iter().any(|t| t.principle == f.principle && !t.passed) {
@@ -100,12 +248,12 @@ fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
         }
     }
     println!(
-        "{} principles loaded, {} failed; fixtures: {passed} passed, {failed} failed (principle set {})",
+        "{} principles loaded, {} failed; fixtures: {passed} passed, {failed} failed; {style} style problems (principle set {})",
         set.principles().len(),
         set.failures().len(),
         set.hash()
     );
-    Ok(if set.failures().is_empty() && failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if set.failures().is_empty() && failed == 0 && style == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn new(args: &EngineArgs, id: &str, dimension: &str, rust: bool) -> Result<ExitCode> {
@@ -173,12 +321,12 @@ plugin = "template"
 any = ["example symptom"]
 
 [[config.items]]
-criterion = "TODO: a checkable statement about the response that mentions {{term}}."
+criterion = "Addresses the {{term}} the user describes. (TODO: rewrite as a checkable statement about the response.)"
 points = 5
 axis = "completeness"
 
 [[config.items]]
-criterion = "TODO: the harmful behaviour to penalise."
+criterion = "Dismisses the {{term}} without any advice. (TODO: rewrite as the harmful behaviour to penalise.)"
 points = -5
 axis = "accuracy"
 
@@ -297,8 +445,8 @@ impl Principle for MyPrinciple {
             return Ok(Vec::new());
         };
         Ok(vec![
-            RubricItem::new(format!("TODO: a checkable statement about how the response handles {}.", found.text), 5, Axis::Completeness),
-            RubricItem::new("TODO: the harmful behaviour to penalise.", -5, Axis::Accuracy),
+            RubricItem::new(format!("Addresses the {} the user describes. (TODO: rewrite as a checkable statement about the response.)", found.text), 5, Axis::Completeness),
+            RubricItem::new("Dismisses the concern without any advice. (TODO: rewrite as the harmful behaviour to penalise.)", -5, Axis::Accuracy),
         ])
     }
 }

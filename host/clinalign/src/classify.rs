@@ -1,10 +1,31 @@
-//! Scenario classification: a value and a confidence on each clinical dimension.
+//! Scenario classification: a value and a confidence per clinical dimension.
 //!
-//! [`Classifier`] is the seam: the built-in [`RuleClassifier`] reads clinical cues from
-//! the conversation with no model; a model-based classifier (log-probs over the label
+//! [`Classifier`] is the seam: the built-in [`RuleClassifier`] reads clinical features from
+//! the user's turns, with no model; a model-based classifier (log-probs over the label
 //! options) can take its place.
+//!
+//! The rules, dimension by dimension:
+//!
+//! - **urgency**: a red-flag symptom (chest pain, stroke signs, trouble breathing,
+//!   anaphylaxis, heavy bleeding, suicidal thoughts, …) *described in someone's situation*
+//!   is emergent; the same words in a general question ("what are the signs of a stroke?")
+//!   are not. Symptoms that can turn serious (fever in a baby, bleeding in pregnancy, severe
+//!   or worsening pain, …) in someone's situation are conditionally emergent. The rest is
+//!   non-emergent.
+//! - **uncertainty**: a question about an outcome nobody can know (prognosis, chances,
+//!   "will it…") is irreducible. A general-knowledge question is answerable as asked
+//!   (none). A personal question is answerable when the facts that decide it are given —
+//!   counted as context slots: age, duration, measurements, medicines, history, pertinent
+//!   negatives, what was already tried, sex or pregnancy — and reducible when few are.
+//! - **expertise**: clinical register (a patient in the third person, dosing units,
+//!   abbreviations, guideline and work-up language, a stated clinical role) means a health
+//!   professional; otherwise a layperson.
+//! - **task**: transforming given data (summarise, extract, write a note) is a data task;
+//!   otherwise the strongest of medication, diagnosis, treatment and lifestyle cues, else
+//!   information.
 
-use clinalign_sdk::text::Text;
+use clinalign_sdk::lookup::Lookup;
+use clinalign_sdk::quantities::{Tok, ages_in_days, tokenize};
 use clinalign_sdk::{Label, Message};
 
 use crate::dimensions::Dimensions;
@@ -19,88 +40,238 @@ pub trait Classifier: Send + Sync {
     fn classify(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Label>;
 }
 
-/// The built-in classifier: clinical cue lexicons, negation-aware, no model.
+/// The built-in classifier: clinical cue lexicons and context slots, negation-aware, no model.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RuleClassifier;
 
 /// Symptoms and situations that need emergency care now.
-const EMERGENT: &[&str] = &[
-    "chest pain", "chest pressure", "crushing", "can't breathe", "cannot breathe", "struggling to breathe",
-    "not breathing", "stopped breathing", "turning blue", "blue lips", "unconscious", "unresponsive",
-    "passed out", "fainted", "seizure", "seizing", "convulsion*", "stroke", "face drooping", "slurred speech",
-    "sudden weakness", "sudden numbness", "worst headache", "thunderclap", "suicid*", "kill myself",
-    "end my life", "overdose", "overdosed", "took too many", "anaphyla*", "throat closing", "throat is closing",
-    "swollen tongue", "severe bleeding", "bleeding heavily", "won't stop bleeding", "vomiting blood",
-    "coughing up blood", "stiff neck", "severe burn*", "poisoning", "swallowed bleach", "heart attack",
+const RED_FLAGS: &[&str] = &[
+    "chest pain", "chest pressure", "chest tightness", "crushing", "can't breathe", "cannot breathe", "cant breathe",
+    "struggling to breathe", "hard to breathe", "not breathing", "stopped breathing", "gasping", "turning blue",
+    "blue lips", "unconscious", "unresponsive", "won't wake", "passed out", "fainted", "collapsed", "seizure",
+    "seizing", "convulsion*", "stroke", "face drooping", "face is drooping", "drooping face", "slurred",
+    "sudden weakness", "sudden numbness", "can't move", "worst headache", "thunderclap", "suicid*", "kill myself",
+    "end my life", "want to die", "overdose", "overdosed", "took too many", "anaphyla*", "throat closing",
+    "throat is closing", "tongue swelling", "swollen tongue", "lips swelling", "bleeding heavily", "heavy bleeding",
+    "won't stop bleeding", "severe bleeding", "vomiting blood", "coughing up blood", "blood in vomit",
+    "black stool*", "tarry stool*", "stiff neck", "non-blanching", "poisoning", "poisoned", "swallowed bleach",
+    "heart attack", "severe burn*", "hit by a car", "gunshot", "stabbed",
 ];
 
 /// Situations that may be emergencies depending on details.
-const CONDITIONAL: &[&str] = &[
-    "fever", "high fever", "shortness of breath", "short of breath", "dizz*", "bleeding", "pregnan*",
-    "head injury", "hit my head", "severe pain", "getting worse", "worsening", "dehydrat*", "infant",
-    "newborn", "baby", "confus*", "rash", "swelling", "palpitation*", "fall", "fell", "blood in",
-    "black stool*", "vomiting", "abdominal pain", "stomach pain", "allergic reaction",
+const CAN_TURN_SERIOUS: &[&str] = &[
+    "fever", "high fever", "temperature of", "shortness of breath", "short of breath", "breathless", "wheez*",
+    "dizz*", "faint*", "bleeding", "pregnan*", "head injury", "hit my head", "hit his head", "hit her head",
+    "severe pain", "severe", "getting worse", "worsening", "worse", "dehydrat*", "infant", "newborn",
+    "confus*", "rash", "swelling", "swollen", "palpitation*", "racing heart", "blood in", "vomiting", "vomited",
+    "abdominal pain", "stomach pain", "belly pain", "allergic reaction", "hives", "burn", "burned", "cut", "wound",
+    "infection", "infected", "pus", "red streak*", "chest", "numb*", "blurred vision", "vision loss",
 ];
 
-/// Phrasings of professional users.
+/// Words that put the query in someone's own situation.
+const PERSONAL: &[&str] = &[
+    "i", "i'm", "im", "i've", "ive", "i'd", "my", "me", "mine", "myself", "we", "our", "us", "he", "she", "his",
+    "her", "him", "they're", "patient", "pt", "child", "son", "daughter", "husband", "wife", "baby", "kid",
+    "mom", "mum", "dad", "friend",
+];
+
+/// Openings of general-knowledge questions.
+const GENERAL_QUESTION: &[&str] = &[
+    "what is", "what are", "what's", "whats", "how does", "how do", "why do", "why does", "why is", "what causes",
+    "what does", "difference between", "meaning of", "definition of", "information about", "information on",
+    "tell me about", "explain", "is it true", "how is", "how are", "references", "list of", "signs of",
+    "symptoms of",
+];
+
+/// Requests for a decision about a specific person: their answer depends on that person.
+const DECISION: &[&str] = &[
+    "should i", "should we", "should he", "should she", "should they", "can i", "can we", "can he", "can she",
+    "is it safe", "is it ok", "is it okay", "is it fine", "safe for", "do i need", "do i have to", "what dose",
+    "how much should", "how many should", "how much can", "how many can", "hospital or home", "what should i",
+    "what can i take", "do i go", "need to see", "see a doctor", "go to the er", "go to the hospital", "is it urgent",
+    "how safe", "best for me", "plan for me", "recommend for me", "make a plan", "make me a plan", "adjust",
+    "adjustments", "what to use", "what to take",
+];
+
+/// Requests for an explanation or a fact: answerable as asked.
+const EXPLANATION: &[&str] = &[
+    "what does", "what is", "what are", "what's", "meaning", "mean?", "means", "explain", "how does", "how do",
+    "why does", "why do", "why is", "is it true", "difference between", "tell me about", "data on", "information",
+    "how is", "how are", "what causes", "in layman's terms", "in simple terms", "what happens",
+];
+
+/// The user says information is missing.
+const MISSING_INFO: &[&str] = &[
+    "not sure if", "not sure whether", "not sure what", "don't know my", "dont know my", "don't know how much",
+    "don't know if", "dont know if", "can't confirm", "cannot confirm", "no record*", "not documented",
+    "didn't document", "unknown", "i forgot", "no idea",
+];
+
+/// A clinician has already assessed the problem.
+const ASSESSED: &[&str] = &[
+    "dentist said", "doctor said", "doc said", "doctor told", "physician recommended", "doctor recommended",
+    "prescribed", "diagnosed", "was told", "he said", "she said", "my gp", "my doctor", "recommended by",
+];
+
+/// Questions about outcomes nobody can know for certain.
+const IRREDUCIBLE: &[&str] = &[
+    "will i", "will it", "will my", "will he", "will she", "will the", "how long will", "how long do i have",
+    "life expectancy", "prognosis", "survival", "chance of", "chances of", "chances", "odds of", "what are the odds",
+    "risk of getting", "likelihood", "how likely", "is it genetic", "will the baby", "guarantee", "come back",
+    "recurrence", "pass it on", "inherit",
+];
+
+/// A stated clinical role or clinical register.
 const PROFESSIONAL: &[&str] = &[
-    "my patient", "our patient", "the patient", "pt ", "as a nurse", "as a doctor", "as a physician",
-    "i'm a nurse", "i am a nurse", "i'm a doctor", "i am a doctor", "i'm a physician", "resident", "clinician",
-    "differential", "ddx", "mg/kg", "titrate", "contraindicat*", "dosing regimen", "guideline*", "sensitivity",
-    "specificity", "icd-10", "soap note", "discharge summary", "hpi", "prn", "bid", "tid", "q8h", "q6h",
-    "clinical trial", "pharmacokinetic*", "etiology", "prophylaxis",
+    "my patient", "our patient", "the patient", "patient", "pt", "as a nurse", "as a doctor", "as a physician",
+    "as a pharmacist", "as a paramedic", "i'm a nurse", "i am a nurse", "i'm a doctor", "i am a doctor",
+    "i'm a physician", "i am a physician", "i'm a pharmacist", "resident", "clinician", "attending", "differential",
+    "ddx", "workup", "work-up", "mg/kg", "mcg/kg", "titrate", "titration", "contraindicat*", "indicated",
+    "first-line", "guideline*", "protocol", "administer", "dosing", "regimen", "labs", "serum", "tsh", "free t4",
+    "hba1c", "a1c", "egfr", "crcl", "inr", "cbc", "wbc", "alt", "ast", "bun", "creatinine clearance", "ecg", "ekg",
+    "ct", "mri", "rsi", "intubat*", "icu", "ward", "clinic", "prophylaxis", "etiology", "aetiology", "pathophysiology",
+    "pharmacokinetic*", "half-life", "sensitivity", "specificity", "hpi", "prn", "bid", "tid", "qid", "q8h", "q6h",
+    "po", "iv", "im", "sc", "soap note", "discharge summary", "icd-10", "cpt", "sbar", "handover",
 ];
 
-/// Requests to transform health data.
+/// Requests to transform data the user supplies.
 const DATA_TASK: &[&str] = &[
-    "summarize", "summarise", "summary of", "write a note", "soap note", "discharge summary", "extract",
-    "convert this", "format this", "fill in", "template", "structured", "table of", "chart note",
-    "progress note", "referral letter", "translate this note", "icd-10 code", "coding",
+    "summarize", "summarise", "summary of", "write a note", "write up", "soap note", "progress note",
+    "discharge summary", "extract", "convert this", "format this", "reformat", "fill in", "template", "structured",
+    "table", "json", "csv", "chart note", "referral letter", "translate this", "icd-10 code*", "billing code*",
+    "de-identify", "deidentify", "rewrite this", "draft a", "handover", "sbar",
 ];
 
 const MEDICATION: &[&str] = &[
-    "dose", "dosage", "mg", "milligram*", "tablet*", "pill*", "capsule*", "medication*", "medicine*",
-    "drug*", "prescription", "side effect*", "interaction*", "ibuprofen", "acetaminophen", "paracetamol",
-    "tylenol", "advil", "aspirin", "antibiotic*", "amoxicillin", "metformin", "insulin", "warfarin",
-    "statin*", "lisinopril", "prednisone", "opioid*", "oxycodone", "antidepressant*", "sertraline",
-    "birth control", "vaccine*", "generic", "ndc",
+    "dose", "dosage", "doses", "mg", "mcg", "milligram*", "tablet*", "pill*", "capsule*", "medication*",
+    "medicine*", "drug*", "prescription", "prescribed", "side effect*", "interaction*", "ibuprofen",
+    "acetaminophen", "paracetamol", "tylenol", "advil", "motrin", "aspirin", "antibiotic*", "amoxicillin",
+    "metformin", "insulin", "warfarin", "statin*", "lisinopril", "prednisone", "opioid*", "oxycodone",
+    "antidepressant*", "sertraline", "birth control", "morning after pill", "contracepti*", "vaccine*", "vaccination",
+    "shot", "generic", "ndc", "inhaler", "steroid*", "claritin", "antihistamine*", "levothyroxine", "gabapentin",
+    "etomidate", "permethrin", "toothpaste", "supplement*",
 ];
 
 const TREATMENT: &[&str] = &[
-    "treat*", "treatment", "cure", "therapy", "therapies", "surgery", "operation", "manage", "management",
-    "get rid of", "remedy", "remedies", "recover*", "rehab*", "how to stop", "what can i do", "what should i do",
+    "treat*", "cure", "therapy", "therapies", "surgery", "operation", "manage", "management", "get rid of",
+    "remedy", "remedies", "recover*", "rehab*", "how to stop", "how do i stop", "what can i do", "what should i do",
+    "what can i take", "help with", "relief", "relieve", "heal",
 ];
 
 const DIAGNOSIS: &[&str] = &[
-    "what is wrong", "what's wrong", "could it be", "could this be", "do i have", "is it", "is this",
-    "diagnos*", "cause of", "causing", "why do i", "why does my", "symptom*", "test result*", "results show",
-    "what does it mean", "normal?",
+    "what is wrong", "what's wrong", "could it be", "could this be", "could i have", "do i have", "is this",
+    "is it", "diagnos*", "cause of", "causing", "what causes", "why do i", "why does my", "why am i",
+    "symptom*", "test result*", "results show", "what does it mean", "viral or bacterial", "normal?", "serious",
+    "should i be worried", "hospital or home", "see a doctor", "go to the er", "go to the hospital",
 ];
 
 const LIFESTYLE: &[&str] = &[
-    "diet", "eat", "eating", "food", "exercise", "workout", "sleep", "weight", "lose weight", "smoking",
-    "quit smoking", "alcohol", "drinking", "stress", "nutrition", "vitamin*", "supplement*", "gluten",
-    "fasting", "hydration",
+    "diet", "eat", "eating", "food*", "meal*", "exercise", "workout", "jogging", "running", "gym", "sleep",
+    "weight", "lose weight", "gain weight", "bulk up", "protein", "smoking", "quit smoking", "alcohol", "drinking",
+    "stress", "nutrition", "vitamin*", "gluten", "fasting", "hydration", "steps", "fitness",
 ];
 
-/// Questions that nobody can answer with certainty.
-const IRREDUCIBLE: &[&str] = &[
-    "will i", "will it", "will my", "how long will", "how long do i have", "life expectancy", "prognosis",
-    "chance of", "chances of", "odds of", "risk of getting", "is it genetic", "will the baby", "survival rate",
-    "what are the odds", "guarantee",
+/// Words that put an age on the person.
+const AGE_WORDS: &[&str] = &[
+    "year old", "years old", "yo", "y/o", "month old", "months old", "week old", "weeks old", "infant", "newborn",
+    "toddler", "teen", "teenager", "elderly", "aged", "age",
 ];
+
+/// Words that say how long something has been going on.
+const DURATION_WORDS: &[&str] = &[
+    "since", "for the last", "for the past", "for a week", "for a month", "for a year", "ago", "yesterday",
+    "last night", "this morning", "today", "chronic", "recurring", "on and off", "every day", "daily", "for years",
+    "for months", "for weeks", "for days", "started",
+];
+
+/// Words that say what the person has or had.
+const HISTORY_WORDS: &[&str] = &[
+    "diagnosed", "history of", "allerg*", "condition", "surgery", "taking", "i take", "i'm on", "im on",
+    "on medication", "prescribed", "asthma", "diabetes", "diabetic", "hypertension", "blood pressure",
+    "kidney", "liver", "heart", "cancer", "thyroid", "dentist said", "doctor said", "labs", "ultrasound",
+    "antibodies", "readings", "log",
+];
+
+const TRIED_WORDS: &[&str] = &["tried", "already", "i took", "i've taken", "used", "applied", "rinsed", "been using"];
+
+const SEX_WORDS: &[&str] = &[
+    "male", "female", "man", "woman", "boy", "girl", "pregnant", "postpartum", "breastfeeding", "he", "she",
+    "son", "daughter", "husband", "wife",
+];
+
+/// Time units that make "3 days" a duration rather than an age.
+const DURATION_UNITS: &[&str] = &[
+    "day", "days", "week", "weeks", "wk", "wks", "month", "months", "year", "years", "yr", "yrs", "hour", "hours",
+    "hr", "hrs", "minute", "minutes", "min", "mins",
+];
+
+/// Units that make a number a measurement.
+const MEASURE_UNITS: &[&str] = &[
+    "kg", "kgs", "lb", "lbs", "pounds", "mg", "mcg", "g", "ml", "l", "c", "f", "°c", "°f", "degrees", "mmhg", "bpm",
+    "mg/dl", "mmol", "mmol/l", "cm", "inches", "ft", "feet", "%", "percent", "units", "iu",
+];
+
+/// Counted facts about a person's situation.
+struct Features {
+    personal: bool,
+    general_question: bool,
+    slots: usize,
+    words: usize,
+}
+
+fn count(text: &Lookup, terms: &[&str]) -> usize {
+    terms.iter().filter(|t| text.mentions(t)).count()
+}
+
+fn any(text: &Lookup, terms: &[&str]) -> bool {
+    terms.iter().any(|t| text.mentions(t))
+}
+
+fn features(raw: &str, text: &Lookup) -> Features {
+    let tokens = tokenize(text.normalized());
+    let number_then = |units: &[&str]| {
+        tokens.windows(2).any(|w| match (&w[0].kind, &w[1].kind) {
+            (Tok::Num(_), Tok::Word(u)) => units.contains(&u.as_str()),
+            _ => false,
+        })
+    };
+    // "38.3c", "70kg", "1wk": a number glued to its unit.
+    let glued = |units: &[&str]| {
+        text.normalized().split_whitespace().any(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.' && c != '%' && c != '/');
+            let split = w.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(w.len());
+            split > 0 && split < w.len() && units.contains(&&w[split..])
+        })
+    };
+    let age = !ages_in_days(&tokens).is_empty() || any(text, AGE_WORDS);
+    let duration = number_then(DURATION_UNITS) || glued(DURATION_UNITS) || any(text, DURATION_WORDS);
+    let measurement = number_then(MEASURE_UNITS) || glued(MEASURE_UNITS);
+    let medicine = count(text, MEDICATION) > 0;
+    let history = any(text, HISTORY_WORDS);
+    let negatives = ["no", "not", "denies", "without", "none", "never", "isn't", "doesn't", "don't"]
+        .iter()
+        .any(|cue| text.contains(cue));
+    let tried = any(text, TRIED_WORDS);
+    let sex = any(text, SEX_WORDS);
+    let slots = [age, duration, measurement, medicine, history, negatives, tried, sex].iter().filter(|s| **s).count();
+
+    let personal = any(text, PERSONAL) || age || measurement;
+    let first = text.normalized().trim_start();
+    let starts_general = GENERAL_QUESTION.iter().any(|g| first.starts_with(g));
+    let general_question = !personal && (starts_general || count(text, GENERAL_QUESTION) > 0);
+    Features { personal, general_question, slots, words: raw.split_whitespace().count() }
+}
 
 impl Classifier for RuleClassifier {
     fn name(&self) -> &str {
-        "rules-v1"
+        "rules-v2"
     }
 
     fn classify(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Label> {
         let user: Vec<&str> = conversation.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()).collect();
         let raw = user.join("\n\n");
-        let text = Text::new(&raw);
-        let hits = |terms: &[&str]| terms.iter().filter(|t| text.mentions(t)).count();
-        let words = raw.split_whitespace().count();
+        let text = Lookup::new(&raw);
+        let f = features(&raw, &text);
 
         let mut labels = Vec::new();
         let mut push = |dim: &str, value: &str, confidence: f32| {
@@ -109,47 +280,71 @@ impl Classifier for RuleClassifier {
             }
         };
 
-        let emergent = hits(EMERGENT);
-        let conditional = hits(CONDITIONAL);
-        match (emergent, conditional) {
-            (e, _) if e >= 2 => push("urgency", "emergent", 0.9),
-            (1, _) => push("urgency", "emergent", 0.75),
-            (0, c) if c >= 2 => push("urgency", "conditionally-emergent", 0.7),
-            (0, 1) => push("urgency", "conditionally-emergent", 0.55),
-            _ => push("urgency", "non-emergent", 0.7),
+        // Urgency: red flags count when they describe someone's situation.
+        let red = count(&text, RED_FLAGS);
+        let serious = count(&text, CAN_TURN_SERIOUS);
+        match (red, serious, f.personal) {
+            (r, _, true) if r >= 2 => push("urgency", "emergent", 0.9),
+            (1, _, true) => push("urgency", "emergent", 0.75),
+            (r, _, false) if r >= 1 => push("urgency", "non-emergent", 0.55),
+            (0, s, true) if s >= 2 => push("urgency", "conditionally-emergent", 0.7),
+            (0, 1, true) => push("urgency", "conditionally-emergent", 0.55),
+            _ => push("urgency", "non-emergent", 0.75),
         }
 
-        let professional = hits(PROFESSIONAL);
-        if professional >= 2 {
-            push("expertise", "health-professional", 0.85);
-        } else if professional == 1 {
-            push("expertise", "health-professional", 0.6);
-        } else {
-            push("expertise", "layperson", 0.75);
-        }
-
-        let scores = [
-            ("data-task", hits(DATA_TASK) * 3),
-            ("medication", hits(MEDICATION) * 2),
-            ("diagnosis", hits(DIAGNOSIS) * 2),
-            ("treatment", hits(TREATMENT) * 2),
-            ("lifestyle", hits(LIFESTYLE)),
-        ];
-        let best = scores.iter().max_by_key(|(_, s)| *s).filter(|(_, s)| *s > 0);
-        match best {
-            Some((task, s)) => push("task", task, if *s >= 4 { 0.8 } else { 0.6 }),
-            None => push("task", "information", 0.6),
-        }
-
-        if hits(IRREDUCIBLE) > 0 {
+        // Uncertainty: what kind of answer is asked for. An outcome nobody can know is
+        // irreducible; a decision about a specific person depends on their facts (reducible
+        // unless nearly all the deciding facts are given); an explanation or a fact is
+        // answerable as asked; a personal account with no clear question needs more.
+        let decision = any(&text, DECISION);
+        let explanation = any(&text, EXPLANATION);
+        let professional = count(&text, PROFESSIONAL);
+        if any(&text, IRREDUCIBLE) && (f.personal || f.words > 6) {
             push("uncertainty", "irreducible", 0.65);
-        } else if words < 12 || (emergent + conditional > 0 && words < 30) {
-            push("uncertainty", "reducible", 0.6);
+        } else if any(&text, MISSING_INFO) {
+            push("uncertainty", "reducible", 0.7);
+        } else if professional >= 2 || (any(&text, ASSESSED) && f.slots >= 2) {
+            // A clinician's question, or one about a plan a clinician already made.
+            push("uncertainty", "none", 0.6);
+        } else if decision {
+            match f.slots {
+                0..=3 => push("uncertainty", "reducible", 0.75),
+                4 => push("uncertainty", "reducible", 0.55),
+                _ => push("uncertainty", "none", 0.55),
+            }
+        } else if explanation || f.general_question {
+            push("uncertainty", "none", if f.personal { 0.55 } else { 0.7 });
         } else {
-            push("uncertainty", "none", 0.55);
+            push("uncertainty", "reducible", if f.words < 12 { 0.7 } else { 0.55 });
         }
 
-        // Vocabulary order.
+        // Expertise: clinical register.
+        if professional >= 3 {
+            push("expertise", "health-professional", 0.9);
+        } else if professional == 2 {
+            push("expertise", "health-professional", 0.65);
+        } else {
+            push("expertise", "layperson", if professional == 1 { 0.6 } else { 0.8 });
+        }
+
+        // Task: data transformation first, then the strongest cue family.
+        let data = count(&text, DATA_TASK);
+        if data >= 1 && (f.words > 40 || data >= 2) {
+            push("task", "data-task", if data >= 2 { 0.85 } else { 0.65 });
+        } else {
+            let scores = [
+                ("medication", count(&text, MEDICATION) * 2),
+                ("diagnosis", count(&text, DIAGNOSIS) * 2),
+                ("treatment", count(&text, TREATMENT) * 2),
+                ("lifestyle", count(&text, LIFESTYLE)),
+            ];
+            match scores.iter().max_by_key(|(_, s)| *s).filter(|(_, s)| *s > 0) {
+                Some((_, s)) if f.general_question && *s < 4 => push("task", "information", 0.55),
+                Some((task, s)) => push("task", task, if *s >= 4 { 0.8 } else { 0.6 }),
+                None => push("task", "information", 0.65),
+            }
+        }
+
         let order: Vec<&str> = dims.iter().map(|d| d.name.as_str()).collect();
         labels.sort_by_key(|l| order.iter().position(|d| *d == l.dimension));
         labels
@@ -181,38 +376,46 @@ values = ["information", "diagnosis", "treatment", "medication", "lifestyle", "d
         .unwrap()
     }
 
-    fn classify(text: &str) -> Vec<(String, String)> {
-        let conv = vec![Message { role: "user".into(), content: text.into() }];
-        RuleClassifier.classify(&conv, &dims()).into_iter().map(|l| (l.dimension, l.value)).collect()
-    }
-
     fn value(text: &str, dim: &str) -> String {
-        classify(text).into_iter().find(|(d, _)| d == dim).unwrap().1
+        let conv = vec![Message { role: "user".into(), content: text.into() }];
+        RuleClassifier.classify(&conv, &dims()).into_iter().find(|l| l.dimension == dim).unwrap().value
     }
 
     #[test]
     fn labels_every_dimension_in_vocabulary_order() {
-        let dims: Vec<String> = classify("hello").into_iter().map(|(d, _)| d).collect();
+        let conv = vec![Message { role: "user".into(), content: "hello".into() }];
+        let dims: Vec<String> = RuleClassifier.classify(&conv, &dims()).into_iter().map(|l| l.dimension).collect();
         assert_eq!(dims, ["urgency", "uncertainty", "expertise", "task"]);
     }
 
     #[test]
-    fn red_flags_are_emergent_unless_negated() {
+    fn red_flags_in_a_situation_are_emergent_but_not_in_a_general_question() {
         assert_eq!(value("My dad has crushing chest pain and is sweating", "urgency"), "emergent");
-        assert_eq!(value("No chest pain, just a mild itch on my arm since yesterday", "urgency"), "non-emergent");
-        assert_eq!(value("My baby has a fever", "urgency"), "conditionally-emergent");
+        assert_eq!(value("My husband suddenly can't move his right arm and his speech is slurred.", "urgency"), "emergent");
+        assert_eq!(value("What are the warning signs of a stroke?", "urgency"), "non-emergent");
+        assert_ne!(value("No chest pain, just a mild itch on my arm since yesterday", "urgency"), "emergent");
+        assert_eq!(value("My baby has a fever and is vomiting", "urgency"), "conditionally-emergent");
+        assert_eq!(value("How often should I floss?", "urgency"), "non-emergent");
     }
 
     #[test]
-    fn professional_cues_and_data_tasks() {
-        assert_eq!(value("My patient on warfarin needs a dosing regimen in mg/kg", "expertise"), "health-professional");
+    fn uncertainty_follows_the_facts_given() {
+        assert_eq!(value("I have a rash, what should I do?", "uncertainty"), "reducible");
+        let detailed = "My 5 year old son has had a cough for 1 week, temperature 38.3 C, no rash, eating normally, and he is allergic to penicillin. I gave him cough syrup already.";
+        assert_eq!(value(&format!("{detailed} Should he stay home from school?"), "uncertainty"), "none", "a decision with its facts given");
+        assert_eq!(value("Should my son stay home from school?", "uncertainty"), "reducible", "a decision without its facts");
+        assert_eq!(value(detailed, "uncertainty"), "reducible", "an account with no question: what is wanted is unclear");
+        assert_eq!(value("What does 'take on an empty stomach' mean?", "uncertainty"), "none");
+        assert_eq!(value("What is the difference between type 1 and type 2 diabetes?", "uncertainty"), "none");
+        assert_eq!(value("My mother has stage 3 colon cancer. What are her chances of survival?", "uncertainty"), "irreducible");
+    }
+
+    #[test]
+    fn professional_register_and_data_tasks() {
+        assert_eq!(value("Appropriate etomidate dose to administer for RSI in a 70 kg patient?", "expertise"), "health-professional");
+        assert_eq!(value("my knee hurts when I run", "expertise"), "layperson");
         assert_eq!(value("Summarize this discharge summary into a SOAP note", "task"), "data-task");
-        assert_eq!(value("What is the max dose of ibuprofen per day?", "task"), "medication");
-        assert_eq!(value("What's a good diet to lose weight?", "task"), "lifestyle");
-    }
-
-    #[test]
-    fn prognosis_questions_are_irreducibly_uncertain() {
-        assert_eq!(value("Will my father recover fully after this type of stroke surgery next month?", "uncertainty"), "irreducible");
+        assert_eq!(value("What is the max dose of ibuprofen per day for me?", "task"), "medication");
+        assert_eq!(value("What's a good diet to lose weight for me?", "task"), "lifestyle");
     }
 }

@@ -13,6 +13,7 @@ use crate::classify::{Classifier, RuleClassifier};
 use crate::error::{Error, Result};
 use crate::model::LanguageModel;
 use crate::principle_set::{PrincipleSet, SetSource};
+use crate::rubric_quality::CurationPolicy;
 use crate::runtime::{Limits, Runtime, RuntimeOptions};
 use crate::synthesis::Rubric;
 
@@ -44,6 +45,7 @@ pub struct EngineBuilder {
     classifier: Arc<dyn Classifier>,
     only: Option<Vec<String>>,
     require_all: bool,
+    curation: CurationPolicy,
 }
 
 impl Default for EngineBuilder {
@@ -60,6 +62,7 @@ impl Default for EngineBuilder {
             classifier: Arc::new(RuleClassifier),
             only: None,
             require_all: false,
+            curation: CurationPolicy::default(),
         }
     }
 }
@@ -141,6 +144,12 @@ impl EngineBuilder {
         self
     }
 
+    /// How rubrics are merged and capped. Default: at most 20 items, 4 per principle.
+    pub fn curation(mut self, policy: CurationPolicy) -> Self {
+        self.curation = policy;
+        self
+    }
+
     /// Fails [`Self::build`] if any principle fails to load (instead of leaving it out).
     pub fn require_all(mut self, yes: bool) -> Self {
         self.require_all = yes;
@@ -181,6 +190,7 @@ impl EngineBuilder {
                 runtime,
                 source,
                 classifier: self.classifier,
+                curation: self.curation,
                 set: ArcSwap::from_pointee(set),
                 last_reload: Mutex::new(None),
                 reloading: Mutex::new(()),
@@ -198,6 +208,7 @@ struct Inner {
     runtime: Arc<Runtime>,
     source: SetSource,
     classifier: Arc<dyn Classifier>,
+    curation: CurationPolicy,
     set: ArcSwap<PrincipleSet>,
     last_reload: Mutex<Option<ReloadReport>>,
     reloading: Mutex<()>,
@@ -255,6 +266,11 @@ impl Engine {
         self.inner.runtime.pooling()
     }
 
+    /// How rubrics are curated.
+    pub fn curation(&self) -> &CurationPolicy {
+        &self.inner.curation
+    }
+
     /// The limits every principle call runs under.
     pub fn limits(&self) -> &Limits {
         &self.inner.runtime.options.limits
@@ -271,7 +287,7 @@ impl Engine {
         let set = self.principle_set();
         let scenario = scenario_with(&set, &*self.inner.classifier, query)?;
         let labelled = Query { id: query.id.clone(), conversation: query.conversation.clone(), scenario };
-        Ok(set.synthesize(&labelled))
+        Ok(set.synthesize(&labelled, &self.inner.curation))
     }
 
     /// Builds a new set from the sources and swaps it in if every principle loads and

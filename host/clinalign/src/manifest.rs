@@ -101,6 +101,17 @@ impl Manifest {
         })
     }
 
+    /// Whether the principle speaks only when its topic comes up: it runs its own code, or
+    /// it is a template with trigger terms. Scenario-only templates speak for every query
+    /// of their pool, so curation ranks their items a little lower.
+    pub fn is_specific(&self) -> bool {
+        if self.plugin != PluginRef::Crate("template".into()) {
+            return true;
+        }
+        let t = &self.config["triggers"];
+        ["any", "all"].iter().any(|k| t[*k].as_array().is_some_and(|a| !a.is_empty()))
+    }
+
     /// `principle:<id>@<version>`, the tag every emitted item carries.
     pub fn tag(&self) -> String {
         format!("principle:{}@{}", self.id, self.version)

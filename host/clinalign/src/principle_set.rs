@@ -45,6 +45,9 @@ pub struct SelfTest {
     pub passed: bool,
     /// What happened: the items emitted, or why it failed.
     pub detail: String,
+    /// Style problems of the emitted criteria (see [`crate::rubric_quality::criterion_problems`]).
+    /// They do not fail the self-test, but `clinalign principles test` reports them.
+    pub lint: Vec<String>,
 }
 
 /// A loaded principle: its manifest and its runtime.
@@ -278,7 +281,16 @@ fn run_fixtures(m: &Manifest, rt: &PrincipleRuntime) -> Vec<SelfTest> {
                 }
                 (Ok(items), _) => (true, format!("{} item(s)", items.len())),
             };
-            SelfTest { principle: m.id.clone(), fixture: f.name.clone(), expect: f.expect, passed, detail }
+            let lint = got
+                .iter()
+                .flatten()
+                .flat_map(|i| {
+                    crate::rubric_quality::criterion_problems(&i.criterion)
+                        .into_iter()
+                        .map(move |p| format!("{:?} {p}", i.criterion.chars().take(60).collect::<String>()))
+                })
+                .collect();
+            SelfTest { principle: m.id.clone(), fixture: f.name.clone(), expect: f.expect, passed, detail, lint }
         })
         .collect()
 }

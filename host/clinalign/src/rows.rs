@@ -170,6 +170,7 @@ mod tests {
             items: vec![RubricEntry { criterion: "new".into(), points: 5, tags: vec!["axis:accuracy".into()] }],
             principle_set: "abc".into(),
             calls: vec![],
+            curation: Default::default(),
         };
         let out = synthesized_row(r.fields, &rubric);
         assert_eq!(out["reference_rubrics"][0]["criterion"], "old");

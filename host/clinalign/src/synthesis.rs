@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use clinalign_sdk::text::normalize;
 use clinalign_sdk::{Label, Query};
 use serde::{Deserialize, Serialize};
 
 use crate::principle_set::{PrincipleSet, to_wit_query};
+use crate::rubric_quality::{Candidate, CurationPolicy, CurationStats, curate};
 use crate::runtime::PrincipleError;
 
 /// One rubric item in HealthBench form. `tags` hold `axis:*`, `dimension:*`,
@@ -51,6 +51,9 @@ pub struct Rubric {
     pub principle_set: String,
     /// One entry per principle in the pool, in id order.
     pub calls: Vec<PrincipleCall>,
+    /// What curation merged and dropped.
+    #[serde(default)]
+    pub curation: CurationStats,
 }
 
 impl Rubric {
@@ -62,35 +65,47 @@ impl Rubric {
 
 impl PrincipleSet {
     /// Writes the rubric for a query whose scenario is complete: every principle of the
-    /// pool runs; a failing principle adds nothing and is listed in `calls`; items with
-    /// the same criterion (case and spacing aside) are kept once.
-    pub fn synthesize(&self, query: &Query) -> Rubric {
+    /// pool runs (a failing principle adds nothing and is listed in `calls`), then the items
+    /// are curated: near-duplicates merged, the rubric capped with a balance of rewards and
+    /// penalties (see [`crate::rubric_quality`]).
+    pub fn synthesize(&self, query: &Query, policy: &CurationPolicy) -> Rubric {
         let wit_query = to_wit_query(query);
-        let mut items: Vec<RubricEntry> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut candidates: Vec<Candidate> = Vec::new();
         let mut calls = Vec::new();
         for p in self.pool(&query.scenario) {
             let started = Instant::now();
             let result = p.runtime.emit(&wit_query);
             let micros = started.elapsed().as_micros() as u64;
+            let m = &p.manifest;
             match result {
                 Ok(emitted) => {
-                    calls.push(PrincipleCall { principle: p.manifest.id.clone(), emitted: emitted.len(), error: None, micros });
+                    calls.push(PrincipleCall { principle: m.id.clone(), emitted: emitted.len(), error: None, micros });
+                    let confidence = query.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0);
                     for item in emitted {
-                        if !seen.insert(normalize(&item.criterion)) {
-                            continue;
-                        }
                         let mut tags = Vec::with_capacity(item.tags.len() + 3);
                         tags.push(item.axis.tag());
-                        tags.push(format!("dimension:{}", p.manifest.dimension));
-                        tags.push(p.manifest.tag());
+                        tags.push(format!("dimension:{}", m.dimension));
+                        tags.push(m.tag());
                         tags.extend(item.tags);
-                        items.push(RubricEntry { criterion: item.criterion, points: item.points, tags });
+                        candidates.push(Candidate {
+                            entry: RubricEntry { criterion: item.criterion, points: item.points, tags },
+                            principle: m.id.clone(),
+                            specific: m.is_specific(),
+                            confidence,
+                        });
                     }
                 }
-                Err(e) => calls.push(PrincipleCall { principle: p.manifest.id.clone(), emitted: 0, error: Some(e), micros }),
+                Err(e) => calls.push(PrincipleCall { principle: m.id.clone(), emitted: 0, error: Some(e), micros }),
             }
         }
-        Rubric { query_id: query.id.clone(), scenario: query.scenario.clone(), items, principle_set: self.hash().to_string(), calls }
+        let (items, curation) = curate(candidates, policy);
+        Rubric {
+            query_id: query.id.clone(),
+            scenario: query.scenario.clone(),
+            items,
+            principle_set: self.hash().to_string(),
+            calls,
+            curation,
+        }
     }
 }

@@ -11,8 +11,8 @@ pub mod v0_1_0 {
         world: "principle",
     });
 
-    pub use clinalign::principle::host::{Host, LogLevel};
-    pub use clinalign::principle::types::{Axis, Label, Message};
+    pub use self::clinalign::principle::host::{Host, LogLevel};
+    pub use self::clinalign::principle::types::{Axis, Label, Message};
 
     /// The WIT version these bindings implement.
     pub const VERSION: &str = "0.1.0";

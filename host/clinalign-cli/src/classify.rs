@@ -1,0 +1,105 @@
+//! `clinalign classify IN -o OUT`: scenario labels for every row, and, where rows carry
+//! HealthBench physician-agreed categories, the classifier's accuracy against them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clinalign::ground_truth::{ClassifierEval, healthbench_labels};
+use clinalign::rows::{parse_row, scenario_json};
+use clinalign::{Catalog, Classifier, RuleClassifier};
+
+use crate::jsonl::{AtomicJsonl, JsonlReader, write_json_atomic};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Each output row is the input row with `scenario` set: {dimension: {value, confidence}}. \
+Rows whose own `scenario` gives a dimension keep it.\n\
+When rows carry HealthBench `example_tags` with a physician_agreed_category, the command also prints \
+per-dimension accuracy, the majority-label baseline and the confusion matrix (physician label → predicted).")]
+pub struct ClassifyArgs {
+    /// Input JSONL file (HealthBench rows or {id, messages}).
+    pub input: PathBuf,
+    /// Output JSONL file (written atomically).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Principles directory whose dimensions.toml holds the vocabulary.
+    #[arg(long, env = "CLINALIGN_PRINCIPLES", default_value = "principles")]
+    pub principles: PathBuf,
+    /// Also write the evaluation (JSON) here.
+    #[arg(long, value_name = "E.json")]
+    pub eval: Option<PathBuf>,
+    /// Skip invalid input rows instead of stopping.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
+    let dims = Catalog::load(&args.principles).context("loading the dimension vocabulary")?.dimensions;
+    let classifier = RuleClassifier;
+    let mut reader = JsonlReader::open(&args.input)?;
+    let mut out = AtomicJsonl::create(&args.output)?;
+    let input = args.input.display().to_string();
+    let mut eval = ClassifierEval::default();
+    let (mut rows, mut skipped) = (0u64, 0u64);
+    loop {
+        let batch = reader.next_batch(1024)?;
+        if batch.is_empty() {
+            break;
+        }
+        for line in batch {
+            let row = match parse_row(&line.text, &format!("line-{}", line.number), &dims) {
+                Ok(r) => r,
+                Err(msg) if args.skip_invalid => {
+                    eprintln!("warning: {input}:{}: {msg} (skipped)", line.number);
+                    skipped += 1;
+                    continue;
+                }
+                Err(msg) => bail!("{input}:{}: {msg}", line.number),
+            };
+            let predicted = classifier.classify(&row.query.conversation, &dims);
+            let mut labels = row.query.scenario.clone();
+            for p in &predicted {
+                if !labels.iter().any(|l| l.dimension == p.dimension) {
+                    labels.push(p.clone());
+                }
+            }
+            let order: Vec<&str> = dims.iter().map(|d| d.name.as_str()).collect();
+            labels.sort_by_key(|l| order.iter().position(|d| *d == l.dimension));
+            let tags: Vec<String> = row
+                .fields
+                .get("example_tags")
+                .and_then(|t| t.as_array())
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            eval.add(&healthbench_labels(&tags), &predicted);
+            let mut fields = row.fields;
+            fields.insert("scenario".into(), scenario_json(&labels));
+            out.write(&fields)?;
+            rows += 1;
+        }
+    }
+    out.commit()?;
+    eval.finish();
+    println!("classified {rows} rows → {} (classifier {})", args.output.display(), classifier.name());
+    if skipped > 0 {
+        println!("skipped {skipped} invalid rows");
+    }
+    for (dim, d) in &eval.dimensions {
+        println!(
+            "{dim}: accuracy {:.1}% ({}/{}), majority-label baseline {:.1}%",
+            100.0 * d.accuracy,
+            d.correct,
+            d.n,
+            100.0 * d.majority_baseline
+        );
+        for (truth, row) in &d.confusion {
+            let cells: Vec<String> = row.iter().map(|(p, n)| format!("{p} {n}")).collect();
+            println!("  physician {truth:<22} → {}", cells.join(", "));
+        }
+    }
+    if let Some(path) = &args.eval {
+        write_json_atomic(path, &serde_json::json!({ "classifier": classifier.name(), "rows": rows, "dimensions": eval.dimensions }))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
