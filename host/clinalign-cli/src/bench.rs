@@ -10,6 +10,7 @@ use clinalign::manifest::PluginRef;
 use clinalign::rows::parse_row;
 use clinalign::rubric_quality::{Candidate, CurationPolicy, curate};
 use clinalign::{Manifest, Query, RubricEntry};
+use clinalign_sdk::lookup::Lookup;
 use clinalign_sdk::template::Template;
 use rayon::prelude::*;
 use serde_json::json;
@@ -185,19 +186,70 @@ fn bench_template(args: &EngineArgs, engine: &clinalign::Engine, queries: &[Quer
     }
     let (w50, _, _) = stats(&mut wasm_samples);
     let (n50, _, _) = stats(&mut native_samples);
+    // Where the native time goes: evaluating the principles vs curating their items.
+    let mut eval_samples = Vec::new();
+    let mut curate_samples = Vec::new();
+    for q in &labelled {
+        let t = Instant::now();
+        let c = native_candidates(&native, q);
+        eval_samples.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(curate(c, engine.curation()));
+        curate_samples.push(t.elapsed());
+    }
+    let (e50, _, _) = stats(&mut eval_samples);
+    let (c50, _, _) = stats(&mut curate_samples);
+    // One principle call, sandboxed vs native, for every (query, template principle in the
+    // pool) pair, gates ignored: the cost of the sandbox itself.
+    let mut wasm_calls = Vec::new();
+    let mut native_calls = Vec::new();
+    for q in &labelled {
+        for (m, t) in native.iter().filter(|(m, _)| m.applies_to(&q.scenario)) {
+            let p = wasm_set.get(&m.id).expect("loaded");
+            let tw = Instant::now();
+            let w = p.emit(q);
+            wasm_calls.push(tw.elapsed());
+            let tn = Instant::now();
+            let n = t.evaluate(q);
+            native_calls.push(tn.elapsed());
+            if w.as_ref().map(|v| v.len()).ok() != n.as_ref().map(|v| v.len()).ok() {
+                bail!("{} disagrees with its native twin on {}", m.id, q.id);
+            }
+        }
+    }
+    let (wc50, _, _) = stats(&mut wasm_calls);
+    let (nc50, _, _) = stats(&mut native_calls);
     Ok(json!({
         "principles": native.len(),
         "items": wasm_items,
         "wasm_p50_us": w50,
         "native_p50_us": n50,
         "wasm_native_ratio": (w50 / n50.max(1e-3) * 100.0).round() / 100.0,
+        "native_evaluate_p50_us": e50,
+        "curate_p50_us": c50,
+        "per_call": {
+            "calls": wasm_calls.len(),
+            "wasm_p50_us": wc50,
+            "native_p50_us": nc50,
+            "wasm_native_ratio": (wc50 / nc50.max(1e-3) * 100.0).round() / 100.0,
+        },
     }))
 }
 
-/// What the engine does for template principles, natively: pool, evaluate, tag, curate.
+/// What the engine does for template principles, natively: pool, gate, evaluate, tag, curate.
 fn native_synthesize(principles: &[(Manifest, Template)], q: &Query, policy: &CurationPolicy) -> usize {
+    let candidates = native_candidates(principles, q);
+    let (items, _) = curate(candidates, policy);
+    std::hint::black_box(&items);
+    items.len()
+}
+
+/// The template principles' items for `q`, natively, before curation.
+fn native_candidates(principles: &[(Manifest, Template)], q: &Query) -> Vec<Candidate> {
     let mut candidates = Vec::new();
-    for (m, t) in principles.iter().filter(|(m, _)| m.applies_to(&q.scenario)) {
+    let user = Lookup::new(&q.user_text());
+    let gated = |m: &Manifest| m.gate_terms().is_none_or(|terms| terms.iter().any(|t| user.contains(t)));
+    for (m, t) in principles.iter().filter(|(m, _)| m.applies_to(&q.scenario) && gated(m)) {
         if let Ok(items) = t.evaluate(q) {
             let confidence = q.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0);
             for item in items {
@@ -212,9 +264,7 @@ fn native_synthesize(principles: &[(Manifest, Template)], q: &Query, policy: &Cu
             }
         }
     }
-    let (items, _) = curate(candidates, policy);
-    std::hint::black_box(&items);
-    items.len()
+    candidates
 }
 
 fn read_queries(path: &PathBuf, dims: &clinalign::Dimensions) -> Result<Vec<Query>> {

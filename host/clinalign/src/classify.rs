@@ -142,6 +142,13 @@ const DATA_TASK: &[&str] = &[
     "de-identify", "deidentify", "rewrite this", "draft a", "handover", "sbar",
 ];
 
+/// Marks of a pasted clinical record: section headers and report vocabulary.
+const RECORD_MARKS: &[&str] = &[
+    "exam:", "findings:", "impression:", "indication:", "technique:", "history:", "assessment:", "plan:",
+    "hpi:", "ros:", "vitals:", "medications:", "allergies:", "diagnosis:", "procedure:", "xr", "ct", "mri",
+    "portable", "ap", "pa view", "1v", "2v", "bp:", "hr:", "rr:", "spo2", "temp:",
+];
+
 const MEDICATION: &[&str] = &[
     "dose", "dosage", "doses", "mg", "mcg", "milligram*", "tablet*", "pill*", "capsule*", "medication*",
     "medicine*", "drug*", "prescription", "prescribed", "side effect*", "interaction*", "ibuprofen",
@@ -327,10 +334,14 @@ impl Classifier for RuleClassifier {
             push("expertise", "layperson", if professional == 1 { 0.6 } else { 0.8 });
         }
 
-        // Task: data transformation first, then the strongest cue family.
+        // Task: data transformation first (asked for, or the user's text is itself a
+        // clinical record), then the strongest cue family.
         let data = count(&text, DATA_TASK);
+        let record = count(&text, RECORD_MARKS);
         if data >= 1 && (f.words > 40 || data >= 2) {
             push("task", "data-task", if data >= 2 { 0.85 } else { 0.65 });
+        } else if record >= 3 {
+            push("task", "data-task", 0.6);
         } else {
             let scores = [
                 ("medication", count(&text, MEDICATION) * 2),
@@ -415,6 +426,7 @@ values = ["information", "diagnosis", "treatment", "medication", "lifestyle", "d
         assert_eq!(value("Appropriate etomidate dose to administer for RSI in a 70 kg patient?", "expertise"), "health-professional");
         assert_eq!(value("my knee hurts when I run", "expertise"), "layperson");
         assert_eq!(value("Summarize this discharge summary into a SOAP note", "task"), "data-task");
+        assert_eq!(value("EXAM: CT HEAD WITHOUT CONTRAST. FINDINGS: no acute bleed. IMPRESSION: normal.", "task"), "data-task");
         assert_eq!(value("What is the max dose of ibuprofen per day for me?", "task"), "medication");
         assert_eq!(value("What's a good diet to lose weight for me?", "task"), "lifestyle");
     }

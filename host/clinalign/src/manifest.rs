@@ -84,6 +84,11 @@ pub struct Manifest {
     pub capabilities: Capabilities,
     /// Dimension → accepted values. A dimension left out accepts any value.
     pub applies_when: BTreeMap<String, Vec<String>>,
+    /// Terms one of which must occur (negated or not) in the user's turns for the
+    /// principle to be called: the manifest's `gate`, or for a template principle its
+    /// `triggers.any` (see [`Manifest::gate_terms`]). `None`: called for every query of
+    /// its pool.
+    pub gate: Option<Vec<String>>,
     /// The `[config]` table, handed to the plugin's `init` as JSON.
     pub config: serde_json::Value,
     pub fixtures: Vec<Fixture>,
@@ -99,6 +104,27 @@ impl Manifest {
         self.applies_when.iter().all(|(dim, values)| {
             scenario.iter().any(|l| &l.dimension == dim && values.iter().any(|v| v == &l.value))
         })
+    }
+
+    /// The gate terms (see the `gate` field), explicit or derived from a template's
+    /// `triggers.any` when the template searches user turns only. The template speaks only
+    /// when a trigger is affirmed in those turns, so a query that does not contain any of
+    /// them at all cannot make it speak: skipping the call changes nothing.
+    pub fn gate_terms(&self) -> Option<&[String]> {
+        self.gate.as_deref()
+    }
+
+    fn derive_gate(plugin: &PluginRef, config: &serde_json::Value) -> Option<Vec<String>> {
+        if *plugin != PluginRef::Crate("template".into()) {
+            return None;
+        }
+        let t = &config["triggers"];
+        let user_only = match t.get("roles") {
+            None => true,
+            Some(r) => r.as_array().is_some_and(|a| a.len() == 1 && a[0] == "user"),
+        };
+        let any: Vec<String> = t["any"].as_array()?.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+        (user_only && !any.is_empty()).then_some(any)
     }
 
     /// Whether the principle speaks only when its topic comes up: it runs its own code, or
@@ -220,6 +246,12 @@ impl Manifest {
             applies_when.insert(d.clone(), list);
         }
 
+        let gate_explicit = match &raw.gate {
+            Some(g) if g.is_empty() || g.iter().any(|t| t.trim().is_empty() || t.trim() == "*") => {
+                return Err(Error::Invalid(format!("{origin}: gate: needs at least one non-empty term (or leave it out)")));
+            }
+            g => g.clone(),
+        };
         let config = match &raw.config {
             Some(table) => serde_json::to_value(table)
                 .map_err(|e| Error::Invalid(format!("{origin}: config: cannot be represented as JSON: {e}")))?,
@@ -256,7 +288,9 @@ impl Manifest {
                 expect,
             });
         }
+        let gate = gate_explicit.or_else(|| Manifest::derive_gate(&plugin, &config));
         Ok(Manifest {
+            gate,
             id,
             version,
             dimension,
@@ -292,6 +326,8 @@ struct RawManifest {
     capabilities: Vec<Spanned<String>>,
     #[serde(default)]
     applies_when: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    gate: Option<Vec<String>>,
     #[serde(default)]
     config: Option<toml::Table>,
     #[serde(default)]
@@ -459,6 +495,22 @@ expect = "emits"
         assert!(m.applies_to(&[l("emergent")]));
         assert!(!m.applies_to(&[l("non-emergent")]));
         assert!(!m.applies_to(&[]));
+    }
+
+    #[test]
+    fn template_triggers_become_the_gate_unless_a_gate_is_given() {
+        let m = parse(GOOD).unwrap();
+        assert_eq!(m.gate_terms(), Some(&["chest pain".to_string()][..]));
+        let explicit = GOOD.replace("capabilities = [\"score\"]", "capabilities = [\"score\"]\ngate = [\"angina\"]");
+        assert_eq!(parse(&explicit).unwrap().gate_terms(), Some(&["angina".to_string()][..]));
+        let no_triggers = GOOD.replace("triggers = { any = [\"chest pain\"] }\n", "");
+        assert_eq!(parse(&no_triggers).unwrap().gate_terms(), None);
+        let assistant_too = GOOD.replace("triggers = { any = [\"chest pain\"] }", "triggers = { any = [\"chest pain\"], roles = [\"user\", \"assistant\"] }");
+        assert_eq!(parse(&assistant_too).unwrap().gate_terms(), None, "the gate reads user turns only");
+        let custom = GOOD.replace("plugin = \"template\"", "plugin = \"red-flags\"");
+        assert_eq!(parse(&custom).unwrap().gate_terms(), None);
+        let empty = GOOD.replace("capabilities = [\"score\"]", "capabilities = [\"score\"]\ngate = []");
+        assert!(parse(&empty).unwrap_err().to_string().contains("gate: needs at least one"));
     }
 
     #[test]

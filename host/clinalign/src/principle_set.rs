@@ -57,6 +57,12 @@ pub struct LoadedPrinciple {
 }
 
 impl LoadedPrinciple {
+    /// Runs this one principle on `query` (its labels as given; no pool or gate check),
+    /// under the same limits and checks as synthesis.
+    pub fn emit(&self, query: &Query) -> std::result::Result<Vec<RubricItem>, PrincipleError> {
+        self.runtime.emit(&to_wit_query(query))
+    }
+
     /// sha256 of the component it runs.
     pub fn component_sha256(&self) -> &str {
         self.runtime.component_sha256()
@@ -66,6 +72,10 @@ impl LoadedPrinciple {
 /// A loaded principle set. Immutable; a reload builds a new one.
 pub struct PrincipleSet {
     hash: String,
+    /// Every gate term of the loaded principles, indexed; `gate_owners[term id]` lists the
+    /// principles (indices into `principles`) it opens.
+    gate_index: clinalign_sdk::lookup::TermIndex,
+    gate_owners: Vec<Vec<usize>>,
     dimensions: Dimensions,
     principles: Vec<LoadedPrinciple>,
     failures: Vec<LoadFailure>,
@@ -123,6 +133,24 @@ impl PrincipleSet {
     /// The principles whose `applies_when` matches these labels (the pool), in id order.
     pub fn pool<'a>(&'a self, scenario: &'a [Label]) -> impl Iterator<Item = &'a LoadedPrinciple> + 'a {
         self.principles.iter().filter(move |p| p.manifest.applies_to(scenario))
+    }
+
+    /// The principles to call for a query: the pool, less those whose gate terms do not
+    /// occur in the user's turns (see [`crate::Manifest::gate_terms`]). One pass over the
+    /// query's words, whatever the number of principles.
+    pub fn called<'a>(&'a self, query: &'a Query) -> impl Iterator<Item = &'a LoadedPrinciple> + 'a {
+        let user = clinalign_sdk::lookup::Lookup::new(&query.user_text());
+        let mut open = vec![false; self.principles.len()];
+        for (term, _) in self.gate_index.find_in(&user) {
+            for &p in &self.gate_owners[term] {
+                open[p] = true;
+            }
+        }
+        self.principles
+            .iter()
+            .enumerate()
+            .filter(move |(i, p)| p.manifest.applies_to(&query.scenario) && (p.manifest.gate_terms().is_none() || open[*i]))
+            .map(|(_, p)| p)
     }
 
     /// Builds a set. With `require_all`, any principle that fails makes the whole set fail
@@ -196,7 +224,30 @@ impl PrincipleSet {
             h.update(format!("\n{} {} {}", p.manifest.id, p.manifest.sha256, p.component_sha256()).as_bytes());
         }
         let hash = hex::encode(h.finalize())[..16].to_string();
-        Ok(PrincipleSet { hash, dimensions: catalog.dimensions, principles, failures, self_tests, load_time: started.elapsed() })
+        let mut gate_terms: Vec<String> = Vec::new();
+        let mut gate_owners: Vec<Vec<usize>> = Vec::new();
+        for (i, p) in principles.iter().enumerate() {
+            for t in p.manifest.gate_terms().unwrap_or_default() {
+                match gate_terms.iter().position(|x| x == t) {
+                    Some(j) => gate_owners[j].push(i),
+                    None => {
+                        gate_terms.push(t.clone());
+                        gate_owners.push(vec![i]);
+                    }
+                }
+            }
+        }
+        let gate_index = clinalign_sdk::lookup::TermIndex::new(&gate_terms);
+        Ok(PrincipleSet {
+            hash,
+            gate_index,
+            gate_owners,
+            dimensions: catalog.dimensions,
+            principles,
+            failures,
+            self_tests,
+            load_time: started.elapsed(),
+        })
     }
 }
 
@@ -261,7 +312,11 @@ fn run_fixtures(m: &Manifest, rt: &PrincipleRuntime) -> Vec<SelfTest> {
         .iter()
         .map(|f| {
             let query = Query { id: format!("fixture:{}", f.name), conversation: f.conversation.clone(), scenario: f.scenario.clone() };
-            let got: std::result::Result<Vec<RubricItem>, PrincipleError> = if m.applies_to(&f.scenario) {
+            let gated_out = m.gate_terms().is_some_and(|terms| {
+                let user = clinalign_sdk::lookup::Lookup::new(&query.user_text());
+                !terms.iter().any(|t| user.contains(t))
+            });
+            let got: std::result::Result<Vec<RubricItem>, PrincipleError> = if m.applies_to(&f.scenario) && !gated_out {
                 rt.emit(&to_wit_query(&query))
             } else {
                 Ok(Vec::new())

@@ -12,7 +12,7 @@ use crate::synthesis::Rubric;
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PrincipleStats {
     pub id: String,
-    /// Queries whose pool held the principle.
+    /// Queries the principle was called for (in its pool and past its gate).
     pub calls: u64,
     /// Items it returned, before de-duplication.
     pub emitted: u64,

@@ -25,6 +25,18 @@ const STOP_WORDS: &[&str] = &[
     "appropriately",
 ];
 
+fn is_stop_word(w: &str) -> bool {
+    static SET: std::sync::LazyLock<rustc_hash::FxHashSet<&'static str>> =
+        std::sync::LazyLock::new(|| STOP_WORDS.iter().copied().collect());
+    SET.contains(w)
+}
+
+fn synonym(w: &str) -> Option<&'static str> {
+    static MAP: std::sync::LazyLock<rustc_hash::FxHashMap<&'static str, &'static str>> =
+        std::sync::LazyLock::new(|| SYNONYMS.iter().copied().collect());
+    MAP.get(w).copied()
+}
+
 /// Words folded to one token each (after stemming).
 const SYNONYMS: &[(&str, &str)] = &[
     ("doctor", "clinician"), ("physician", "clinician"), ("provider", "clinician"), ("gp", "clinician"),
@@ -39,41 +51,47 @@ const SYNONYMS: &[(&str, &str)] = &[
 /// A crude English stemmer, enough to line up inflections of the same word: one common
 /// suffix off, then a final "e", then a doubled final consonant ("getting" → "get").
 pub fn stem(word: &str) -> String {
-    let w = word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
-    let mut w = w.strip_suffix("'s").unwrap_or(&w).to_string();
-    let cut = |w: &str, suffix: &str, min: usize| -> Option<String> {
-        w.strip_suffix(suffix).filter(|s| s.chars().count() >= min).map(str::to_string)
-    };
-    if let Some(s) = cut(&w, "ies", 3)
-        .map(|s| s + "y")
-        .or_else(|| cut(&w, "ing", 3))
-        .or_else(|| cut(&w, "ed", 3))
-        .or_else(|| cut(&w, "ly", 4))
-        .or_else(|| cut(&w, "es", 4))
-        .or_else(|| if w.ends_with("ss") { None } else { cut(&w, "s", 3) })
-    {
-        w = s;
+    let mut w = word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+    stem_in_place(&mut w);
+    w
+}
+
+/// [`stem`] on a word that is already lower case and trimmed, reusing its buffer.
+fn stem_in_place(w: &mut String) {
+    if w.ends_with("'s") {
+        w.truncate(w.len() - 2);
     }
-    if let Some(s) = cut(&w, "e", 4) {
-        w = s;
+    // (suffix, replacement, shortest stem left): the first that fits applies.
+    const RULES: [(&str, &str, usize); 6] = [("ies", "y", 3), ("ing", "", 3), ("ed", "", 3), ("ly", "", 4), ("es", "", 4), ("s", "", 3)];
+    for (suffix, replacement, min) in RULES {
+        if w.ends_with(suffix) && w.len() - suffix.len() >= min && !(suffix == "s" && w.ends_with("ss")) {
+            w.truncate(w.len() - suffix.len());
+            w.push_str(replacement);
+            break;
+        }
+    }
+    if w.ends_with('e') && w.len() > 4 {
+        w.pop();
     }
     let b = w.as_bytes();
     if b.len() >= 4 && b[b.len() - 1] == b[b.len() - 2] && !b"aeiouslz".contains(&b[b.len() - 1]) {
         w.pop();
     }
-    SYNONYMS.iter().find(|(from, _)| *from == w).map(|(_, to)| to.to_string()).unwrap_or(w)
+    if let Some(to) = synonym(w) {
+        w.clear();
+        w.push_str(to);
+    }
 }
 
 /// The content words of a criterion, stemmed and folded.
 pub fn content_words(criterion: &str) -> BTreeSet<String> {
     criterion
-        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
-        .flat_map(|w| w.split('-'))
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .filter(|w| !w.is_empty())
         .map(|w| w.to_lowercase())
-        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .filter(|w| !is_stop_word(w))
         .map(|w| stem(&w))
-        .filter(|w| !w.is_empty() && !STOP_WORDS.contains(&w.as_str()))
+        .filter(|w| !w.is_empty() && !is_stop_word(w))
         .collect()
 }
 
@@ -83,6 +101,61 @@ pub fn dice(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
         return 0.0;
     }
     2.0 * a.intersection(b).count() as f64 / (a.len() + b.len()) as f64
+}
+
+/// A criterion's content words as sorted, de-duplicated hashes: the same comparison as
+/// [`content_words`] + [`dice`] without allocating a string per word (curation compares
+/// every candidate with every kept item, for every query).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WordHashes(Vec<u64>);
+
+impl WordHashes {
+    pub fn of(criterion: &str) -> WordHashes {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+        let mut w = String::new();
+        let mut v: Vec<u64> = Vec::with_capacity(16);
+        for raw in criterion.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
+            let raw = raw.trim_matches('\'');
+            if raw.is_empty() {
+                continue;
+            }
+            w.clear();
+            w.extend(raw.chars().flat_map(char::to_lowercase));
+            if is_stop_word(&w) {
+                continue;
+            }
+            stem_in_place(&mut w);
+            if w.is_empty() || is_stop_word(&w) {
+                continue;
+            }
+            v.push(hasher.hash_one(w.as_str()));
+        }
+        v.sort_unstable();
+        v.dedup();
+        WordHashes(v)
+    }
+
+    /// Dice coefficient, 0..1.
+    pub fn dice(&self, other: &WordHashes) -> f64 {
+        let (a, b) = (&self.0, &other.0);
+        if a.is_empty() && b.is_empty() {
+            return 0.0;
+        }
+        let (mut i, mut j, mut common) = (0, 0, 0usize);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    common += 1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        2.0 * common as f64 / (a.len() + b.len()) as f64
+    }
 }
 
 /// How rubrics are curated.
@@ -148,7 +221,7 @@ pub struct CurationStats {
 /// `principle:` tag.
 pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<RubricEntry>, CurationStats) {
     let mut stats = CurationStats { candidates: candidates.len(), ..Default::default() };
-    let words: Vec<BTreeSet<String>> = candidates.iter().map(|c| content_words(&c.entry.criterion)).collect();
+    let words: Vec<WordHashes> = candidates.iter().map(|c| WordHashes::of(&c.entry.criterion)).collect();
 
     // Merge: walk in priority order; an item joins the first kept item it duplicates.
     let mut order: Vec<usize> = (0..candidates.len()).collect();
@@ -158,7 +231,7 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
     for &i in &order {
         let sign = candidates[i].entry.points.signum();
         let twin = kept.iter().copied().find(|&k| {
-            candidates[k].entry.points.signum() == sign && dice(&words[k], &words[i]) >= policy.merge_similarity
+            candidates[k].entry.points.signum() == sign && words[k].dice(&words[i]) >= policy.merge_similarity
         });
         match twin {
             Some(k) => {
@@ -198,6 +271,14 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
             *per_principle.entry(c.principle.as_str()).or_default() += 1;
             if negative { neg += 1 } else { pos += 1 }
         }
+    }
+    // When positives ran short the rubric is smaller than the target; trim the
+    // lowest-priority penalties until they are within the share of what was kept
+    // (always keeping one). `chosen` is in priority order.
+    while neg > 1 && neg as f64 > (policy.max_negative_share * (pos + neg) as f64).floor() {
+        let last = chosen.iter().rposition(|&i| candidates[i].entry.points < 0).expect("a penalty");
+        chosen.remove(last);
+        neg -= 1;
     }
     stats.dropped = kept.len() - chosen.len();
     chosen.sort_unstable();
@@ -299,6 +380,24 @@ mod tests {
     }
 
     #[test]
+    fn hashed_comparison_equals_the_word_set_comparison() {
+        let texts = [
+            "Advises the user to seek emergency care immediately.",
+            "Recommends getting emergency care right away now.",
+            "Asks about the child's weight before giving a dose.",
+            "Suggests waiting at home to see whether the pain improves instead of seeking emergency care now.",
+            "",
+        ];
+        for a in texts {
+            for b in texts {
+                let exact = dice(&content_words(a), &content_words(b));
+                let fast = WordHashes::of(a).dice(&WordHashes::of(b));
+                assert!((exact - fast).abs() < 1e-12, "{a:?} / {b:?}: {exact} vs {fast}");
+            }
+        }
+    }
+
+    #[test]
     fn merges_same_sign_near_duplicates_and_keeps_both_principles() {
         let items = vec![
             cand("Suggests waiting to see whether the pain improves at home instead of seeking emergency care.", -10, "urgency.a", true),
@@ -339,6 +438,19 @@ mod tests {
             *per.entry(e.tags[1].clone()).or_default() += 1;
         }
         assert!(per.values().all(|n| *n <= 4));
+    }
+
+    #[test]
+    fn penalties_stay_within_their_share_when_rewards_run_short() {
+        let mut items = vec![cand("Explains anemia.", 5, "a.p", true), cand("Explains gout.", 4, "a.q", true)];
+        for (i, w) in ["cough", "eczema", "lupus", "vertigo"].iter().enumerate() {
+            items.push(cand(&format!("Dismisses {w}."), -(i as i32) - 5, &format!("a.n{i}"), true));
+        }
+        let (out, _) = curate(items, &CurationPolicy::default());
+        let neg = out.iter().filter(|e| e.points < 0).count();
+        assert_eq!(out.len() - neg, 2);
+        assert_eq!(neg, 1, "{out:?}");
+        assert_eq!(out.iter().find(|e| e.points < 0).unwrap().points, -8, "the strongest penalty stays");
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub struct Rubric {
     pub items: Vec<RubricEntry>,
     /// The content hash of the principle set that wrote it.
     pub principle_set: String,
-    /// One entry per principle in the pool, in id order.
+    /// One entry per principle that was called: in the pool, and past its gate (see
+    /// [`crate::Manifest::gate_terms`]); in id order.
     pub calls: Vec<PrincipleCall>,
     /// What curation merged and dropped.
     #[serde(default)]
@@ -72,7 +73,7 @@ impl PrincipleSet {
         let wit_query = to_wit_query(query);
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut calls = Vec::new();
-        for p in self.pool(&query.scenario) {
+        for p in self.called(query) {
             let started = Instant::now();
             let result = p.runtime.emit(&wit_query);
             let micros = started.elapsed().as_micros() as u64;

@@ -27,7 +27,7 @@ pub mod lexicon;
 pub mod parse;
 
 use clinalign_sdk::config::{self, Value};
-use clinalign_sdk::lookup::Lookup;
+use clinalign_sdk::lookup::{Lookup, TermIndex};
 use clinalign_sdk::quantities::{self, Tok};
 use clinalign_sdk::template::join_terms;
 use clinalign_sdk::text::Match;
@@ -136,6 +136,10 @@ pub struct Lexicon {
     pub drugs: Vec<Drug>,
     /// (brand, indices into `drugs`).
     pub combos: Vec<(String, Vec<usize>)>,
+    /// Every drug name, combination product and class word, indexed for fast look-up, with
+    /// what each names (same order as the lists above).
+    index: TermIndex,
+    targets: Vec<(fn(usize) -> Target, usize)>,
 }
 
 impl Lexicon {
@@ -153,7 +157,7 @@ impl Lexicon {
                 teratogen: d.teratogen,
             })
             .collect();
-        let combos = COMBOS
+        let combos: Vec<(String, Vec<usize>)> = COMBOS
             .iter()
             .map(|(name, parts)| {
                 let idx = parts.iter().filter_map(|p| drugs.iter().position(|d| d.generic == *p)).collect();
@@ -189,7 +193,25 @@ impl Lexicon {
                 }),
             }
         }
-        Ok(Lexicon { drugs, combos })
+        let mut names: Vec<String> = Vec::new();
+        let mut targets: Vec<(fn(usize) -> Target, usize)> = Vec::new();
+        for (i, d) in drugs.iter().enumerate() {
+            for n in &d.names {
+                names.push(n.clone());
+                targets.push((Target::Drug, i));
+            }
+        }
+        for (i, (name, _)) in combos.iter().enumerate() {
+            names.push(name.clone());
+            targets.push((Target::Combo, i));
+        }
+        for (i, (terms, _, _)) in CLASS_WORDS.iter().enumerate() {
+            for t in *terms {
+                names.push(t.to_string());
+                targets.push((Target::ClassWord, i));
+            }
+        }
+        Ok(Lexicon { drugs, combos, index: TermIndex::new(&names), targets })
     }
 }
 
@@ -401,25 +423,13 @@ pub fn analyze_text(raw: &str, lexicon: &Lexicon) -> Analysis {
 
     // Every affirmed name match; longer matches win where they overlap ("Tylenol PM").
     let mut found: Vec<(usize, usize, Target, String)> = Vec::new();
-    let collect =
-        |name: &str, target: fn(usize) -> Target, idx: usize, found: &mut Vec<(usize, usize, Target, String)>| {
-            for m in text.find_all(name) {
-                if drug_affirmed(&text, &m) && !followed_by_excluded(&text, name, &m) {
-                    found.push((m.start, m.end, target(idx), name.to_string()));
-                }
+    for (id, matches) in lexicon.index.find_in(&text) {
+        let name = lexicon.index.term(id);
+        let (target, idx) = lexicon.targets[id];
+        for m in matches {
+            if drug_affirmed(&text, &m) && !followed_by_excluded(&text, name, &m) {
+                found.push((m.start, m.end, target(idx), name.to_string()));
             }
-        };
-    for (i, d) in lexicon.drugs.iter().enumerate() {
-        for n in &d.names {
-            collect(n, Target::Drug, i, &mut found);
-        }
-    }
-    for (i, (name, _)) in lexicon.combos.iter().enumerate() {
-        collect(name, Target::Combo, i, &mut found);
-    }
-    for (i, (terms, _, _)) in CLASS_WORDS.iter().enumerate() {
-        for t in *terms {
-            collect(t, Target::ClassWord, i, &mut found);
         }
     }
     found.sort_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));

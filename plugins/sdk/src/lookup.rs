@@ -106,6 +106,85 @@ impl Lookup {
     }
 }
 
+impl Lookup {
+    /// Every distinct word of the text (and the pieces of words with apostrophes).
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.words.iter().map(String::as_str)
+    }
+}
+
+/// A fixed list of terms indexed by first word, built once (in `init`) and used for many
+/// texts. [`TermIndex::find_in`] gives the same answers as calling [`Lookup::find_all`] for
+/// every term in order, but looks only at the terms whose first word occurs in the text:
+/// its cost follows the text's length, not the lexicon's size.
+#[derive(Debug, Clone)]
+pub struct TermIndex {
+    terms: Vec<String>,
+    /// First word (lower case) → indices of the terms that start with it.
+    by_first: rustc_hash::FxHashMap<String, Vec<usize>>,
+    /// Terms whose first word ends in `*`: (prefix, index).
+    prefixed: Vec<(String, usize)>,
+    /// Terms that do not start with a plain word; always checked.
+    other: Vec<usize>,
+}
+
+impl TermIndex {
+    /// Indexes `terms`; positions in the list are the ids [`TermIndex::find_in`] returns.
+    pub fn new<S: AsRef<str>>(terms: impl IntoIterator<Item = S>) -> TermIndex {
+        let mut ix = TermIndex { terms: Vec::new(), by_first: Default::default(), prefixed: Vec::new(), other: Vec::new() };
+        for (i, t) in terms.into_iter().enumerate() {
+            let norm = crate::text::normalize(t.as_ref());
+            let end = norm.find(|c: char| !is_word_char(c)).unwrap_or(norm.len());
+            let first = norm[..end].trim_matches('\'');
+            if first.is_empty() || norm.starts_with('\'') {
+                ix.other.push(i);
+            } else if norm[end..].starts_with('*') {
+                ix.prefixed.push((first.to_string(), i));
+            } else {
+                ix.by_first.entry(first.to_string()).or_default().push(i);
+            }
+            ix.terms.push(t.as_ref().to_string());
+        }
+        ix
+    }
+
+    /// The term with id `i`, as given.
+    pub fn term(&self, i: usize) -> &str {
+        &self.terms[i]
+    }
+
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Every term that occurs in `text` (negated or not), as (id, its matches), in id order.
+    pub fn find_in(&self, text: &Lookup) -> Vec<(usize, Vec<Match>)> {
+        let mut ids: Vec<usize> = self.other.clone();
+        for w in text.words() {
+            if let Some(list) = self.by_first.get(w) {
+                ids.extend(list);
+            }
+        }
+        for (prefix, i) in &self.prefixed {
+            if text.words().any(|w| w.starts_with(prefix.as_str())) {
+                ids.push(*i);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|i| {
+                let m = text.text().find_all(&self.terms[i]);
+                (!m.is_empty()).then_some((i, m))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +210,26 @@ mod tests {
                 assert_eq!(l.mentions(term), x.mentions(term), "{t:?} / {term:?}");
             }
         }
+    }
+
+    #[test]
+    fn term_index_agrees_with_a_linear_scan() {
+        let terms = [
+            "baby", "baby's", "chest pain", "can't breathe", "vomit*", "st. john's wort", "co-codamol", "Tylenol",
+            "tylenol pm", "Advil-PM", "'chest", "sore*", "38.5", "absent", "x", "ibuprofen",
+        ];
+        let ix = TermIndex::new(terms);
+        for t in [
+            "My baby's temperature is 38.5; 'chest pain' since 2 hours, can't breathe, vomiting. St. John's wort + co-codamol",
+            "No chest pain, just a sore knee. Tylenol PM and Advil-PM and ibuprofen",
+            "",
+        ] {
+            let l = Lookup::new(t);
+            let linear: Vec<(usize, Vec<Match>)> =
+                terms.iter().enumerate().map(|(i, term)| (i, l.find_all(term))).filter(|(_, m)| !m.is_empty()).collect();
+            assert_eq!(ix.find_in(&l), linear, "{t:?}");
+        }
+        assert_eq!(ix.term(7), "Tylenol");
     }
 
     #[test]
