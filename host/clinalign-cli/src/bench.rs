@@ -9,7 +9,8 @@ use clap::Subcommand;
 use clinalign::manifest::PluginRef;
 use clinalign::rows::parse_row;
 use clinalign::rubric_quality::{Candidate, CurationPolicy, curate};
-use clinalign::{Manifest, Query, RubricEntry};
+use clinalign::synthesis::candidate;
+use clinalign::{Manifest, Query};
 use clinalign_sdk::lookup::Lookup;
 use clinalign_sdk::template::Template;
 use rayon::prelude::*;
@@ -251,17 +252,7 @@ fn native_candidates(principles: &[(Manifest, Template)], q: &Query) -> Vec<Cand
     let gated = |m: &Manifest| m.gate_terms().is_none_or(|terms| terms.iter().any(|t| user.contains(t)));
     for (m, t) in principles.iter().filter(|(m, _)| m.applies_to(&q.scenario) && gated(m)) {
         if let Ok(items) = t.evaluate(q) {
-            let confidence = q.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0);
-            for item in items {
-                let mut tags = vec![item.axis.tag(), format!("dimension:{}", m.dimension), m.tag()];
-                tags.extend(item.tags);
-                candidates.push(Candidate {
-                    entry: RubricEntry { criterion: item.criterion, points: item.points, tags },
-                    principle: m.id.clone(),
-                    specific: m.is_specific(),
-                    confidence,
-                });
-            }
+            candidates.extend(items.into_iter().map(|item| candidate(m, item, q)));
         }
     }
     candidates

@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use clinalign_sdk::{Label, Query};
+use clinalign_sdk::{Label, Query, RubricItem};
+
+use crate::manifest::Manifest;
 use serde::{Deserialize, Serialize};
 
 use crate::principle_set::{PrincipleSet, to_wit_query};
@@ -64,6 +66,23 @@ impl Rubric {
     }
 }
 
+/// A principle's item as a rubric candidate: tagged `axis:*`, `dimension:*` and
+/// `principle:<id>@<version>` (before its own tags), and ranked by the principle's
+/// specificity and the confidence of the label that put it in the pool.
+pub fn candidate(m: &Manifest, item: RubricItem, query: &Query) -> Candidate {
+    let mut tags = Vec::with_capacity(item.tags.len() + 3);
+    tags.push(item.axis.tag());
+    tags.push(format!("dimension:{}", m.dimension));
+    tags.push(m.tag());
+    tags.extend(item.tags);
+    Candidate {
+        entry: RubricEntry { criterion: item.criterion, points: item.points, tags },
+        principle: m.id.clone(),
+        specific: m.is_specific(),
+        confidence: query.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0),
+    }
+}
+
 impl PrincipleSet {
     /// Writes the rubric for a query whose scenario is complete: every principle of the
     /// pool runs (a failing principle adds nothing and is listed in `calls`), then the items
@@ -81,20 +100,7 @@ impl PrincipleSet {
             match result {
                 Ok(emitted) => {
                     calls.push(PrincipleCall { principle: m.id.clone(), emitted: emitted.len(), error: None, micros });
-                    let confidence = query.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0);
-                    for item in emitted {
-                        let mut tags = Vec::with_capacity(item.tags.len() + 3);
-                        tags.push(item.axis.tag());
-                        tags.push(format!("dimension:{}", m.dimension));
-                        tags.push(m.tag());
-                        tags.extend(item.tags);
-                        candidates.push(Candidate {
-                            entry: RubricEntry { criterion: item.criterion, points: item.points, tags },
-                            principle: m.id.clone(),
-                            specific: m.is_specific(),
-                            confidence,
-                        });
-                    }
+                    candidates.extend(emitted.into_iter().map(|item| candidate(m, item, query)));
                 }
                 Err(e) => calls.push(PrincipleCall { principle: m.id.clone(), emitted: 0, error: Some(e), micros }),
             }
