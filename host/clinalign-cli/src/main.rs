@@ -5,6 +5,9 @@
 mod bench;
 mod classify;
 mod eval_rubrics;
+mod grade;
+mod lm;
+mod openai;
 mod jsonl;
 mod principles;
 mod score;
@@ -43,6 +46,12 @@ enum Command {
     /// HealthBench metrics from graded rows (criteria_met or p_met), and the grader
     /// meta-evaluation against physician labels.
     Score(score::ScoreArgs),
+    /// Grade responses against their rubrics with a judge (a local model's log-probs, or an
+    /// OpenAI-compatible server), then score them as HealthBench does. Resumable.
+    Grade(grade::GradeArgs),
+    /// Run a model directly: forward pass, generation, info.
+    #[command(subcommand)]
+    Lm(lm::LmCommand),
     /// Compare synthesized rubrics with physician rubrics: coverage, precision, axes, balance.
     EvalRubrics(eval_rubrics::EvalRubricsArgs),
     /// Measure the engine.
@@ -121,6 +130,8 @@ fn main() -> ExitCode {
         Command::Classify(args) => classify::run(args),
         Command::Score(args) => score::run(args),
         Command::EvalRubrics(args) => eval_rubrics::run(args),
+        Command::Grade(args) => grade::run(args),
+        Command::Lm(cmd) => lm::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -52,7 +52,7 @@ pub use dimensions::Dimensions;
 pub use engine::{Engine, EngineBuilder, ReloadOutcome, ReloadReport, default_cache_dir};
 pub use error::{Error, Result};
 pub use manifest::{Catalog, Manifest};
-pub use model::LanguageModel;
+pub use model::{Grade, Judge, JudgeItem, LanguageModel};
 pub use principle_set::PrincipleSet;
 pub use reload::Watch;
 pub use report::RunReport;

@@ -1,0 +1,23 @@
+//! # clinalign-infer — models on the CPU
+//!
+//! Loads Llama, Qwen2, Qwen3 and Qwen3-MoE models from Hugging Face safetensors or GGUF,
+//! with their tokenizers and chat templates, runs batched forward passes with a KV cache,
+//! generates text, and judges rubric criteria by the log-probabilities of "yes" and "no".
+//! It implements the engine's model traits ([`clinalign::LanguageModel`]); the engine never
+//! depends on this crate.
+
+pub mod assets;
+pub mod error;
+pub mod gguf;
+pub mod quant;
+pub mod tokenizer;
+
+pub use error::{Error, Result};
+pub mod config;
+pub mod model;
+pub mod ops;
+pub mod weights;
+pub mod chat;
+pub mod generate;
+pub mod judge;
+pub mod local;

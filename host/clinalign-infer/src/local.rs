@@ -1,0 +1,248 @@
+//! A local model ready to use: weights, tokenizer and chat template, opened from a
+//! Hugging Face folder (`config.json`, safetensors, `tokenizer.json`) or a GGUF file.
+
+use std::path::{Path, PathBuf};
+
+use crate::chat::{ChatTemplate, Turn};
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::generate::{Sampling, generate};
+use crate::gguf::Gguf;
+use crate::model::{KvCache, Logits, Model, Step};
+use crate::tokenizer::Tokenizer;
+use crate::weights::{Matrix, Proj, SafetensorsSource, WeightSource};
+
+/// A model with its tokenizer and chat template.
+pub struct LocalModel {
+    name: String,
+    path: PathBuf,
+    model: Model,
+    tokenizer: Option<Tokenizer>,
+    template: Option<ChatTemplate>,
+}
+
+impl LocalModel {
+    /// Opens a GGUF file or a Hugging Face model folder.
+    pub fn open(path: &Path) -> Result<LocalModel> {
+        let name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| path.display().to_string());
+        if path.is_dir() {
+            let cfg = ModelConfig::from_hf_json(&path.join("config.json"))?;
+            let src = SafetensorsSource::open(path)?;
+            let model = Model::from_source(cfg, &src)?;
+            let tj = path.join("tokenizer.json");
+            let tokenizer = if tj.is_file() {
+                let tc = path.join("tokenizer_config.json");
+                Some(Tokenizer::from_files(&tj, tc.is_file().then_some(tc.as_path()))?)
+            } else {
+                None
+            };
+            Self::assemble(name, path, model, tokenizer)
+        } else if path.is_file() {
+            let g = Gguf::open(path)?;
+            let cfg = ModelConfig::from_gguf(&g, path)?;
+            let model = Model::from_source(cfg.clone(), &GgufSource { g: &g, cfg: &cfg, path, stacks: Default::default() })?;
+            let tokenizer = Some(Tokenizer::from_gguf(&g)?);
+            Self::assemble(name, path, model, tokenizer)
+        } else {
+            Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file or folder")))
+        }
+    }
+
+    fn assemble(name: String, path: &Path, model: Model, tokenizer: Option<Tokenizer>) -> Result<LocalModel> {
+        let template = match &tokenizer {
+            Some(t) => match t.chat_template() {
+                Some(src) => {
+                    let token = |id: Option<u32>| id.and_then(|i| t.id_to_token(i)).unwrap_or_default();
+                    Some(ChatTemplate::new(src, &token(t.bos_id()), &token(t.eos_id()))?)
+                }
+                None => None,
+            },
+            None => None,
+        };
+        Ok(LocalModel { name, path: path.to_path_buf(), model, tokenizer, template })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The tokenizer; models opened without one cannot take text.
+    pub fn tokenizer(&self) -> Result<&Tokenizer> {
+        self.tokenizer
+            .as_ref()
+            .ok_or_else(|| Error::Invalid(format!("{} has no tokenizer (tokenizer.json or GGUF tokenizer metadata)", self.name)))
+    }
+
+    /// `text` as a user turn followed by the assistant's turn, in the model's chat format
+    /// (the text as is when the model has no chat template).
+    pub fn user_prompt(&self, text: &str) -> Result<String> {
+        match &self.template {
+            Some(t) => t.render(&[Turn { role: "user", content: text }], true),
+            None => Ok(text.to_string()),
+        }
+    }
+
+    /// A conversation in the model's chat format, ready for the assistant's reply.
+    pub fn chat_prompt(&self, turns: &[Turn<'_>]) -> Result<String> {
+        match &self.template {
+            Some(t) => t.render(turns, true),
+            None => Ok(turns.iter().map(|t| format!("{}: {}\n", t.role, t.content)).collect::<String>() + "assistant:"),
+        }
+    }
+
+    /// Generates a reply to a prompt already in chat format; decoding stops at the end-of-turn
+    /// token.
+    pub fn complete(&self, prompt: &str, sampling: &Sampling) -> Result<String> {
+        let tok = self.tokenizer()?;
+        let ids = tok.encode(prompt, false)?;
+        let mut s = sampling.clone();
+        s.stop.extend(tok.eos_id());
+        let out = generate(&self.model, &ids, &s)?;
+        let body: Vec<u32> = out.into_iter().filter(|t| !s.stop.contains(t)).collect();
+        tok.decode(&body, true)
+    }
+
+    /// Sum of log-probabilities of each option's tokens following `prompt`.
+    pub fn option_logprobs(&self, prompt: &str, options: &[String]) -> Result<Vec<f32>> {
+        let tok = self.tokenizer()?;
+        let p = tok.encode(prompt, false)?;
+        if p.is_empty() {
+            return Err(Error::Invalid("empty prompt".into()));
+        }
+        let mut prefix = KvCache::new(&self.model.cfg);
+        // The prompt's last token is run with each option so its logits predict the option's
+        // first token.
+        if p.len() > 1 {
+            self.model.forward(&mut [Step { tokens: &p[..p.len() - 1], cache: &mut prefix, prefix: None }], Logits::None)?;
+        }
+        options
+            .iter()
+            .map(|o| {
+                let ids = tok.encode(o, false)?;
+                if ids.is_empty() {
+                    return Ok(0.0);
+                }
+                let mut tokens = vec![p[p.len() - 1]];
+                tokens.extend(&ids[..ids.len() - 1]);
+                let mut cache = KvCache::new(&self.model.cfg);
+                let logits = self.model.forward(&mut [Step { tokens: &tokens, cache: &mut cache, prefix: Some(&prefix) }], Logits::All)?;
+                Ok(ids.iter().zip(&logits[0]).map(|(id, row)| Model::log_probs(row, &[*id])[0]).sum())
+            })
+            .collect()
+    }
+}
+
+impl clinalign::LanguageModel for LocalModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn generate(&self, prompt: &str, max_tokens: u32) -> std::result::Result<String, String> {
+        let p = self.user_prompt(prompt).map_err(|e| e.to_string())?;
+        self.complete(&p, &Sampling { max_tokens: max_tokens as usize, ..Default::default() }).map_err(|e| e.to_string())
+    }
+
+    fn score_options(&self, prompt: &str, options: &[String]) -> std::result::Result<Vec<f32>, String> {
+        self.option_logprobs(prompt, options).map_err(|e| e.to_string())
+    }
+}
+
+/// Weights from a GGUF file, under Hugging Face names and layouts.
+struct GgufSource<'g> {
+    g: &'g Gguf,
+    cfg: &'g ModelConfig,
+    path: &'g Path,
+    /// Dequantized 3-D expert tensors, so each is dequantized once, not once per expert.
+    stacks: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<Vec<f32>>>>,
+}
+
+/// The GGUF name of a Hugging Face tensor name.
+fn gguf_name(hf: &str) -> Option<String> {
+    let fixed = match hf {
+        "model.embed_tokens.weight" => Some("token_embd.weight"),
+        "model.norm.weight" => Some("output_norm.weight"),
+        "lm_head.weight" => Some("output.weight"),
+        _ => None,
+    };
+    if let Some(f) = fixed {
+        return Some(f.to_string());
+    }
+    let rest = hf.strip_prefix("model.layers.")?;
+    let (layer, tail) = rest.split_once('.')?;
+    let mapped = match tail {
+        "input_layernorm.weight" => "attn_norm.weight",
+        "post_attention_layernorm.weight" => "ffn_norm.weight",
+        "self_attn.q_proj.weight" => "attn_q.weight",
+        "self_attn.k_proj.weight" => "attn_k.weight",
+        "self_attn.v_proj.weight" => "attn_v.weight",
+        "self_attn.o_proj.weight" => "attn_output.weight",
+        "self_attn.q_proj.bias" => "attn_q.bias",
+        "self_attn.k_proj.bias" => "attn_k.bias",
+        "self_attn.v_proj.bias" => "attn_v.bias",
+        "self_attn.q_norm.weight" => "attn_q_norm.weight",
+        "self_attn.k_norm.weight" => "attn_k_norm.weight",
+        "mlp.gate_proj.weight" => "ffn_gate.weight",
+        "mlp.up_proj.weight" => "ffn_up.weight",
+        "mlp.down_proj.weight" => "ffn_down.weight",
+        "mlp.gate.weight" => "ffn_gate_inp.weight",
+        _ => return None,
+    };
+    Some(format!("blk.{layer}.{mapped}"))
+}
+
+impl WeightSource for GgufSource<'_> {
+    fn origin(&self) -> &Path {
+        self.path
+    }
+
+    fn tensor(&self, name: &str) -> Result<Option<(Vec<usize>, Vec<f32>)>> {
+        let Some(gname) = gguf_name(name) else { return Ok(None) };
+        let Some(info) = self.g.tensor(&gname) else { return Ok(None) };
+        // ggml lists dimensions fastest first; Hugging Face slowest first.
+        let shape: Vec<usize> = info.shape.iter().rev().copied().collect();
+        Ok(Some((shape, self.g.dequantize(info)?)))
+    }
+
+    fn expert(&self, layer: usize, e: usize, proj: Proj) -> Result<Option<Matrix>> {
+        let kind = match proj {
+            Proj::Gate => "gate",
+            Proj::Up => "up",
+            Proj::Down => "down",
+        };
+        let name = format!("blk.{layer}.ffn_{kind}_exps.weight");
+        let Some(info) = self.g.tensor(&name) else { return Ok(None) };
+        if info.shape.len() != 3 || e >= info.shape[2] || self.cfg.moe.is_none() {
+            return Err(Error::format(self.path, format!("tensor {name} has shape {:?}; no expert {e}", info.shape)));
+        }
+        let (cols, rows) = (info.shape[0], info.shape[1]);
+        let cached = self.stacks.borrow().get(&name).cloned();
+        let all = match cached {
+            Some(a) => a,
+            None => {
+                let a = std::rc::Rc::new(self.g.dequantize(info)?);
+                self.stacks.borrow_mut().insert(name.clone(), a.clone());
+                a
+            }
+        };
+        Ok(Some(Matrix { rows, cols, data: all[e * rows * cols..(e + 1) * rows * cols].to_vec() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_hugging_face_names_to_gguf_names() {
+        assert_eq!(gguf_name("model.embed_tokens.weight").as_deref(), Some("token_embd.weight"));
+        assert_eq!(gguf_name("model.layers.7.self_attn.o_proj.weight").as_deref(), Some("blk.7.attn_output.weight"));
+        assert_eq!(gguf_name("model.layers.0.mlp.gate.weight").as_deref(), Some("blk.0.ffn_gate_inp.weight"));
+        assert_eq!(gguf_name("model.layers.0.self_attn.k_norm.weight").as_deref(), Some("blk.0.attn_k_norm.weight"));
+        assert_eq!(gguf_name("model.layers.x"), None);
+        assert_eq!(gguf_name("something.else"), None);
+    }
+}

