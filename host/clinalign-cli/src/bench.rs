@@ -39,6 +39,11 @@ pub enum BenchCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The log-prob judge on HealthBench rows (ideal completions against their rubrics):
+    /// prompt tokens/s and criteria/s with the shared prefix and one full prompt per
+    /// criterion, GFLOP/s against this machine's gemm peak, and llama.cpp on the same
+    /// prompts when llama-cpp-python is installed.
+    Score(crate::bench_score::ScoreBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -49,6 +54,11 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             if let Some(path) = out {
                 write_json_atomic(&path, &result)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Score(args) => {
+            let result = crate::bench_score::run(args)?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(ExitCode::SUCCESS)
         }
     }

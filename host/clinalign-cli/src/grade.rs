@@ -57,6 +57,10 @@ pub struct GradeArgs {
     /// Also write the score summary (JSON) here.
     #[arg(long, value_name = "S.json")]
     pub score_out: Option<PathBuf>,
+    /// Local judge weights: `f32` (reference numerics, shared-prefix scores equal
+    /// full-prompt ones) or `native` (4-bit layers with 8-bit activations, as llama.cpp).
+    #[arg(long, default_value = "f32")]
+    pub precision: clinalign_infer::local::Precision,
 }
 
 fn field<'a>(row: &'a Map<String, Value>, dotted: &str) -> Option<&'a Value> {
@@ -110,7 +114,7 @@ fn response_of(row: &Map<String, Value>, response_field: &Option<String>) -> Opt
     candidates.iter().find_map(|f| field(row, f).and_then(Value::as_str).map(str::to_string))
 }
 
-fn conversation_of(row: &Map<String, Value>) -> Result<Vec<Message>, String> {
+pub(crate) fn conversation_of(row: &Map<String, Value>) -> Result<Vec<Message>, String> {
     let turns = row.get("prompt").or(row.get("messages")).and_then(Value::as_array).ok_or("no \"prompt\" or \"messages\" list")?;
     turns
         .iter()
@@ -125,7 +129,7 @@ fn conversation_of(row: &Map<String, Value>) -> Result<Vec<Message>, String> {
 
 fn build_judge(args: &GradeArgs) -> Result<Arc<dyn Judge>> {
     if let Some(path) = args.judge.strip_prefix("local:") {
-        let lm = clinalign_infer::local::LocalModel::open(Path::new(path)).with_context(|| format!("loading judge model {path}"))?;
+        let lm = clinalign_infer::local::LocalModel::open_with(Path::new(path), args.precision).with_context(|| format!("loading judge model {path}"))?;
         Ok(Arc::new(lm))
     } else if let Some(url) = args.judge.strip_prefix("openai:") {
         Ok(Arc::new(crate::openai::OpenAiJudge::new(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use clinalign_infer::generate::Sampling;
-use clinalign_infer::local::LocalModel;
+use clinalign_infer::local::{LocalModel, Precision};
 use clinalign_infer::model::{KvCache, Logits, Step};
 
 #[derive(Subcommand, Debug)]
@@ -22,6 +22,10 @@ pub enum LmCommand {
         tokens: PathBuf,
         #[arg(long, value_name = "LOGITS.safetensors")]
         out: PathBuf,
+        /// `f32`: every weight dequantised (reference numerics); `native`: 4-bit layers stay
+        /// 4-bit with 8-bit activations (as llama.cpp).
+        #[arg(long, default_value = "f32")]
+        precision: Precision,
     },
     /// Generate a reply to a prompt (sent as a user turn in the model's chat format).
     Generate {
@@ -41,6 +45,9 @@ pub enum LmCommand {
         /// Send the prompt as is, without the chat template.
         #[arg(long)]
         raw: bool,
+        /// `f32` or `native` (see `lm forward --help`).
+        #[arg(long, default_value = "f32")]
+        precision: Precision,
     },
     /// Describe a model: architecture, sizes, tokenizer.
     Info {
@@ -51,8 +58,8 @@ pub enum LmCommand {
 
 pub fn run(cmd: LmCommand) -> Result<ExitCode> {
     match cmd {
-        LmCommand::Forward { model, tokens, out } => {
-            let lm = LocalModel::open(&model).with_context(|| format!("loading {}", model.display()))?;
+        LmCommand::Forward { model, tokens, out, precision } => {
+            let lm = LocalModel::open_with(&model, precision).with_context(|| format!("loading {}", model.display()))?;
             let text = std::fs::read_to_string(&tokens).with_context(|| format!("{}: cannot read", tokens.display()))?;
             let ids: Vec<u32> = serde_json::from_str(&text)
                 .with_context(|| format!("{}: expected a JSON list of token ids", tokens.display()))?;
@@ -76,8 +83,8 @@ pub fn run(cmd: LmCommand) -> Result<ExitCode> {
             clinalign::util::write_atomic(&out, &data)?;
             println!("wrote {} ({} tokens × {} vocabulary)", out.display(), rows.len(), vocab);
         }
-        LmCommand::Generate { model, prompt, max_tokens, temperature, top_p, seed, raw } => {
-            let lm = LocalModel::open(&model).with_context(|| format!("loading {}", model.display()))?;
+        LmCommand::Generate { model, prompt, max_tokens, temperature, top_p, seed, raw, precision } => {
+            let lm = LocalModel::open_with(&model, precision).with_context(|| format!("loading {}", model.display()))?;
             let text = if raw { prompt } else { lm.user_prompt(&prompt)? };
             let s = Sampling { temperature, top_p, seed, max_tokens, stop: Vec::new() };
             println!("{}", lm.complete(&text, &s)?);

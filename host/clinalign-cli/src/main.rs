@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 failure, 2 usage error.
 
 mod bench;
+mod bench_score;
 mod classify;
 mod eval_rubrics;
 mod grade;

@@ -76,6 +76,29 @@ impl ModelConfig {
             .is_some_and(|m| m.num_experts > 0 && !m.mlp_only_layers.contains(&i) && (i + 1) % m.decoder_sparse_step.max(1) == 0)
     }
 
+    /// Floating-point operations (2 per multiply-add) of a forward pass over `new_tokens`
+    /// tokens that start at position `start`, with `logits_rows` rows of output logits:
+    /// projections, experts actually routed to (top-k), attention scores and mixing, and the
+    /// output head. Norms, RoPE and activations are left out (they are a few per cent).
+    pub fn forward_flops(&self, new_tokens: usize, start: usize, logits_rows: usize) -> f64 {
+        let (h, hd) = (self.hidden_size as f64, self.head_dim as f64);
+        let (nh, nkv) = (self.num_heads as f64, self.num_kv_heads as f64);
+        let attn_proj = h * hd * (2.0 * nh + 2.0 * nkv);
+        let mut per_token = 0.0;
+        for i in 0..self.num_layers {
+            per_token += attn_proj;
+            per_token += match (&self.moe, self.is_moe_layer(i)) {
+                (Some(m), true) => h * m.num_experts as f64 + 3.0 * h * m.expert_intermediate_size as f64 * m.top_k as f64,
+                _ => 3.0 * h * self.intermediate_size as f64,
+            };
+        }
+        // Token at position p attends to p + 1 keys: q·k and the weighted sum of values.
+        let (t, s) = (new_tokens as f64, start as f64);
+        let keys = t * s + t * (t + 1.0) / 2.0;
+        let attn = self.num_layers as f64 * keys * 2.0 * nh * hd;
+        2.0 * (per_token * t + attn + logits_rows as f64 * h * self.vocab_size as f64)
+    }
+
     /// Checks the sizes fit together; the error names the problem.
     pub fn validate(&self, origin: &Path) -> Result<()> {
         let bad = |m: String| Err(Error::format(origin, m));

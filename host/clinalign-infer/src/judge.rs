@@ -45,7 +45,10 @@ pub struct PromptParts {
     pub suffix: String,
 }
 
-/// Writes the judge prompt for one criterion.
+/// Writes the judge prompt for one criterion. Everything that does not depend on the
+/// criterion (the instructions included) comes first, so the per-criterion suffix is only the
+/// item and a short question ending in "yes or no": those are the tokens every criterion pays
+/// for on its own.
 pub fn judge_prompt(conversation: &[Message], response: &str, c: &Criterion) -> PromptParts {
     let mut prefix = String::from(
         "You are checking one response in a health conversation against one rubric item.\n\nConversation:\n",
@@ -54,11 +57,10 @@ pub fn judge_prompt(conversation: &[Message], response: &str, c: &Criterion) -> 
         prefix.push_str(&format!("{}: {}\n", m.role, m.content.trim()));
     }
     prefix.push_str(&format!("assistant (the response being graded): {}\n\n", response.trim()));
-    let suffix = format!(
-        "Rubric item ({:+} points):\n{}\n\nDoes the response do what the rubric item describes? It counts only if every part is met; examples after \"such as\" or \"for example\" are illustrations, not requirements. If the item describes something undesirable, answer whether the response did it. Answer yes or no.",
-        c.points,
-        c.text.trim()
+    prefix.push_str(
+        "An item counts as met only if every part of it is met; examples after \"such as\" or \"for example\" are illustrations, not requirements. If the item describes something undesirable, say whether the response did it.\n\n",
     );
+    let suffix = format!("Rubric item ({:+} points): {}\n\nDoes the response meet this item? Answer yes or no.", c.points, c.text.trim());
     PromptParts { prefix, suffix }
 }
 
@@ -100,7 +102,7 @@ impl<'m> Judge<'m> {
     /// The criteria's full prompts, and how many leading tokens all of them share (each keeps
     /// at least one token of its own). Sharing is defined on tokens, not text, so it is exact
     /// whatever the tokenizer does at the boundary.
-    fn encode_all(&self, conversation: &[Message], response: &str, criteria: &[Criterion]) -> Result<(Vec<Vec<u32>>, usize)> {
+    pub fn prompts(&self, conversation: &[Message], response: &str, criteria: &[Criterion]) -> Result<(Vec<Vec<u32>>, usize)> {
         let full: Vec<Vec<u32>> =
             criteria.iter().map(|c| self.encode(&judge_prompt(conversation, response, c))).collect::<Result<_>>()?;
         let first = &full[0];
@@ -111,7 +113,13 @@ impl<'m> Judge<'m> {
         Ok((full, common))
     }
 
-    fn verdict(&self, logits: &[f32]) -> Verdict {
+    /// The token ids read as "yes" and as "no".
+    pub fn answer_tokens(&self) -> (&[u32], &[u32]) {
+        (&self.yes, &self.no)
+    }
+
+    /// The verdict read from the logits at the answer position.
+    pub fn verdict(&self, logits: &[f32]) -> Verdict {
         let lp = Model::log_probs(logits, &[self.yes.clone(), self.no.clone()].concat());
         let (ly, ln) = lp.split_at(self.yes.len());
         let lse = |v: &[f32]| {
@@ -129,7 +137,7 @@ impl<'m> Judge<'m> {
         if criteria.is_empty() {
             return Ok(0);
         }
-        Ok(self.encode_all(conversation, response, criteria)?.1)
+        Ok(self.prompts(conversation, response, criteria)?.1)
     }
 
     /// Judges every criterion with its own full prompt (no sharing): what HealthBench
@@ -155,7 +163,7 @@ impl<'m> Judge<'m> {
             return Ok(Vec::new());
         }
         let model = self.lm.model();
-        let (full, shared) = self.encode_all(conversation, response, criteria)?;
+        let (full, shared) = self.prompts(conversation, response, criteria)?;
         let mut prefix_cache = KvCache::new(&model.cfg);
         if shared > 0 {
             model.forward(&mut [Step { tokens: &full[0][..shared], cache: &mut prefix_cache, prefix: None }], Logits::None)?;

@@ -16,6 +16,7 @@ pub use error::{Error, Result};
 pub mod config;
 pub mod model;
 pub mod ops;
+pub mod qmatmul;
 pub mod weights;
 pub mod chat;
 pub mod generate;

