@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::config::{ModelConfig, MoeConfig};
 use crate::error::{Error, Result};
-use crate::ops::{Rope, logsumexp, matmul, matmul_wt, rms_norm, rms_norm_inplace, silu_mul, softmax};
+use crate::ops::{Rope, logsumexp, matmul_strided, matmul_wt, matmul_wt_strided, rms_norm, rms_norm_inplace, silu_mul, softmax};
 use crate::weights::{Linear, Matrix, Proj, WeightSource};
 
 /// Keys and values of every layer for one sequence: per layer and key/value head, a
@@ -272,12 +272,15 @@ impl Model {
     }
 
     /// Causal attention of each step's new queries over its prefix and its own cache,
-    /// parallel over (step, head).
+    /// parallel over (step, head). Queries go in blocks of 64 rows; a block's scores cover
+    /// only the keys its last row can see, so the masked triangle is mostly not computed.
     fn attention(&self, steps: &[Step<'_>], offsets: &[(usize, usize)], layer: usize, q: &[f32], out: &mut [f32]) {
+        const BLOCK: usize = 64;
         let cfg = &self.cfg;
         let (hd, nh, nkv) = (cfg.head_dim, cfg.num_heads, cfg.num_kv_heads);
         let group = nh / nkv;
         let scale = 1.0 / (hd as f32).sqrt();
+        let qs = nh * hd;
         let jobs: Vec<(usize, usize)> = (0..steps.len()).flat_map(|s| (0..nh).map(move |hh| (s, hh))).collect();
         let results: Vec<(usize, usize, Vec<f32>)> = jobs
             .into_par_iter()
@@ -286,57 +289,33 @@ impl Model {
                 let (off, _) = offsets[si];
                 let tq = s.tokens.len();
                 let g = head / group;
-                let mut qh = vec![0f32; tq * hd];
-                for t in 0..tq {
-                    let at = ((off + t) * nh + head) * hd;
-                    qh[t * hd..(t + 1) * hd].copy_from_slice(&q[at..at + hd]);
-                }
                 let (pk, pv, plen) = match s.prefix {
                     Some(p) => (&p.k[layer][g][..], &p.v[layer][g][..], p.len),
                     None => (&[][..], &[][..], 0),
                 };
                 let (ok, ov) = (&s.cache.k[layer][g], &s.cache.v[layer][g]);
                 let olen = ok.len() / hd;
-                let total = plen + olen;
-                let mut scores = vec![0f32; tq * total];
-                let mut part = vec![0f32; tq * plen.max(olen)];
-                if plen > 0 {
-                    matmul_wt(&qh, tq, hd, pk, plen, &mut part[..tq * plen]);
-                    for t in 0..tq {
-                        scores[t * total..t * total + plen].copy_from_slice(&part[t * plen..(t + 1) * plen]);
-                    }
-                }
-                matmul_wt(&qh, tq, hd, ok, olen, &mut part[..tq * olen]);
-                for t in 0..tq {
-                    scores[t * total + plen..(t + 1) * total].copy_from_slice(&part[t * olen..(t + 1) * olen]);
-                }
-                // Token t sees the prefix and its own cache up to its position.
                 let seen_before = olen - tq;
-                for t in 0..tq {
-                    let row = &mut scores[t * total..(t + 1) * total];
-                    let visible = plen + seen_before + t + 1;
-                    for s in row[..visible].iter_mut() {
-                        *s *= scale;
-                    }
-                    softmax(&mut row[..visible]);
-                    row[visible..].fill(0.0);
-                }
                 let mut o = vec![0f32; tq * hd];
-                let mut tmp = vec![0f32; tq * hd];
-                if plen > 0 {
-                    let mut sp = vec![0f32; tq * plen];
-                    for t in 0..tq {
-                        sp[t * plen..(t + 1) * plen].copy_from_slice(&scores[t * total..t * total + plen]);
+                let mut scores = vec![0f32; BLOCK.min(tq) * (plen + olen)];
+                for r0 in (0..tq).step_by(BLOCK) {
+                    let r1 = (r0 + BLOCK).min(tq);
+                    let rows = r1 - r0;
+                    // The last row of the block sees the prefix and its own cache up to itself.
+                    let own = seen_before + r1;
+                    let width = plen + own;
+                    let sc = &mut scores[..rows * width];
+                    let qb = &q[(off + r0) * qs + head * hd..];
+                    matmul_wt_strided(qb, qs, rows, hd, pk, plen, sc, width, scale, false);
+                    matmul_wt_strided(qb, qs, rows, hd, &ok[..own * hd], own, &mut sc[plen..], width, scale, false);
+                    for (i, row) in sc.chunks_exact_mut(width).enumerate() {
+                        let visible = plen + seen_before + r0 + i + 1;
+                        softmax(&mut row[..visible]);
+                        row[visible..].fill(0.0);
                     }
-                    matmul(&sp, tq, plen, pv, hd, &mut o);
-                }
-                let mut so = vec![0f32; tq * olen];
-                for t in 0..tq {
-                    so[t * olen..(t + 1) * olen].copy_from_slice(&scores[t * total + plen..(t + 1) * total]);
-                }
-                matmul(&so, tq, olen, ov, hd, &mut tmp);
-                for (a, b) in o.iter_mut().zip(&tmp) {
-                    *a += b;
+                    let ob = &mut o[r0 * hd..r1 * hd];
+                    matmul_strided(sc, width, rows, plen, pv, hd, ob, hd, false);
+                    matmul_strided(&sc[plen..], width, rows, own, &ov[..own * hd], hd, ob, hd, plen > 0);
                 }
                 (si, head, o)
             })

@@ -133,17 +133,87 @@ pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// `e^x` for `x ≤ 0` (softmax after subtracting the maximum), to about 2 ulp, written so
+/// the compiler vectorises it on plain SSE2: round-to-nearest by the 1.5·2²³ trick, a
+/// degree-6 polynomial on [−ln2/2, ln2/2], and the power of two put into the exponent bits.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³
+    let x = x.max(-87.0);
+    let k = (x * LOG2E + ROUND) - ROUND;
+    let r = x - k * LN2_HI - k * LN2_LO;
+    let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    f32::from_bits((p.to_bits() as i32 + ((k as i32) << 23)) as u32)
+}
+
 /// Softmax of a row in place.
 pub fn softmax(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for v in row.iter_mut() {
-        *v = (*v - max).exp();
+        *v = exp_nonpositive(*v - max);
         sum += *v;
     }
     let inv = 1.0 / sum;
     for v in row.iter_mut() {
         *v *= inv;
+    }
+}
+
+/// `out[i·out_rs + j] (+)= scale · Σ_p x[i·x_rs + p] · w[j·k + p]` for `i < n`, `j < m`:
+/// a product with `w` in linear-layer layout, reading and writing strided rows (sub-blocks
+/// of larger matrices), single-threaded. With `accumulate`, adds to `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_wt_strided(x: &[f32], x_rs: usize, n: usize, k: usize, w: &[f32], m: usize, out: &mut [f32], out_rs: usize, scale: f32, accumulate: bool) {
+    if n == 0 || m == 0 {
+        return;
+    }
+    assert!(x_rs >= k && out_rs >= m && w.len() >= m * k, "matmul_wt_strided: bad strides");
+    assert!(x.len() >= (n - 1) * x_rs + k && out.len() >= (n - 1) * out_rs + m, "matmul_wt_strided: slices too short");
+    if k == 0 {
+        if !accumulate {
+            for i in 0..n {
+                out[i * out_rs..i * out_rs + m].fill(0.0);
+            }
+        }
+        return;
+    }
+    // SAFETY: the assertions bound every index gemm derives: dst rows i < n at stride out_rs
+    // with m columns, lhs rows at stride x_rs with k columns, rhs element (p, j) at j·k + p.
+    unsafe {
+        gemm::gemm(
+            n, m, k, out.as_mut_ptr(), 1, out_rs as isize, accumulate, x.as_ptr(), 1, x_rs as isize, w.as_ptr(), k as isize, 1,
+            1.0, scale, false, false, false, Parallelism::None,
+        )
+    }
+}
+
+/// `out[i·out_rs + j] (+)= Σ_p a[i·a_rs + p] · b[p·m + j]`: `b` row-major `[k × m]`, strided
+/// rows of `a` and `out`, single-threaded.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_strided(a: &[f32], a_rs: usize, n: usize, k: usize, b: &[f32], m: usize, out: &mut [f32], out_rs: usize, accumulate: bool) {
+    if n == 0 || m == 0 {
+        return;
+    }
+    assert!(a_rs >= k && out_rs >= m && b.len() >= k * m, "matmul_strided: bad strides");
+    assert!(a.len() >= (n - 1) * a_rs + k && out.len() >= (n - 1) * out_rs + m, "matmul_strided: slices too short");
+    if k == 0 {
+        if !accumulate {
+            for i in 0..n {
+                out[i * out_rs..i * out_rs + m].fill(0.0);
+            }
+        }
+        return;
+    }
+    // SAFETY: as above; rhs element (p, j) at p·m + j.
+    unsafe {
+        gemm::gemm(
+            n, m, k, out.as_mut_ptr(), 1, out_rs as isize, accumulate, a.as_ptr(), 1, a_rs as isize, b.as_ptr(), 1, m as isize,
+            1.0, 1.0, false, false, false, Parallelism::None,
+        )
     }
 }
 
@@ -257,6 +327,46 @@ mod tests {
         matmul_wt(&x, n, k, &w, m, &mut out);
         for (a, b) in out.iter().zip(naive_wt(&x, n, k, &w, m)) {
             assert!((a - b).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        let mut worst = 0f64;
+        // Down to −80 (e^−80 ≈ 1.8e−35, still a normal f32); below, values only need to be tiny.
+        for i in 0..=160_000 {
+            let x = -(i as f32) * 5e-4;
+            let got = exp_nonpositive(x) as f64;
+            let want = (x as f64).exp();
+            worst = worst.max((got - want).abs() / want.max(1e-38));
+        }
+        assert!(worst < 1e-6, "relative error {worst}");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert!(exp_nonpositive(-1000.0) < 1e-37);
+    }
+
+    #[test]
+    fn strided_products_write_sub_blocks() {
+        // x rows live in a 3×7 buffer (stride 7, first 4 columns used); out in a 3×5 buffer.
+        let x: Vec<f32> = (0..21).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let w: Vec<f32> = (0..8).map(|i| (i as f32 - 4.0) * 0.25).collect(); // 2×4
+        let mut out = vec![9f32; 15];
+        matmul_wt_strided(&x, 7, 3, 4, &w, 2, &mut out, 5, 2.0, false);
+        for i in 0..3 {
+            for j in 0..2 {
+                let want: f32 = 2.0 * (0..4).map(|p| x[i * 7 + p] * w[j * 4 + p]).sum::<f32>();
+                assert!((out[i * 5 + j] - want).abs() < 1e-5);
+            }
+            assert_eq!(out[i * 5 + 2], 9.0, "columns past m untouched");
+        }
+        let b: Vec<f32> = (0..8).map(|i| i as f32).collect(); // 4×2
+        let mut acc = vec![1f32; 15];
+        matmul_strided(&x, 7, 3, 4, &b, 2, &mut acc, 5, true);
+        for i in 0..3 {
+            for j in 0..2 {
+                let want: f32 = 1.0 + (0..4).map(|p| x[i * 7 + p] * b[p * 2 + j]).sum::<f32>();
+                assert!((acc[i * 5 + j] - want).abs() < 1e-4);
+            }
         }
     }
 
