@@ -17,7 +17,7 @@ fn forward_writes_the_logits_transformers_computes() {
     let golden = std::fs::read(dir.join("golden.safetensors")).unwrap();
     let st = SafeTensors::deserialize(&golden).unwrap();
     let (ids_name, logits_name) =
-        if st.names().iter().any(|n| *n == "input_ids") { ("input_ids".to_string(), "logits".to_string()) } else { ("input_ids.0".to_string(), "logits.0".to_string()) };
+        if st.names().contains(&"input_ids") { ("input_ids".to_string(), "logits".to_string()) } else { ("input_ids.0".to_string(), "logits.0".to_string()) };
     let ids: Vec<i32> = st.tensor(&ids_name).unwrap().data().chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap())).collect();
     let (shape, want) = tensor_f32(&st, &logits_name);
 

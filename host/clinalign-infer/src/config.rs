@@ -73,7 +73,7 @@ impl ModelConfig {
     pub fn is_moe_layer(&self, i: usize) -> bool {
         self.moe
             .as_ref()
-            .is_some_and(|m| m.num_experts > 0 && !m.mlp_only_layers.contains(&i) && (i + 1) % m.decoder_sparse_step.max(1) == 0)
+            .is_some_and(|m| m.num_experts > 0 && !m.mlp_only_layers.contains(&i) && (i + 1).is_multiple_of(m.decoder_sparse_step.max(1)))
     }
 
     /// Floating-point operations (2 per multiply-add) of a forward pass over `new_tokens`
@@ -102,10 +102,10 @@ impl ModelConfig {
     /// Checks the sizes fit together; the error names the problem.
     pub fn validate(&self, origin: &Path) -> Result<()> {
         let bad = |m: String| Err(Error::format(origin, m));
-        if self.num_heads == 0 || self.num_kv_heads == 0 || self.num_heads % self.num_kv_heads != 0 {
+        if self.num_heads == 0 || self.num_kv_heads == 0 || !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return bad(format!("{} attention heads cannot share {} key/value heads", self.num_heads, self.num_kv_heads));
         }
-        if self.head_dim == 0 || self.head_dim % 2 != 0 {
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             return bad(format!("head_dim {} must be even and positive", self.head_dim));
         }
         if self.vocab_size == 0 || self.hidden_size == 0 || self.num_layers == 0 {

@@ -198,7 +198,7 @@ struct GgufSource<'g> {
 impl GgufSource<'_> {
     /// A 2-D 4-bit tensor of the expected shape, kept 4-bit when the precision allows.
     fn q4(&self, info: &crate::gguf::TensorInfo, rows: usize, cols: usize) -> Result<Option<Q4Matrix>> {
-        if self.precision != Precision::Native || !matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1) || cols % QK != 0 {
+        if self.precision != Precision::Native || !matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1) || !cols.is_multiple_of(QK) {
             return Ok(None);
         }
         if info.shape != [cols, rows] {
@@ -258,10 +258,10 @@ impl WeightSource for GgufSource<'_> {
     }
 
     fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Matrix> {
-        if let Some(info) = gguf_name(name).and_then(|g| self.g.tensor(&g)) {
-            if let Some(q) = self.q4(info, rows, cols)? {
-                return Ok(Matrix::q4(q));
-            }
+        if let Some(info) = gguf_name(name).and_then(|g| self.g.tensor(&g))
+            && let Some(q) = self.q4(info, rows, cols)?
+        {
+            return Ok(Matrix::q4(q));
         }
         Ok(Matrix::f32(rows, cols, self.require(name, &[rows, cols])?))
     }

@@ -44,7 +44,7 @@ pub struct Q4Matrix {
 impl Q4Matrix {
     /// Takes `rows × cols` elements of ggml `Q4_0` or `Q4_1` blocks.
     pub fn from_ggml(dtype: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Result<Q4Matrix, String> {
-        if cols % QK != 0 {
+        if !cols.is_multiple_of(QK) {
             return Err(format!("{cols} columns are not a whole number of {QK}-element blocks"));
         }
         let nb = cols / QK;
@@ -199,7 +199,7 @@ pub struct QActs {
 impl QActs {
     /// Quantises `x[n × k]` (`k` a multiple of 32).
     pub fn quantize(x: &[f32], n: usize, k: usize) -> QActs {
-        assert!(k % QK == 0, "QActs::quantize: {k} is not a multiple of {QK}");
+        assert!(k.is_multiple_of(QK), "QActs::quantize: {k} is not a multiple of {QK}");
         assert_eq!(x.len(), n * k);
         let nb = k / QK;
         let mut qs = vec![0i8; n * k];

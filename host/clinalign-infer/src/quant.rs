@@ -148,7 +148,7 @@ impl fmt::Display for GgmlType {
 /// `n_elements` is not a whole number of blocks or the size overflows `usize`.
 pub fn row_bytes(dtype: GgmlType, n_elements: usize) -> Option<usize> {
     let bs = dtype.block_size();
-    if n_elements % bs != 0 {
+    if !n_elements.is_multiple_of(bs) {
         return None;
     }
     (n_elements / bs).checked_mul(dtype.type_size())
@@ -799,7 +799,7 @@ mod tests {
     #[test]
     fn q8_k_known_block() {
         let mut b = 0.75f32.to_le_bytes().to_vec();
-        b.extend((0..256).map(|i| ((i % 256) as i32 - 128) as i8 as u8));
+        b.extend((0..256).map(|i| ((i % 256) - 128) as i8 as u8));
         b.extend([0u8; 32]);
         let y = deq(GgmlType::Q8_K, &b, 256);
         for (i, v) in y.iter().enumerate() {

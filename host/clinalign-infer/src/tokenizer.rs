@@ -181,15 +181,14 @@ impl Tokenizer {
             return Err(fail(format!("tokenizer.ggml.tokens has {} tokens", tokens.len())));
         }
         let types = g.get_i32_array_opt("tokenizer.ggml.token_type")?;
-        if let Some(types) = &types {
-            if types.len() != tokens.len() {
+        if let Some(types) = &types
+            && types.len() != tokens.len() {
                 return Err(fail(format!(
                     "tokenizer.ggml.token_type has {} entries for {} tokens",
                     types.len(),
                     tokens.len()
                 )));
             }
-        }
         let mut vocab = Vocab::default();
         for (id, &tok) in tokens.iter().enumerate() {
             if vocab.contains_key(tok) {

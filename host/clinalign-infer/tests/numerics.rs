@@ -25,7 +25,7 @@ fn goldens(path: &Path) -> Vec<(Vec<u32>, Vec<Vec<f32>>)> {
         let flat: Vec<f32> = lt.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         (ids, flat.chunks_exact(vocab).map(<[f32]>::to_vec).collect())
     };
-    if st.names().iter().any(|n| *n == "input_ids") {
+    if st.names().contains(&"input_ids") {
         vec![load("input_ids", "logits")]
     } else {
         (0..).map_while(|s| st.names().iter().any(|n| *n == format!("input_ids.{s}")).then(|| load(&format!("input_ids.{s}"), &format!("logits.{s}")))).collect()
