@@ -198,7 +198,7 @@ struct GgufSource<'g> {
 impl GgufSource<'_> {
     /// A 2-D 4-bit tensor of the expected shape, kept 4-bit when the precision allows.
     fn q4(&self, info: &crate::gguf::TensorInfo, rows: usize, cols: usize) -> Result<Option<Q4Matrix>> {
-        if self.precision != Precision::Native || !matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1) || !cols.is_multiple_of(QK) {
+        if self.precision != Precision::Native || !matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1) || !cols.is_multiple_of(2 * QK) {
             return Ok(None);
         }
         if info.shape != [cols, rows] {
@@ -278,7 +278,7 @@ impl WeightSource for GgufSource<'_> {
             return Err(Error::format(self.path, format!("tensor {name} has shape {:?}; no expert {e}", info.shape)));
         }
         let (cols, rows) = (info.shape[0], info.shape[1]);
-        if matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1) && self.precision == Precision::Native && cols % QK == 0 {
+        if matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1) && self.precision == Precision::Native && cols.is_multiple_of(2 * QK) {
             let per = rows * cols / QK * info.dtype.type_size();
             let bytes = &self.g.data(info)[e * per..(e + 1) * per];
             let q = Q4Matrix::from_ggml(info.dtype, bytes, rows, cols).map_err(|m| Error::format(self.path, format!("{name}: {m}")))?;

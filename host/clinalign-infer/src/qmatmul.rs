@@ -1,6 +1,5 @@
-//! Quantised matrix products: 4-bit weights kept as they are stored in GGUF (ggml `Q4_0` and
-//! `Q4_1` blocks of 32) times activations quantised on the fly to 8 bits per block of 32,
-//! with integer dot products.
+//! Quantised matrix products: 4-bit weights (ggml `Q4_0` and `Q4_1` blocks of 32) times
+//! activations quantised on the fly to 8 bits per block of 32, with integer dot products.
 //!
 //! A weight in block `b` of a row is `d_b·q + m_b` (`q` in 0..=15; `Q4_0` is the case
 //! `m_b = −8·d_b`); an activation in block `b` of a token is `e_b·a` (`a` in −127..=127,
@@ -10,12 +9,18 @@
 //! Σ_b d_b·e_b·Σ_k q_k·a_k  +  Σ_b m_b·(e_b·Σ_k a_k)
 //! ```
 //!
-//! The first sum runs on integers (`vpmaddubsw`/`vpmaddwd` with AVX2, 32 products per
-//! instruction pair), a tile of 2 weight rows × 4 tokens at a time so each unpacked weight
-//! block serves four tokens; the second is a small `f32` product of `[tokens × blocks]` by
-//! `[rows × blocks]`. This is what llama.cpp does for `Q4_1 × Q8_1`; the only rounding beyond
-//! the stored weights is the activations' 8-bit quantisation (relative error about 0.4 % of a
-//! block's largest value). Without AVX2 the same arithmetic runs as portable code.
+//! The second sum is a small `f32` product of `[tokens × blocks]` by `[rows × blocks]`. The
+//! first runs on integers, in a layout chosen so the per-block scales cost almost nothing.
+//! Blocks go in groups of 8 (or 2, for the last blocks of a row): in a 32-byte vector, each
+//! 4-byte lane holds 4 elements of one block of the group. `vpmaddubsw` multiplies
+//! unsigned 4-bit weights by signed 8-bit activations and adds pairs into 16-bit lanes. A
+//! group's 8 (or 2) vectors add up in 16 bits without overflow (8 · 2 · 15 · 127 < 2¹⁵), one
+//! `vpmaddwd` widens the sums, and each 32-bit lane then holds one block's whole integer dot
+//! product. A single multiply by the vector of the 8 blocks' `d_b·e_b` scales applies them
+//! all. That is about 2.6 vector instructions per 32 multiply-adds, against 4 FMAs in f32.
+//! Weights stay packed two per byte (iterations `h` and `h + I/2` of a group share bytes).
+//! Rows must have a multiple of 64 elements. Without AVX2 the same arithmetic runs as
+//! portable code.
 
 use half::f16;
 use rayon::prelude::*;
@@ -26,26 +31,68 @@ use crate::quant::GgmlType;
 /// Elements per quantisation block.
 pub const QK: usize = 32;
 
-/// A `[rows, cols]` weight matrix of 4-bit blocks (row-major, `cols` a multiple of 32).
+/// The groups of a row of `nb` blocks (`nb` even): `(first block, blocks)` with 8 blocks per
+/// group, then groups of 2 for the rest.
+fn groups(nb: usize) -> Vec<(usize, usize)> {
+    let mut g = Vec::new();
+    let mut b = 0;
+    while b + 8 <= nb {
+        g.push((b, 8));
+        b += 8;
+    }
+    while b + 2 <= nb {
+        g.push((b, 2));
+        b += 2;
+    }
+    g
+}
+
+/// Where element `e` (0..32) of block `l` of a group of `size` blocks goes: (iteration,
+/// byte within the iteration's 32-byte vector).
+#[inline]
+fn place(size: usize, l: usize, e: usize) -> (usize, usize) {
+    let lanes = 8 / size; // 4-byte lanes per block
+    let lane = l * lanes + (e / 4) % lanes;
+    (e / (4 * lanes), 4 * lane + e % 4)
+}
+
+/// A `[rows, cols]` weight matrix of 4-bit blocks in the grouped layout above.
 #[derive(Debug, Clone)]
 pub struct Q4Matrix {
     pub rows: usize,
     pub cols: usize,
     /// Blocks per row.
     nb: usize,
-    /// 16 bytes per block; byte `j` holds element `j` (low nibble) and `j + 16` (high).
+    groups: Vec<(usize, usize)>,
+    /// 16 bytes per block, row-major, grouped and packed (see the module docs).
     qs: Vec<u8>,
-    /// Scale per block, `[rows × nb]`.
+    /// Per row and group, the 8 lane scales (`d` of the lane's block), `[rows × groups × 8]`.
+    dv: Vec<f32>,
+    /// Scale per block in natural order, `[rows × nb]`.
     d: Vec<f32>,
     /// Offset per block, `[rows × nb]`.
     m: Vec<f32>,
 }
 
+/// Packs 32-element blocks of nibbles (`vals[b][e]`, 0..=15) of one group into its vectors.
+fn pack_group(size: usize, vals: &[[u8; QK]]) -> Vec<u8> {
+    let iters = QK * size / 32;
+    let mut it = vec![[0u8; 32]; iters];
+    for (l, block) in vals.iter().enumerate() {
+        for (e, v) in block.iter().enumerate() {
+            let (i, byte) = place(size, l, e);
+            it[i][byte] = *v;
+        }
+    }
+    let half = iters / 2;
+    (0..half).flat_map(|h| (0..32).map(move |j| (h, j))).map(|(h, j)| it[h][j] | (it[h + half][j] << 4)).collect()
+}
+
 impl Q4Matrix {
     /// Takes `rows × cols` elements of ggml `Q4_0` or `Q4_1` blocks.
     pub fn from_ggml(dtype: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Result<Q4Matrix, String> {
-        if !cols.is_multiple_of(QK) {
-            return Err(format!("{cols} columns are not a whole number of {QK}-element blocks"));
+        if !cols.is_multiple_of(2 * QK) {
+            return Err(format!("{cols} columns are not a multiple of {} (pairs of {QK}-element blocks)", 2 * QK));
         }
         let nb = cols / QK;
         let block = match dtype {
@@ -57,49 +104,68 @@ impl Q4Matrix {
         if bytes.len() != want {
             return Err(format!("{rows}×{cols} {} needs {want} bytes, got {}", dtype.name(), bytes.len()));
         }
+        let groups = groups(nb);
+        let h = |b: &[u8], at: usize| f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
         let mut qs = Vec::with_capacity(rows * nb * 16);
+        let mut dv = Vec::with_capacity(rows * groups.len() * 8);
         let mut d = Vec::with_capacity(rows * nb);
         let mut m = Vec::with_capacity(rows * nb);
-        let h = |b: &[u8], at: usize| f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
-        for blk in bytes.chunks_exact(block) {
-            let scale = h(blk, 0);
-            match dtype {
-                GgmlType::Q4_0 => {
-                    d.push(scale);
-                    m.push(-8.0 * scale);
-                    qs.extend_from_slice(&blk[2..18]);
+        for row in bytes.chunks_exact(nb * block) {
+            let mut vals = vec![[0u8; QK]; nb];
+            for (b, blk) in row.chunks_exact(block).enumerate() {
+                let scale = h(blk, 0);
+                let (min, q) = if dtype == GgmlType::Q4_0 { (-8.0 * scale, &blk[2..18]) } else { (h(blk, 2), &blk[4..20]) };
+                d.push(scale);
+                m.push(min);
+                for j in 0..16 {
+                    vals[b][j] = q[j] & 15;
+                    vals[b][j + 16] = q[j] >> 4;
                 }
-                _ => {
-                    d.push(scale);
-                    m.push(h(blk, 2));
-                    qs.extend_from_slice(&blk[4..20]);
+            }
+            let row_d = &d[d.len() - nb..];
+            for &(b0, size) in &groups {
+                qs.extend(pack_group(size, &vals[b0..b0 + size]));
+                for lane in 0..8 {
+                    dv.push(row_d[b0 + lane * size / 8]);
                 }
             }
         }
-        Ok(Q4Matrix { rows, cols, nb, qs, d, m })
+        Ok(Q4Matrix { rows, cols, nb, groups, qs, dv, d, m })
     }
 
     /// Rows `start..end` as their own matrix (one expert of a stacked tensor).
     pub fn rows_slice(&self, start: usize, end: usize) -> Q4Matrix {
-        let nb = self.nb;
+        let (nb, ng) = (self.nb, self.groups.len());
         Q4Matrix {
             rows: end - start,
             cols: self.cols,
             nb,
+            groups: self.groups.clone(),
             qs: self.qs[start * nb * 16..end * nb * 16].to_vec(),
+            dv: self.dv[start * ng * 8..end * ng * 8].to_vec(),
             d: self.d[start * nb..end * nb].to_vec(),
             m: self.m[start * nb..end * nb].to_vec(),
         }
     }
 
+    /// The 4-bit value of element `e` of block `b` in row `r`.
+    fn nibble(&self, r: usize, b: usize, e: usize) -> u8 {
+        let &(b0, size) = self.groups.iter().find(|(b0, size)| b < b0 + size).expect("block in a group");
+        let (i, byte) = place(size, b - b0, e);
+        let half = QK * size / 64;
+        let packed = self.qs[r * self.nb * 16 + b0 * 16 + (i % half) * 32 + byte];
+        if i < half { packed & 15 } else { packed >> 4 }
+    }
+
     /// The weights in f32, row-major.
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = vec![0f32; self.rows * self.cols];
-        for (bi, o) in out.chunks_exact_mut(QK).enumerate() {
-            let q = &self.qs[bi * 16..bi * 16 + 16];
-            for j in 0..16 {
-                o[j] = self.d[bi] * (q[j] & 15) as f32 + self.m[bi];
-                o[j + 16] = self.d[bi] * (q[j] >> 4) as f32 + self.m[bi];
+        for r in 0..self.rows {
+            for b in 0..self.nb {
+                let (d, m) = (self.d[r * self.nb + b], self.m[r * self.nb + b]);
+                for e in 0..QK {
+                    out[r * self.cols + b * QK + e] = d * self.nibble(r, b, e) as f32 + m;
+                }
             }
         }
         out
@@ -107,7 +173,7 @@ impl Q4Matrix {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.qs.len() + 4 * (self.d.len() + self.m.len())
+        self.qs.len() + 4 * (self.dv.len() + self.d.len() + self.m.len())
     }
 
     /// `out[n×rows] = x[n×cols] · selfᵀ`, with `x` quantised to 8 bits per block.
@@ -129,10 +195,10 @@ impl Q4Matrix {
         }
         // The offsets' share: Σ_b m_b · s_b, a [n × nb] by [rows × nb] product.
         matmul_wt(&acts.s, n, self.nb, &self.m, rows, out);
-        // Row ranges per task: even sizes (2-row tiles), enough tasks to balance the threads.
+        // Row ranges per task, enough tasks to balance the threads.
         let tasks = (rayon::current_num_threads() * 4).max(1);
         let work = n * rows * self.cols;
-        let chunk = if work < (1 << 18) { rows } else { (rows.div_ceil(tasks) + 1) & !1 }.max(2);
+        let chunk = if work < (1 << 18) { rows } else { rows.div_ceil(tasks) }.max(1);
         let parts: Vec<(usize, Vec<f32>)> = (0..rows.div_ceil(chunk))
             .into_par_iter()
             .map(|c| {
@@ -171,12 +237,7 @@ impl Q4Matrix {
             for r in r0..r1 {
                 let mut sum = 0f32;
                 for b in 0..nb {
-                    let q = &self.qs[(r * nb + b) * 16..(r * nb + b) * 16 + 16];
-                    let a = &acts.qs[(t * nb + b) * QK..(t * nb + b + 1) * QK];
-                    let mut acc = 0i32;
-                    for j in 0..16 {
-                        acc += (q[j] & 15) as i32 * a[j] as i32 + (q[j] >> 4) as i32 * a[j + 16] as i32;
-                    }
+                    let acc: i32 = (0..QK).map(|e| self.nibble(r, b, e) as i32 * acts.value(t, b, e) as i32).sum();
                     sum += self.d[r * nb + b] * acts.d[t * nb + b] * acc as f32;
                 }
                 part[t * width + (r - r0)] = sum;
@@ -185,53 +246,91 @@ impl Q4Matrix {
     }
 }
 
-/// Activations quantised to 8 bits per block of 32: `x ≈ d_b·q`.
+/// Activations quantised to 8 bits per block of 32 (`x ≈ d_b·q`), in the grouped layout of
+/// the weights.
 #[derive(Debug, Clone)]
 pub struct QActs {
     pub n: usize,
     nb: usize,
+    groups: Vec<(usize, usize)>,
+    /// `[n × nb × 32]`, grouped like the weights (unpacked: one byte per element).
     qs: Vec<i8>,
+    /// Per token and group, the 8 lane scales, `[n × groups × 8]`.
+    dv: Vec<f32>,
+    /// Scale per block, `[n × nb]`.
     d: Vec<f32>,
     /// `d_b · Σ q` per block: the weight offsets' multiplier.
     s: Vec<f32>,
 }
 
 impl QActs {
-    /// Quantises `x[n × k]` (`k` a multiple of 32).
+    /// Quantises `x[n × k]` (`k` a multiple of 64).
     pub fn quantize(x: &[f32], n: usize, k: usize) -> QActs {
-        assert!(k.is_multiple_of(QK), "QActs::quantize: {k} is not a multiple of {QK}");
+        assert!(k.is_multiple_of(2 * QK), "QActs::quantize: {k} is not a multiple of {}", 2 * QK);
         assert_eq!(x.len(), n * k);
         let nb = k / QK;
+        let groups = groups(nb);
+        let ng = groups.len();
         let mut qs = vec![0i8; n * k];
+        let mut dv = vec![0f32; n * ng * 8];
         let mut d = vec![0f32; n * nb];
         let mut s = vec![0f32; n * nb];
-        // One token's blocks; tokens in parallel when there are many.
-        let quantize_row = |((xr, qr), (dr, sr)): ((&[f32], &mut [i8]), (&mut [f32], &mut [f32]))| {
-            for (((xb, qb), db), sb) in xr.chunks_exact(QK).zip(qr.chunks_exact_mut(QK)).zip(dr.iter_mut()).zip(sr.iter_mut()) {
-                let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
-                let scale = amax / 127.0;
-                let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-                let mut sum = 0i32;
-                for (q, v) in qb.iter_mut().zip(xb) {
-                    let r = (v * inv).round() as i8;
-                    *q = r;
-                    sum += r as i32;
+        // Byte offsets of a block's 32 elements inside its group, per group size.
+        let table = |size: usize, l: usize| -> [usize; QK] { std::array::from_fn(|e| place(size, l, e)).map(|(i, byte)| i * 32 + byte) };
+        let tables: Vec<[usize; QK]> = groups.iter().flat_map(|&(_, size)| (0..size).map(move |l| table(size, l))).collect();
+        let quantize_row = |(((xr, qr), dvr), (dr, sr)): (((&[f32], &mut [i8]), &mut [f32]), (&mut [f32], &mut [f32]))| {
+            const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding and subtracting rounds to nearest
+            for (gi, &(b0, size)) in groups.iter().enumerate() {
+                let gq = &mut qr[b0 * QK..(b0 + size) * QK];
+                for l in 0..size {
+                    let b = b0 + l;
+                    let xb: &[f32; QK] = xr[b * QK..(b + 1) * QK].try_into().expect("a block");
+                    let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
+                    let scale = amax / 127.0;
+                    let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+                    let q: [i32; QK] = std::array::from_fn(|e| ((xb[e] * inv + ROUND) - ROUND) as i32);
+                    for (e, at) in tables[b].iter().enumerate() {
+                        gq[*at] = q[e] as i8;
+                    }
+                    dr[b] = scale;
+                    sr[b] = scale * q.iter().sum::<i32>() as f32;
                 }
-                *db = scale;
-                *sb = scale * sum as f32;
+                for lane in 0..8 {
+                    dvr[gi * 8 + lane] = dr[b0 + lane * size / 8];
+                }
             }
         };
+        let rows = x.chunks(k).zip(qs.chunks_mut(k)).zip(dv.chunks_mut(ng * 8)).zip(d.chunks_mut(nb).zip(s.chunks_mut(nb)));
         if n * k >= 1 << 16 {
-            x.par_chunks(k).zip(qs.par_chunks_mut(k)).zip(d.par_chunks_mut(nb).zip(s.par_chunks_mut(nb))).for_each(quantize_row);
+            x.par_chunks(k)
+                .zip(qs.par_chunks_mut(k))
+                .zip(dv.par_chunks_mut(ng * 8))
+                .zip(d.par_chunks_mut(nb).zip(s.par_chunks_mut(nb)))
+                .for_each(quantize_row);
         } else {
-            x.chunks(k).zip(qs.chunks_mut(k)).zip(d.chunks_mut(nb).zip(s.chunks_mut(nb))).for_each(quantize_row);
+            rows.for_each(quantize_row);
         }
-        QActs { n, nb, qs, d, s }
+        QActs { n, nb, groups, qs, dv, d, s }
     }
 
-    /// The quantised values back in f32 (for tests).
+    /// The quantised value of element `e` of block `b` of token `t`.
+    fn value(&self, t: usize, b: usize, e: usize) -> i8 {
+        let &(b0, size) = self.groups.iter().find(|(b0, size)| b < b0 + size).expect("block in a group");
+        let (i, byte) = place(size, b - b0, e);
+        self.qs[t * self.nb * QK + b0 * QK + i * 32 + byte]
+    }
+
+    /// The quantised values back in f32, natural order (for tests).
     pub fn dequantize(&self) -> Vec<f32> {
-        self.qs.iter().enumerate().map(|(i, q)| *q as f32 * self.d[i / QK]).collect()
+        let mut out = Vec::with_capacity(self.n * self.nb * QK);
+        for t in 0..self.n {
+            for b in 0..self.nb {
+                for e in 0..QK {
+                    out.push(self.value(t, b, e) as f32 * self.d[t * self.nb + b]);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -254,81 +353,72 @@ mod avx2 {
         _mm_cvtss_f32(s)
     }
 
-    /// One 16-byte block of nibbles as 32 bytes in element order.
+    /// One row against `C` tokens starting at `t`: every group's integer dot products in
+    /// 16-bit lanes, widened once, scaled by the group's lane scales.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn unpack(p: *const u8, mask: __m256i) -> __m256i {
-        let raw = _mm_loadu_si128(p as *const __m128i);
-        let hi = _mm_srli_epi16(raw, 4);
-        _mm256_and_si256(_mm256_set_m128i(hi, raw), mask)
-    }
-
-    /// One row × eight tokens. `sc` holds the eight tokens' activation scales per block
-    /// (`[nb × 8]`, block-major), so a block's eight pair scales are one vector product.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn row8(w: &Q4Matrix, acts: &QActs, r: usize, t: usize, sc: &[f32]) -> [f32; 8] {
-        let nb = w.nb;
+    unsafe fn row<const C: usize>(w: &Q4Matrix, acts: &QActs, r: usize, t: usize) -> [f32; C] {
+        let (nb, ng) = (w.nb, w.groups.len());
         let mask = _mm256_set1_epi8(0x0F);
         let ones = _mm256_set1_epi16(1);
-        let mut acc = [_mm256_setzero_ps(); 8];
-        let wq = w.qs.as_ptr().add(r * nb * 16);
-        let wd = w.d.as_ptr().add(r * nb);
-        let aq = (acts.qs.as_ptr() as *const u8).add(t * nb * QK);
-        let mut pair = [0f32; 8];
-        for b in 0..nb {
-            let wv = unpack(wq.add(b * 16), mask);
-            let s = _mm256_mul_ps(_mm256_broadcast_ss(&*wd.add(b)), _mm256_loadu_ps(sc.as_ptr().add(b * 8)));
-            _mm256_storeu_ps(pair.as_mut_ptr(), s);
-            for j in 0..8 {
-                let a = _mm256_loadu_si256(aq.add((j * nb + b) * QK) as *const __m256i);
-                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, a), ones);
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(&pair[j]), acc[j]);
+        let mut acc = [_mm256_setzero_ps(); C];
+        let wrow = w.qs.as_ptr().add(r * nb * 16);
+        let wdv = w.dv.as_ptr().add(r * ng * 8);
+        let arow = acts.qs.as_ptr() as *const u8;
+        for (gi, &(b0, size)) in w.groups.iter().enumerate() {
+            let wd = _mm256_loadu_ps(wdv.add(gi * 8));
+            let wp = wrow.add(b0 * 16);
+            if size == 8 {
+                let mut wv = [_mm256_setzero_si256(); 8];
+                for h in 0..4 {
+                    let p = _mm256_loadu_si256(wp.add(h * 32) as *const __m256i);
+                    wv[h] = _mm256_and_si256(p, mask);
+                    wv[h + 4] = _mm256_and_si256(_mm256_srli_epi16(p, 4), mask);
+                }
+                for j in 0..C {
+                    let a = arow.add(((t + j) * nb + b0) * QK);
+                    let mut s16 = _mm256_maddubs_epi16(wv[0], _mm256_loadu_si256(a as *const __m256i));
+                    for i in 1..8 {
+                        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[i], _mm256_loadu_si256(a.add(i * 32) as *const __m256i)));
+                    }
+                    let ad = _mm256_loadu_ps(acts.dv.as_ptr().add(((t + j) * ng + gi) * 8));
+                    let p = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
+                    acc[j] = _mm256_fmadd_ps(p, _mm256_mul_ps(wd, ad), acc[j]);
+                }
+            } else {
+                let p = _mm256_loadu_si256(wp as *const __m256i);
+                let w0 = _mm256_and_si256(p, mask);
+                let w1 = _mm256_and_si256(_mm256_srli_epi16(p, 4), mask);
+                for j in 0..C {
+                    let a = arow.add(((t + j) * nb + b0) * QK);
+                    let s16 = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(w0, _mm256_loadu_si256(a as *const __m256i)),
+                        _mm256_maddubs_epi16(w1, _mm256_loadu_si256(a.add(32) as *const __m256i)),
+                    );
+                    let ad = _mm256_loadu_ps(acts.dv.as_ptr().add(((t + j) * ng + gi) * 8));
+                    let p = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
+                    acc[j] = _mm256_fmadd_ps(p, _mm256_mul_ps(wd, ad), acc[j]);
+                }
             }
         }
-        let mut out = [0f32; 8];
-        for j in 0..8 {
+        let mut out = [0f32; C];
+        for j in 0..C {
             out[j] = hsum(acc[j]);
         }
         out
     }
 
-    /// One row × one token.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn row1(w: &Q4Matrix, acts: &QActs, r: usize, t: usize) -> f32 {
-        let nb = w.nb;
-        let mask = _mm256_set1_epi8(0x0F);
-        let ones = _mm256_set1_epi16(1);
-        let mut acc = _mm256_setzero_ps();
-        let aq = acts.qs.as_ptr() as *const u8;
-        for b in 0..nb {
-            let wv = unpack(w.qs.as_ptr().add((r * nb + b) * 16), mask);
-            let a = _mm256_loadu_si256(aq.add((t * nb + b) * QK) as *const __m256i);
-            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, a), ones);
-            let s = _mm256_set1_ps(*w.d.get_unchecked(r * nb + b) * *acts.d.get_unchecked(t * nb + b));
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc);
-        }
-        hsum(acc)
-    }
-
     /// The integer part of the product for rows `r0..r1`: tokens eight at a time (their
-    /// quantised blocks, 8 × cols bytes, stay in L1 while every row of the range passes over
-    /// them), the remainder one at a time.
+    /// quantised activations stay in L1 while every row of the range passes over them),
+    /// the remainder one at a time.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn dot_rows(w: &Q4Matrix, acts: &QActs, r0: usize, r1: usize, part: &mut [f32]) {
         let width = r1 - r0;
-        let (n, nb) = (acts.n, w.nb);
-        let mut sc = vec![0f32; nb * 8];
+        let n = acts.n;
         let mut t = 0;
         while t + 8 <= n {
-            for b in 0..nb {
-                for j in 0..8 {
-                    sc[b * 8 + j] = acts.d[(t + j) * nb + b];
-                }
-            }
             for r in r0..r1 {
-                let v = row8(w, acts, r, t, &sc);
+                let v = row::<8>(w, acts, r, t);
                 for j in 0..8 {
                     *part.get_unchecked_mut((t + j) * width + r - r0) = v[j];
                 }
@@ -337,7 +427,7 @@ mod avx2 {
         }
         while t < n {
             for r in r0..r1 {
-                *part.get_unchecked_mut(t * width + r - r0) = row1(w, acts, r, t);
+                *part.get_unchecked_mut(t * width + r - r0) = row::<1>(w, acts, r, t)[0];
             }
             t += 1;
         }
@@ -387,7 +477,7 @@ mod tests {
     fn matches_the_exact_product_of_the_quantised_values() {
         // Odd row counts and token counts exercise every tile shape; the large case runs in
         // parallel row ranges.
-        for (dtype, n, k, rows) in [(GgmlType::Q4_1, 1, 32, 1), (GgmlType::Q4_1, 7, 96, 5), (GgmlType::Q4_0, 9, 64, 3), (GgmlType::Q4_1, 37, 576, 203)] {
+        for (dtype, n, k, rows) in [(GgmlType::Q4_1, 1, 64, 1), (GgmlType::Q4_1, 7, 320, 5), (GgmlType::Q4_0, 9, 64, 3), (GgmlType::Q4_1, 37, 576, 203), (GgmlType::Q4_1, 17, 1536, 9)] {
             let q = Q4Matrix::from_ggml(dtype, &random_q4(dtype, rows, k, 7), rows, k).unwrap();
             let mut r = lcg(11);
             let x: Vec<f32> = (0..n * k).map(|_| r() * 3.0).collect();
@@ -426,9 +516,10 @@ mod tests {
         let mut b = f16::from_f32(0.25).to_le_bytes().to_vec();
         b.extend(f16::from_f32(-1.0).to_le_bytes());
         b.extend((0..16u8).map(|j| j | ((15 - j) << 4)));
-        let q = Q4Matrix::from_ggml(GgmlType::Q4_1, &b, 1, 32).unwrap();
+        b.extend(b.clone());
+        let q = Q4Matrix::from_ggml(GgmlType::Q4_1, &b, 1, 64).unwrap();
         let v = q.dequantize();
-        let mut want = vec![0f32; 32];
+        let mut want = vec![0f32; 64];
         crate::quant::dequantize(GgmlType::Q4_1, &b, &mut want).unwrap();
         assert_eq!(v, want);
         // Q4_0 against the reference decoder too.
@@ -442,9 +533,9 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_errors() {
-        assert!(Q4Matrix::from_ggml(GgmlType::Q4_1, &[0; 20], 1, 33).unwrap_err().contains("blocks"));
-        assert!(Q4Matrix::from_ggml(GgmlType::Q4_1, &[0; 19], 1, 32).unwrap_err().contains("needs 20 bytes"));
-        assert!(Q4Matrix::from_ggml(GgmlType::Q8_0, &[0; 34], 1, 32).unwrap_err().contains("not a 4-bit"));
+        assert!(Q4Matrix::from_ggml(GgmlType::Q4_1, &[0; 20], 1, 32).unwrap_err().contains("multiple of 64"));
+        assert!(Q4Matrix::from_ggml(GgmlType::Q4_1, &[0; 39], 1, 64).unwrap_err().contains("needs 40 bytes"));
+        assert!(Q4Matrix::from_ggml(GgmlType::Q8_0, &[0; 68], 1, 64).unwrap_err().contains("not a 4-bit"));
     }
 
     #[test]
