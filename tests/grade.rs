@@ -163,6 +163,28 @@ fn openai_compatible_judge_retries_and_grades() {
 }
 
 #[test]
+fn rows_without_a_response_stop_the_run_or_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut rows = input_rows(1);
+    rows.push_str(&json!({"prompt_id": "empty", "prompt": [{"role": "user", "content": "Hi"}], "rubrics": []}).to_string());
+    rows.push('\n');
+    std::fs::write(&input, rows).unwrap();
+    let model = clinalign_infer::assets::smollm2_gguf().unwrap();
+    let judge = format!("local:{}", model.display());
+    let out = dir.path().join("new-dir/o.jsonl"); // the folder is created
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge]));
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("in.jsonl:2: no response to grade"), "{stderr}");
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge, "--skip-missing"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("1 without a response skipped"), "{stdout}");
+    assert_eq!(graded_rows(&out).len(), 1);
+}
+
+#[test]
 fn a_judge_that_keeps_failing_stops_the_run_with_the_reason() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

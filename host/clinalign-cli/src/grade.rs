@@ -57,6 +57,10 @@ pub struct GradeArgs {
     /// Also write the score summary (JSON) here.
     #[arg(long, value_name = "S.json")]
     pub score_out: Option<PathBuf>,
+    /// Skip rows that have no response to grade (counted in the summary line) instead of
+    /// stopping at the first.
+    #[arg(long)]
+    pub skip_missing: bool,
     /// Local judge weights: `f32` (reference numerics, shared-prefix scores equal
     /// full-prompt ones) or `native` (4-bit layers with 8-bit activations, as llama.cpp).
     #[arg(long, default_value = "f32")]
@@ -152,12 +156,15 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
     // a remote judge keeps `concurrency` requests in flight.
     let threads = if local { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.concurrency.max(1) };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
     let mut out = OpenOptions::new().create(true).append(true).open(&args.output).with_context(|| format!("{}: cannot open", args.output.display()))?;
     let mut reader = JsonlReader::open(&args.input)?;
     let input = args.input.display().to_string();
     let pb = ProgressBar::new(reader.total_bytes());
     pb.set_style(ProgressStyle::with_template("{spinner} grading [{bar:30}] {percent:>3}% {msg} ({eta} left)").unwrap().progress_chars("=> "));
-    let (mut graded, mut skipped) = (0usize, 0usize);
+    let (mut graded, mut skipped, mut missing) = (0usize, 0usize, 0usize);
     loop {
         let batch = reader.next_batch(if local { 1 } else { 64 })?;
         if batch.is_empty() {
@@ -166,8 +173,13 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
         let mut work = Vec::new();
         for line in batch {
             let row: Map<String, Value> = serde_json::from_str(&line.text).with_context(|| format!("{input}:{}: invalid JSON", line.number))?;
-            let response = response_of(&row, &args.response_field)
-                .with_context(|| format!("{input}:{}: no response to grade (completion, response, ideal_completions_data.ideal_completion or --response-field)", line.number))?;
+            let Some(response) = response_of(&row, &args.response_field) else {
+                if args.skip_missing {
+                    missing += 1;
+                    continue;
+                }
+                bail!("{input}:{}: no response to grade (completion, response, ideal_completions_data.ideal_completion or --response-field; --skip-missing skips such rows)", line.number);
+            };
             if done.contains(&row_key(&row, &response)) {
                 skipped += 1;
                 continue;
@@ -211,7 +223,8 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
     }
     pb.finish_and_clear();
     let summary = summarize(&args.output)?;
-    println!("graded {graded} rows with {} ({skipped} already in {}); summary of all {} rows:", judge.name(), args.output.display(), summary["n_examples"]);
+    let without = if missing > 0 { format!(", {missing} without a response skipped") } else { String::new() };
+    println!("graded {graded} rows with {} ({skipped} already in {}{without}); summary of all {} rows:", judge.name(), args.output.display(), summary["n_examples"]);
     println!("{}", serde_json::to_string_pretty(&summary)?);
     if let Some(p) = &args.score_out {
         write_json_atomic(p, &summary)?;
