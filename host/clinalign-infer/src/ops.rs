@@ -28,55 +28,50 @@ pub fn matmul_wt(x: &[f32], n: usize, k: usize, w: &[f32], m: usize, out: &mut [
     let threads = rayon::current_num_threads();
     if threads > 1 && n >= 32 * threads && n * m * k >= PARALLEL_WORK {
         let rows = n.div_ceil(threads);
-        x.par_chunks(rows * k).zip(out.par_chunks_mut(rows * m)).for_each(|(xc, oc)| gemm_wt(xc, xc.len() / k, k, w, m, oc, Parallelism::None));
+        x.par_chunks(rows * k)
+            .zip(out.par_chunks_mut(rows * m))
+            .for_each(|(xc, oc)| gemm_into(xc, k, xc.len() / k, k, w, (k, 1), m, oc, m, 1.0, false, Parallelism::None));
         return;
     }
-    gemm_wt(x, n, k, w, m, out, parallelism(n * m * k));
+    gemm_into(x, k, n, k, w, (k, 1), m, out, m, 1.0, false, parallelism(n * m * k));
 }
 
-fn gemm_wt(x: &[f32], n: usize, k: usize, w: &[f32], m: usize, out: &mut [f32], par: Parallelism) {
-    debug_assert!(x.len() == n * k && w.len() == m * k && out.len() == n * m);
-    // SAFETY: the caller checked the sizes, which bound every index gemm derives from
-    // (m, n, k) and the strides: dst is n×m with row stride m, lhs n×k with row stride k,
-    // rhs k×m read from w[m×k] with column stride k; the three slices do not alias.
-    unsafe {
-        gemm::gemm(
-            n,
-            m,
-            k,
-            out.as_mut_ptr(),
-            1,
-            m as isize,
-            false,
-            x.as_ptr(),
-            1,
-            k as isize,
-            w.as_ptr(),
-            k as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
-}
-
-/// `out[n×m] = a[n×k] · b[k×m]` (both row-major).
-pub fn matmul(a: &[f32], n: usize, k: usize, b: &[f32], m: usize, out: &mut [f32]) {
-    assert_eq!(a.len(), n * k, "matmul: a is not {n}×{k}");
-    assert_eq!(b.len(), k * m, "matmul: b is not {k}×{m}");
-    assert_eq!(out.len(), n * m, "matmul: out is not {n}×{m}");
+/// `out[i·out_rs + j] = (out[i·out_rs + j] if accumulate) + scale · Σ_p x[i·x_rs + p] · rhs(p, j)`
+/// for `i < n`, `j < m`, where `rhs(p, j) = rhs[j·cs + p·rs]` with `(cs, rs) = rhs_strides`:
+/// the one place that calls `gemm`. Checks every bound it is given.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into(
+    x: &[f32],
+    x_rs: usize,
+    n: usize,
+    k: usize,
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    m: usize,
+    out: &mut [f32],
+    out_rs: usize,
+    scale: f32,
+    accumulate: bool,
+    par: Parallelism,
+) {
     if n == 0 || m == 0 {
         return;
     }
     if k == 0 {
-        out.fill(0.0);
+        if !accumulate {
+            for i in 0..n {
+                out[i * out_rs..i * out_rs + m].fill(0.0);
+            }
+        }
         return;
     }
-    // SAFETY: as in `matmul_wt`; rhs is b[k×m] with row stride m.
+    let (cs, rs) = rhs_strides;
+    assert!(x_rs >= k && out_rs >= m, "gemm: row strides shorter than rows");
+    assert!(x.len() >= (n - 1) * x_rs + k && out.len() >= (n - 1) * out_rs + m, "gemm: lhs or dst slice too short");
+    assert!(rhs.len() > (m - 1) * cs + (k - 1) * rs, "gemm: rhs slice too short");
+    // SAFETY: the assertions bound every index gemm derives: dst rows i < n at stride out_rs
+    // with m columns, lhs rows at stride x_rs with k columns, rhs element (p, j) at
+    // j·cs + p·rs. `out` is borrowed mutably, so it aliases neither input.
     unsafe {
         gemm::gemm(
             n,
@@ -84,20 +79,20 @@ pub fn matmul(a: &[f32], n: usize, k: usize, b: &[f32], m: usize, out: &mut [f32
             k,
             out.as_mut_ptr(),
             1,
-            m as isize,
-            false,
-            a.as_ptr(),
+            out_rs as isize,
+            accumulate,
+            x.as_ptr(),
             1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            m as isize,
-            0.0,
+            x_rs as isize,
+            rhs.as_ptr(),
+            cs as isize,
+            rs as isize,
             1.0,
+            scale,
             false,
             false,
             false,
-            parallelism(n * m * k),
+            par,
         )
     }
 }
@@ -196,53 +191,14 @@ pub fn softmax(row: &mut [f32]) {
 /// of larger matrices), single-threaded. With `accumulate`, adds to `out`.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_wt_strided(x: &[f32], x_rs: usize, n: usize, k: usize, w: &[f32], m: usize, out: &mut [f32], out_rs: usize, scale: f32, accumulate: bool) {
-    if n == 0 || m == 0 {
-        return;
-    }
-    assert!(x_rs >= k && out_rs >= m && w.len() >= m * k, "matmul_wt_strided: bad strides");
-    assert!(x.len() >= (n - 1) * x_rs + k && out.len() >= (n - 1) * out_rs + m, "matmul_wt_strided: slices too short");
-    if k == 0 {
-        if !accumulate {
-            for i in 0..n {
-                out[i * out_rs..i * out_rs + m].fill(0.0);
-            }
-        }
-        return;
-    }
-    // SAFETY: the assertions bound every index gemm derives: dst rows i < n at stride out_rs
-    // with m columns, lhs rows at stride x_rs with k columns, rhs element (p, j) at j·k + p.
-    unsafe {
-        gemm::gemm(
-            n, m, k, out.as_mut_ptr(), 1, out_rs as isize, accumulate, x.as_ptr(), 1, x_rs as isize, w.as_ptr(), k as isize, 1,
-            1.0, scale, false, false, false, Parallelism::None,
-        )
-    }
+    gemm_into(x, x_rs, n, k, w, (k, 1), m, out, out_rs, scale, accumulate, Parallelism::None);
 }
 
 /// `out[i·out_rs + j] (+)= Σ_p a[i·a_rs + p] · b[p·m + j]`: `b` row-major `[k × m]`, strided
 /// rows of `a` and `out`, single-threaded.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_strided(a: &[f32], a_rs: usize, n: usize, k: usize, b: &[f32], m: usize, out: &mut [f32], out_rs: usize, accumulate: bool) {
-    if n == 0 || m == 0 {
-        return;
-    }
-    assert!(a_rs >= k && out_rs >= m && b.len() >= k * m, "matmul_strided: bad strides");
-    assert!(a.len() >= (n - 1) * a_rs + k && out.len() >= (n - 1) * out_rs + m, "matmul_strided: slices too short");
-    if k == 0 {
-        if !accumulate {
-            for i in 0..n {
-                out[i * out_rs..i * out_rs + m].fill(0.0);
-            }
-        }
-        return;
-    }
-    // SAFETY: as above; rhs element (p, j) at p·m + j.
-    unsafe {
-        gemm::gemm(
-            n, m, k, out.as_mut_ptr(), 1, out_rs as isize, accumulate, a.as_ptr(), 1, a_rs as isize, b.as_ptr(), 1, m as isize,
-            1.0, 1.0, false, false, false, Parallelism::None,
-        )
-    }
+    gemm_into(a, a_rs, n, k, b, (1, m), m, out, out_rs, 1.0, accumulate, Parallelism::None);
 }
 
 /// `log Σ exp(row)`, computed stably in f64.
@@ -335,7 +291,7 @@ mod tests {
         for (a, b) in out.iter().zip(naive_wt(&x, n, k, &w, m)) {
             assert!((a - b).abs() < 1e-5);
         }
-        // matmul with b = wᵀ gives the same.
+        // The row-major product with b = wᵀ gives the same.
         let mut wt = vec![0.0; k * m];
         for j in 0..m {
             for t in 0..k {
@@ -343,7 +299,7 @@ mod tests {
             }
         }
         let mut out2 = vec![0.0; n * m];
-        matmul(&x, n, k, &wt, m, &mut out2);
+        matmul_strided(&x, k, n, k, &wt, m, &mut out2, m, false);
         for (a, b) in out.iter().zip(&out2) {
             assert!((a - b).abs() < 1e-5);
         }
