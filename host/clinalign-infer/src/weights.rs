@@ -47,10 +47,7 @@ impl Matrix {
 
     /// `out[n×rows] = x[n×cols] · selfᵀ`.
     pub fn forward(&self, x: &[f32], n: usize, out: &mut [f32]) {
-        match &self.store {
-            Store::F32(w) => matmul_wt(x, n, self.cols, w, self.rows, out),
-            Store::Q4(q) => q.forward(x, n, out),
-        }
+        self.forward_shared(x, n, out, &mut None);
     }
 
     /// As [`Matrix::forward`]; a quantised matrix quantises `x` into `acts` the first time
@@ -62,14 +59,6 @@ impl Matrix {
                 let a = acts.get_or_insert_with(|| QActs::quantize(x, n, self.cols));
                 q.forward_quantized(a, out);
             }
-        }
-    }
-
-    /// The weights in f32 (a copy for quantised matrices).
-    pub fn to_f32(&self) -> std::borrow::Cow<'_, [f32]> {
-        match &self.store {
-            Store::F32(w) => std::borrow::Cow::Borrowed(w),
-            Store::Q4(q) => std::borrow::Cow::Owned(q.dequantize()),
         }
     }
 }
