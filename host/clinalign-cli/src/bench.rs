@@ -135,7 +135,7 @@ fn bench_synthesize(path: &PathBuf, args: &EngineArgs, rounds: usize, loads: usi
         "classify_p50_us": classify_p50,
         "queries_per_s": qps.round(),
         "threads": threads,
-        "cold_load_ms": median(&mut load_ms),
+        "cold_load_ms": round2(median(&mut load_ms)),
         "cold_load_runs_ms": load_ms,
         "pooling_allocator": engine.pooling(),
         "strict": args.strict,
@@ -235,14 +235,14 @@ fn bench_template(args: &EngineArgs, engine: &clinalign::Engine, queries: &[Quer
         "items": wasm_items,
         "wasm_p50_us": w50,
         "native_p50_us": n50,
-        "wasm_native_ratio": (w50 / n50.max(1e-3) * 100.0).round() / 100.0,
+        "wasm_native_ratio": round2(w50 / n50.max(1e-3)),
         "native_evaluate_p50_us": e50,
         "curate_p50_us": c50,
         "per_call": {
             "calls": wasm_calls.len(),
             "wasm_p50_us": wc50,
             "native_p50_us": nc50,
-            "wasm_native_ratio": (wc50 / nc50.max(1e-3) * 100.0).round() / 100.0,
+            "wasm_native_ratio": round2(wc50 / nc50.max(1e-3)),
         },
     }))
 }
@@ -294,7 +294,13 @@ fn stats(samples: &mut [Duration]) -> (f64, f64, f64) {
     (pick(0.5), pick(0.99), (mean * 1e7).round() / 10.0)
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The middle value (the upper one of an even count); `v` must not be empty.
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    (v[v.len() / 2] * 100.0).round() / 100.0
+    v[v.len() / 2]
+}
+
+/// Rounded to two decimals, for printing.
+pub(crate) fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }

@@ -14,7 +14,8 @@ use clinalign_infer::model::{KvCache, Logits, Step};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
-use crate::grade::conversation_of;
+use crate::bench::{median, round2};
+use crate::grade::{conversation_of, rubric_items};
 use crate::jsonl::write_json_atomic;
 
 #[derive(Args, Debug)]
@@ -71,51 +72,49 @@ fn read_cases(path: &Path) -> Result<Vec<(String, Vec<Message>, String, Vec<Crit
             continue;
         };
         let conversation = conversation_of(&row).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
-        let rubrics = row.get("rubrics").and_then(Value::as_array).with_context(|| format!("{}: no rubrics", at()))?;
-        let criteria = rubrics
-            .iter()
-            .map(|r| {
-                Ok(Criterion {
-                    text: r.get("criterion").and_then(Value::as_str).with_context(|| format!("{}: rubric without criterion", at()))?.to_string(),
-                    points: r.get("points").and_then(Value::as_f64).with_context(|| format!("{}: rubric without points", at()))? as i32,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let criteria = rubric_items(&row)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", at()))?
+            .into_iter()
+            .map(|(text, points)| Criterion { text, points })
+            .collect();
         let id = row.get("prompt_id").and_then(Value::as_str).unwrap_or("?").to_string();
         out.push((id, conversation, response.to_string(), criteria));
     }
     Ok(out)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-/// f32 `gemm` throughput on a prefill-shaped product (512 tokens through a 576→1536 layer).
-fn gemm_peak() -> f64 {
-    let (n, k, m) = (512, 576, 1536);
-    let x: Vec<f32> = (0..n * k).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect();
-    let w: Vec<f32> = (0..m * k).map(|i| ((i % 89) as f32 - 44.0) / 89.0).collect();
-    let mut out = vec![0f32; n * m];
-    clinalign_infer::ops::matmul_wt(&x, n, k, &w, m, &mut out);
-    let samples = (0..15)
+/// GFLOP/s of `run` doing `flops`: the median of 15 timed calls after one warm-up.
+fn gflops(flops: f64, mut run: impl FnMut()) -> f64 {
+    run();
+    let mut samples: Vec<f64> = (0..15)
         .map(|_| {
             let t = Instant::now();
-            clinalign_infer::ops::matmul_wt(&x, n, k, &w, m, &mut out);
-            2.0 * (n * k * m) as f64 / t.elapsed().as_secs_f64() / 1e9
+            run();
+            flops / t.elapsed().as_secs_f64() / 1e9
         })
         .collect();
-    median(samples)
+    median(&mut samples)
+}
+
+/// The prefill-shaped product both kernels are timed on: 512 tokens through a 576→1536 layer.
+const SHAPE: (usize, usize, usize) = (512, 576, 1536);
+
+fn shape_input() -> Vec<f32> {
+    (0..SHAPE.0 * SHAPE.1).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect()
+}
+
+/// f32 `gemm` throughput on [`SHAPE`].
+fn gemm_peak() -> f64 {
+    let (n, k, m) = SHAPE;
+    let x = shape_input();
+    let w: Vec<f32> = (0..m * k).map(|i| ((i % 89) as f32 - 44.0) / 89.0).collect();
+    let mut out = vec![0f32; n * m];
+    gflops(2.0 * (n * k * m) as f64, || clinalign_infer::ops::matmul_wt(&x, n, k, &w, m, &mut out))
 }
 
 /// The 4-bit kernel on the same product (`Q4_1` weights, activations quantised per call).
 fn q4_peak() -> f64 {
-    let (n, k, m) = (512, 576, 1536);
+    let (n, k, m) = SHAPE;
     let mut bytes = Vec::with_capacity(m * k / 32 * 20);
     for b in 0..m * k / 32 {
         bytes.extend(half::f16::from_f32(0.01 + (b % 7) as f32 * 0.003).to_le_bytes());
@@ -123,17 +122,9 @@ fn q4_peak() -> f64 {
         bytes.extend((0..16).map(|j| ((b * 31 + j * 17) % 256) as u8));
     }
     let q = clinalign_infer::qmatmul::Q4Matrix::from_ggml(clinalign_infer::quant::GgmlType::Q4_1, &bytes, m, k).expect("valid blocks");
-    let x: Vec<f32> = (0..n * k).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect();
+    let x = shape_input();
     let mut out = vec![0f32; n * m];
-    q.forward(&x, n, &mut out);
-    let samples = (0..15)
-        .map(|_| {
-            let t = Instant::now();
-            q.forward(&x, n, &mut out);
-            2.0 * (n * k * m) as f64 / t.elapsed().as_secs_f64() / 1e9
-        })
-        .collect();
-    median(samples)
+    gflops(2.0 * (n * k * m) as f64, || q.forward(&x, n, &mut out))
 }
 
 /// Just the kernels: f32 gemm and the 4-bit product on a prefill-shaped layer.
@@ -191,7 +182,7 @@ pub fn run(args: ScoreBenchArgs) -> Result<Value> {
         p_shared = ps;
         eprintln!("shared-prefix pass {round}: {:.2} s", t.elapsed().as_secs_f64());
     }
-    let shared_s = median(times);
+    let shared_s = median(&mut times);
 
     // (a) One full prompt per criterion.
     let limit = args.each_limit.unwrap_or(usize::MAX);

@@ -131,6 +131,21 @@ pub(crate) fn conversation_of(row: &Map<String, Value>) -> Result<Vec<Message>, 
         .collect()
 }
 
+/// The row's rubric items as (criterion, points); the error names the item.
+pub(crate) fn rubric_items(row: &Map<String, Value>) -> Result<Vec<(String, i32)>, String> {
+    row.get("rubrics")
+        .and_then(Value::as_array)
+        .ok_or("no \"rubrics\" list")?
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            let c = it.get("criterion").and_then(Value::as_str).ok_or(format!("rubrics[{i}]: missing criterion"))?;
+            let p = it.get("points").and_then(Value::as_f64).ok_or(format!("rubrics[{i}]: missing points"))?;
+            Ok((c.to_string(), p as i32))
+        })
+        .collect()
+}
+
 fn build_judge(args: &GradeArgs) -> Result<Arc<dyn Judge>> {
     if let Some(path) = args.judge.strip_prefix("local:") {
         let lm = clinalign_infer::local::LocalModel::open_with(Path::new(path), args.precision).with_context(|| format!("loading judge model {path}"))?;
@@ -190,18 +205,7 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
         let results: Vec<Result<(usize, Map<String, Value>)>> = pool.install(|| {
             work.into_par_iter()
                 .map(|(number, mut row, conversation, response)| {
-                    let items: Vec<(String, i32)> = row
-                        .get("rubrics")
-                        .and_then(Value::as_array)
-                        .ok_or_else(|| anyhow::anyhow!("{input}:{number}: no \"rubrics\" list"))?
-                        .iter()
-                        .enumerate()
-                        .map(|(i, it)| {
-                            let c = it.get("criterion").and_then(Value::as_str).ok_or_else(|| anyhow::anyhow!("{input}:{number}: rubrics[{i}]: missing criterion"))?;
-                            let p = it.get("points").and_then(Value::as_f64).ok_or_else(|| anyhow::anyhow!("{input}:{number}: rubrics[{i}]: missing points"))?;
-                            Ok((c.to_string(), p as i32))
-                        })
-                        .collect::<Result<_>>()?;
+                    let items = rubric_items(&row).map_err(|e| anyhow::anyhow!("{input}:{number}: {e}"))?;
                     let refs: Vec<JudgeItem<'_>> = items.iter().map(|(c, p)| JudgeItem { criterion: c, points: *p }).collect();
                     let grades = judge.grade(&conversation, &response, &refs).map_err(|e| anyhow::anyhow!("{input}:{number}: {e}"))?;
                     annotate(&mut row, &grades, &judge.name());
