@@ -10,7 +10,14 @@ use serde_json::Value;
 
 fn synthesize(p: &Project, input: &std::path::Path, out: &std::path::Path) -> Command {
     let mut c = clinalign();
-    c.arg("synthesize").arg(input).arg("-o").arg(out).arg("--principles").arg(p.principles()).arg("--plugins").arg(p.plugins());
+    c.arg("synthesize")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .arg("--principles")
+        .arg(p.principles())
+        .arg("--plugins")
+        .arg(p.plugins());
     c
 }
 
@@ -93,7 +100,11 @@ fn a_bad_line_is_named_and_nothing_is_half_written() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains(&format!("{}:2: invalid JSON", input.display())), "{stderr}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous contents\n", "the old output is untouched");
-    let leftovers: Vec<_> = std::fs::read_dir(p.dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(p.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "no temporary files are left behind");
 
     let o = run(synthesize(&p, &input, &out).arg("--skip-invalid"));
@@ -108,7 +119,11 @@ fn a_bad_line_is_named_and_nothing_is_half_written() {
 fn labels_outside_the_vocabulary_are_rejected_with_the_line() {
     let p = Project::with_principles();
     let input = p.dir.path().join("in.jsonl");
-    std::fs::write(&input, r#"{"id": "x", "messages": [{"role": "user", "content": "hi"}], "scenario": {"urgency": "whenever"}}"#).unwrap();
+    std::fs::write(
+        &input,
+        r#"{"id": "x", "messages": [{"role": "user", "content": "hi"}], "scenario": {"urgency": "whenever"}}"#,
+    )
+    .unwrap();
     let o = run(&mut synthesize(&p, &input, &p.dir.path().join("o.jsonl")));
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains(":1: scenario.urgency: unknown urgency value \"whenever\""));
@@ -125,8 +140,12 @@ fn given_labels_are_kept_and_missing_ones_classified() {
     assert_eq!(r["scenario"]["urgency"]["value"], "emergent");
     assert_eq!(r["scenario"]["urgency"]["confidence"], 1.0);
     assert!(r["scenario"]["task"]["value"].is_string());
-    let criteria: Vec<&str> = r["rubrics"].as_array().unwrap().iter().map(|i| i["criterion"].as_str().unwrap()).collect();
-    assert!(criteria.iter().any(|c| c.contains("emergency")), "the emergent label selects the emergency principles: {criteria:?}");
+    let criteria: Vec<&str> =
+        r["rubrics"].as_array().unwrap().iter().map(|i| i["criterion"].as_str().unwrap()).collect();
+    assert!(
+        criteria.iter().any(|c| c.contains("emergency")),
+        "the emergent label selects the emergency principles: {criteria:?}"
+    );
 }
 
 #[test]
@@ -156,7 +175,10 @@ fn a_bad_manifest_is_reported_with_file_line_and_key() {
     let o = run(clinalign().arg("principles").arg("list").arg("--principles").arg(p.principles()));
     assert_eq!(o.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains(&format!("{}:8: applies_when.urgency: unknown urgency value \"soonish\"", path.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{}:8: applies_when.urgency: unknown urgency value \"soonish\"", path.display())),
+        "{stdout}"
+    );
 
     // The rest still loads and runs; the broken one is reported.
     let input = p.dir.path().join("in.jsonl");
@@ -166,7 +188,12 @@ fn a_bad_manifest_is_reported_with_file_line_and_key() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("left out"));
     let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let broken = r["principles"].as_array().unwrap().iter().find(|s| s["id"].as_str().unwrap().ends_with("broken.toml")).unwrap();
+    let broken = r["principles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_str().unwrap().ends_with("broken.toml"))
+        .unwrap();
     assert_eq!(broken["errors"]["load"], 1);
 }
 
@@ -177,7 +204,11 @@ fn principles_test_fails_on_a_failing_fixture() {
     // Claim the routine fixture emits: it cannot (outside applies_when).
     let broken = src.replacen("expect = \"silent\"", "expect = \"emits\"", 1);
     std::fs::write(p.principles().join("urgency/emergency-first.toml"), broken).unwrap();
-    let o = run(clinalign().args(["principles", "test", "urgency.emergency-first", "--principles"]).arg(p.principles()).arg("--plugins").arg(p.plugins()));
+    let o = run(clinalign()
+        .args(["principles", "test", "urgency.emergency-first", "--principles"])
+        .arg(p.principles())
+        .arg("--plugins")
+        .arg(p.plugins()));
     assert_eq!(o.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("FAIL  urgency.emergency-first"), "{stdout}");
@@ -231,7 +262,9 @@ fn principles_new_scaffolds_template_and_rust_principles_that_pass() {
 fn usage_errors_exit_with_2() {
     let o = run(clinalign().arg("synthesize"));
     assert_eq!(o.status.code(), Some(2));
-    let o = run(clinalign().args(["principles", "new", "x", "--dimension", "mood", "--principles"]).arg(repo().join("principles")));
+    let o = run(clinalign()
+        .args(["principles", "new", "x", "--dimension", "mood", "--principles"])
+        .arg(repo().join("principles")));
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown dimension \"mood\""));
     let o = run(clinalign().arg("--help"));
@@ -271,8 +304,16 @@ fn shipped_principles_meet_the_catalogue_rules() {
     }
     for m in &catalog.manifests {
         assert!(m.fixtures.len() >= 2, "{}: needs at least two fixtures", m.id);
-        assert!(m.fixtures.iter().any(|f| f.expect == clinalign::manifest::Expect::Emits), "{}: no emitting fixture", m.id);
-        assert!(m.fixtures.iter().any(|f| f.expect == clinalign::manifest::Expect::Silent), "{}: no silent fixture", m.id);
+        assert!(
+            m.fixtures.iter().any(|f| f.expect == clinalign::manifest::Expect::Emits),
+            "{}: no emitting fixture",
+            m.id
+        );
+        assert!(
+            m.fixtures.iter().any(|f| f.expect == clinalign::manifest::Expect::Silent),
+            "{}: no silent fixture",
+            m.id
+        );
         assert!(!m.statement.trim_end_matches('.').contains(". "), "{}: the statement must be one sentence", m.id);
         if let Some(items) = m.config["items"].as_array() {
             assert!(items.iter().any(|i| i["points"].as_i64().unwrap() > 0), "{}: no reward", m.id);
@@ -339,17 +380,29 @@ fn score_computes_healthbench_metrics_and_the_meta_eval() {
 fn classify_labels_rows_and_measures_against_physician_categories() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("hb.jsonl");
-    let mut text = std::fs::read_to_string(repo().join("data/healthbench/consensus_context_seeking_104.jsonl")).unwrap();
+    let mut text =
+        std::fs::read_to_string(repo().join("data/healthbench/consensus_context_seeking_104.jsonl")).unwrap();
     text.push_str(&std::fs::read_to_string(repo().join("data/healthbench/oss_eval_sample_9.jsonl")).unwrap());
     std::fs::write(&input, text).unwrap();
     let out = dir.path().join("out.jsonl");
     let eval = dir.path().join("eval.json");
-    let o = run(clinalign().arg("classify").arg(&input).arg("-o").arg(&out).arg("--eval").arg(&eval).arg("--principles").arg(repo().join("principles")));
+    let o = run(clinalign()
+        .arg("classify")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .arg("--eval")
+        .arg(&eval)
+        .arg("--principles")
+        .arg(repo().join("principles")));
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("uncertainty: accuracy"));
     let rows = read_rows(&out);
     assert_eq!(rows.len(), 113);
-    assert!(rows.iter().all(|r| r["scenario"]["urgency"]["value"].is_string() && r["scenario"]["task"]["value"].is_string()));
+    assert!(
+        rows.iter()
+            .all(|r| r["scenario"]["urgency"]["value"].is_string() && r["scenario"]["task"]["value"].is_string())
+    );
     let e: Value = serde_json::from_slice(&std::fs::read(&eval).unwrap()).unwrap();
     let u = &e["dimensions"]["uncertainty"];
     assert_eq!(u["n"], 107, "104 context-seeking, 1 context-seeking, 1 hedging, 1 data-task row");

@@ -26,7 +26,12 @@ fn the_gate_never_skips_a_principle_that_would_speak() {
             }
             skipped += 1;
             let items = principle.emit(&query).unwrap();
-            assert!(items.is_empty(), "the gate skipped {} on {}, which emits {items:?}", principle.manifest.id, query.id);
+            assert!(
+                items.is_empty(),
+                "the gate skipped {} on {}, which emits {items:?}",
+                principle.manifest.id,
+                query.id
+            );
         }
     }
     assert!(skipped > called, "the gate should skip most calls (skipped {skipped}, called {called})");
@@ -45,7 +50,12 @@ fn rubrics_respect_the_curation_policy() {
         assert!(r.items.len() <= policy.max_items, "{}: {} items", r.query_id, r.items.len());
         assert!(r.items.iter().any(|i| i.points > 0), "{}: a rubric needs a reward", r.query_id);
         let negatives = r.items.iter().filter(|i| i.points < 0).count();
-        assert!(negatives as f64 <= (policy.max_negative_share * r.items.len() as f64).floor().max(1.0), "{}: {negatives} penalties of {}", r.query_id, r.items.len());
+        assert!(
+            negatives as f64 <= (policy.max_negative_share * r.items.len() as f64).floor().max(1.0),
+            "{}: {negatives} penalties of {}",
+            r.query_id,
+            r.items.len()
+        );
         assert_eq!(r.curation.candidates, r.items.len() + r.curation.merged + r.curation.dropped);
         for item in &r.items {
             assert!(clinalign::rubric_quality::criterion_problems(&item.criterion).is_empty(), "{}", item.criterion);

@@ -114,7 +114,11 @@ fn serve(listener: TcpListener, requests: Arc<AtomicUsize>, saw_key: Arc<AtomicU
         } else {
             json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string()
         };
-        let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}", payload.len());
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
     }
 }
 
@@ -137,13 +141,23 @@ fn openai_compatible_judge_retries_and_grades() {
         .arg(&input)
         .arg("-o")
         .arg(&out)
-        .args(["--judge", &format!("openai:http://{addr}"), "--judge-model", "test-grader", "--retry-delay-ms", "10", "--concurrency", "1"])
+        .args([
+            "--judge",
+            &format!("openai:http://{addr}"),
+            "--judge-model",
+            "test-grader",
+            "--retry-delay-ms",
+            "10",
+            "--concurrency",
+            "1",
+        ])
         .env("OPENAI_API_KEY", "test-key"));
     assert!(o.status.success());
     let rows = graded_rows(&out);
     assert_eq!(rows.len(), 3);
     for r in &rows {
-        let met: Vec<bool> = r["rubrics"].as_array().unwrap().iter().map(|i| i["criteria_met"].as_bool().unwrap()).collect();
+        let met: Vec<bool> =
+            r["rubrics"].as_array().unwrap().iter().map(|i| i["criteria_met"].as_bool().unwrap()).collect();
         assert_eq!(met, [true, true, false]);
         assert_eq!(r["rubrics"][0]["explanation"], "checked");
         assert_eq!(r["grade"]["score"], 1.0, "13 of 13 positive points, penalty not met");
@@ -156,7 +170,12 @@ fn openai_compatible_judge_retries_and_grades() {
     assert!(stdout.contains("\"score\": 1.0"), "{stdout}");
 
     // Nothing left to do on a rerun.
-    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &format!("openai:http://{addr}")]));
+    let o = run(clinalign()
+        .args(["grade"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--judge", &format!("openai:http://{addr}")]));
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("graded 0 rows"));
     assert_eq!(requests.load(Ordering::SeqCst), 11);
@@ -167,7 +186,9 @@ fn rows_without_a_response_stop_the_run_or_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
     let mut rows = input_rows(1);
-    rows.push_str(&json!({"prompt_id": "empty", "prompt": [{"role": "user", "content": "Hi"}], "rubrics": []}).to_string());
+    rows.push_str(
+        &json!({"prompt_id": "empty", "prompt": [{"role": "user", "content": "Hi"}], "rubrics": []}).to_string(),
+    );
     rows.push('\n');
     std::fs::write(&input, rows).unwrap();
     let model = clinalign_infer::assets::smollm2_gguf().unwrap();
@@ -177,7 +198,8 @@ fn rows_without_a_response_stop_the_run_or_are_skipped() {
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("in.jsonl:2: no response to grade"), "{stderr}");
-    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge, "--skip-missing"]));
+    let o =
+        run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge, "--skip-missing"]));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("1 without a response skipped"), "{stdout}");
@@ -192,12 +214,14 @@ fn a_judge_that_keeps_failing_stops_the_run_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
     std::fs::write(&input, input_rows(1)).unwrap();
-    let o = run(clinalign()
-        .args(["grade"])
-        .arg(&input)
-        .arg("-o")
-        .arg(dir.path().join("o.jsonl"))
-        .args(["--judge", &format!("openai:http://{addr}"), "--max-retries", "1", "--retry-delay-ms", "1"]));
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(dir.path().join("o.jsonl")).args([
+        "--judge",
+        &format!("openai:http://{addr}"),
+        "--max-retries",
+        "1",
+        "--retry-delay-ms",
+        "1",
+    ]));
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("gave up after 2 attempts"), "{stderr}");

@@ -46,16 +46,32 @@ fn hostile_project(port: u16) -> Project {
     let (hostile, wrong_world) = hostile_components();
     for (mode, _) in CALL_TIME {
         let config = format!("mode = {mode:?}\nport = {port}");
-        p.write_manifest("task", &format!("hostile-{mode}"), &hostile_manifest(&format!("hostile-{mode}"), hostile, &config, "[]"));
+        p.write_manifest(
+            "task",
+            &format!("hostile-{mode}"),
+            &hostile_manifest(&format!("hostile-{mode}"), hostile, &config, "[]"),
+        );
     }
-    p.write_manifest("task", "hostile-model-denied", &hostile_manifest("hostile-model-denied", hostile, "mode = \"model\"", "[]"));
+    p.write_manifest(
+        "task",
+        "hostile-model-denied",
+        &hostile_manifest("hostile-model-denied", hostile, "mode = \"model\"", "[]"),
+    );
     p.write_manifest(
         "task",
         "hostile-model-missing",
         &hostile_manifest("hostile-model-missing", hostile, "mode = \"model\"", "[\"generate\", \"score\"]"),
     );
-    p.write_manifest("task", "hostile-init-fail", &hostile_manifest("hostile-init-fail", hostile, "mode = \"init-fail\"", "[]"));
-    p.write_manifest("task", "hostile-init-loop", &hostile_manifest("hostile-init-loop", hostile, "mode = \"init-loop\"", "[]"));
+    p.write_manifest(
+        "task",
+        "hostile-init-fail",
+        &hostile_manifest("hostile-init-fail", hostile, "mode = \"init-fail\"", "[]"),
+    );
+    p.write_manifest(
+        "task",
+        "hostile-init-loop",
+        &hostile_manifest("hostile-init-loop", hostile, "mode = \"init-loop\"", "[]"),
+    );
     p.write_manifest("task", "hostile-wrong-world", &hostile_manifest("hostile-wrong-world", wrong_world, "", "[]"));
     let bytes = std::fs::read(hostile).unwrap();
     let truncated = p.dir.path().join("truncated.wasm");
@@ -71,7 +87,10 @@ const QUERIES: [(&str, &str); 3] = [
 ];
 
 fn call<'a>(r: &'a Rubric, principle: &str) -> &'a clinalign::PrincipleCall {
-    r.calls.iter().find(|c| c.principle == principle).unwrap_or_else(|| panic!("{principle} was not called: {:?}", r.calls))
+    r.calls
+        .iter()
+        .find(|c| c.principle == principle)
+        .unwrap_or_else(|| panic!("{principle} was not called: {:?}", r.calls))
 }
 
 #[test]
@@ -87,7 +106,8 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     // A 500 ms deadline, so that under any machine load only the endless loop times out
     // (the default 50 ms is checked below); the default 64 MiB memory cap.
     // No curation here (no cap, no merging): the test inspects every item returned.
-    let uncapped = CurationPolicy { max_items: 10_000, max_per_principle: 10_000, merge_similarity: 2.0, ..Default::default() };
+    let uncapped =
+        CurationPolicy { max_items: 10_000, max_per_principle: 10_000, merge_similarity: 2.0, ..Default::default() };
     let engine = p
         .builder()
         .plugin_timeout(Duration::from_millis(500))
@@ -97,7 +117,8 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     let set = engine.principle_set();
 
     // Broken components are left out at load, each with its reason.
-    let failures: BTreeMap<&str, &str> = set.failures().iter().map(|f| (f.principle.as_str(), f.message.as_str())).collect();
+    let failures: BTreeMap<&str, &str> =
+        set.failures().iter().map(|f| (f.principle.as_str(), f.message.as_str())).collect();
     let expect_failure = |id: &str, needle: &str| {
         let msg = failures.get(id).unwrap_or_else(|| panic!("{id} should fail to load; failures: {failures:?}"));
         assert!(msg.contains(needle), "{id}: {msg}");
@@ -108,7 +129,8 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     expect_failure("task.hostile-truncated", "not a valid WebAssembly component");
     assert_eq!(failures.len(), 4, "only the broken components fail to load: {failures:?}");
 
-    let real: Vec<String> = set.principles().iter().map(|p| p.manifest.id.clone()).filter(|id| !id.contains("hostile")).collect();
+    let real: Vec<String> =
+        set.principles().iter().map(|p| p.manifest.id.clone()).filter(|id| !id.contains("hostile")).collect();
     assert!(real.len() >= 3, "the real principles load too: {real:?}");
 
     let started = Instant::now();
@@ -164,7 +186,8 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     };
     let first = probe(&rubrics[0]);
     assert!(first.starts_with("time=1767225600 "), "{first}");
-    let strict = p.builder().strict(true).curation(uncapped).only(vec!["task.hostile-sandbox-probe".into()]).build().unwrap();
+    let strict =
+        p.builder().strict(true).curation(uncapped).only(vec!["task.hostile-sandbox-probe".into()]).build().unwrap();
     for (id, text) in QUERIES {
         assert_eq!(probe(&strict.synthesize(&query(id, text)).unwrap()), first);
     }
@@ -188,7 +211,11 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
 fn a_million_items_hit_the_output_cap() {
     let p = Project::with_principles();
     let (hostile, _) = hostile_components();
-    p.write_manifest("task", "hostile-many-items", &hostile_manifest("hostile-many-items", hostile, "mode = \"many-items\"", "[]"));
+    p.write_manifest(
+        "task",
+        "hostile-many-items",
+        &hostile_manifest("hostile-many-items", hostile, "mode = \"many-items\"", "[]"),
+    );
     let only = || p.builder().only(vec!["task.hostile-many-items".into()]);
 
     // Given the time and memory to build them, the million items come back and the
@@ -265,7 +292,13 @@ fn cli_reports_hostile_principles_and_honours_fail_on_plugin_error() {
         let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         assert_eq!(report["queries"], 3);
         let stats = |id: &str| -> serde_json::Value {
-            report["principles"].as_array().unwrap().iter().find(|p| p["id"] == id).cloned().unwrap_or_else(|| panic!("{id} not in report"))
+            report["principles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["id"] == id)
+                .cloned()
+                .unwrap_or_else(|| panic!("{id} not in report"))
         };
         for (mode, kind) in CALL_TIME {
             let s = stats(&format!("task.hostile-{mode}"));
@@ -275,7 +308,9 @@ fn cli_reports_hostile_principles_and_honours_fail_on_plugin_error() {
                 None => assert_eq!(s["errors"], serde_json::json!({}), "{mode}: {s}"),
             }
         }
-        for id in ["task.hostile-init-fail", "task.hostile-init-loop", "task.hostile-wrong-world", "task.hostile-truncated"] {
+        for id in
+            ["task.hostile-init-fail", "task.hostile-init-loop", "task.hostile-wrong-world", "task.hostile-truncated"]
+        {
             assert_eq!(stats(id)["errors"]["load"], 1, "{id}");
             assert_eq!(stats(id)["calls"], 0, "{id}");
         }

@@ -16,16 +16,31 @@ fn forward_writes_the_logits_transformers_computes() {
     let dir = repo().join("tests/fixtures/models/tiny-qwen3");
     let golden = std::fs::read(dir.join("golden.safetensors")).unwrap();
     let st = SafeTensors::deserialize(&golden).unwrap();
-    let (ids_name, logits_name) =
-        if st.names().contains(&"input_ids") { ("input_ids".to_string(), "logits".to_string()) } else { ("input_ids.0".to_string(), "logits.0".to_string()) };
-    let ids: Vec<i32> = st.tensor(&ids_name).unwrap().data().chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap())).collect();
+    let (ids_name, logits_name) = if st.names().contains(&"input_ids") {
+        ("input_ids".to_string(), "logits".to_string())
+    } else {
+        ("input_ids.0".to_string(), "logits.0".to_string())
+    };
+    let ids: Vec<i32> = st
+        .tensor(&ids_name)
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| i32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
     let (shape, want) = tensor_f32(&st, &logits_name);
 
     let tmp = tempfile::tempdir().unwrap();
     let ids_path = tmp.path().join("ids.json");
     std::fs::write(&ids_path, serde_json::to_string(&ids).unwrap()).unwrap();
     let out = tmp.path().join("logits.safetensors");
-    let o = run(clinalign().args(["lm", "forward", "--model"]).arg(&dir).arg("--tokens").arg(&ids_path).arg("--out").arg(&out));
+    let o = run(clinalign()
+        .args(["lm", "forward", "--model"])
+        .arg(&dir)
+        .arg("--tokens")
+        .arg(&ids_path)
+        .arg("--out")
+        .arg(&out));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let bytes = std::fs::read(&out).unwrap();
     let got = SafeTensors::deserialize(&bytes).unwrap();

@@ -92,15 +92,19 @@ fn edits_go_live_while_queries_run_and_broken_edits_never_do() {
 
     // 1. A manifest edit: new wording, new version.
     let set0 = engine.principle_set().hash().to_string();
-    let edited = original
-        .replace("version = \"1.0.0\"", "version = \"1.1.0\"")
-        .replace("Explains briefly why the situation may be an emergency", "Says in one sentence why this may be an emergency");
+    let edited = original.replace("version = \"1.0.0\"", "version = \"1.1.0\"").replace(
+        "Explains briefly why the situation may be an emergency", "Says in one sentence why this may be an emergency",
+    );
     assert_ne!(edited, original);
     std::fs::write(&manifest, &edited).unwrap();
-    wait_for(&engine, Duration::from_secs(60), "the manifest edit to go live", || engine.principle_set().hash() != set0);
+    wait_for(&engine, Duration::from_secs(60), "the manifest edit to go live", || {
+        engine.principle_set().hash() != set0
+    });
     let set1 = engine.principle_set().hash().to_string();
     match engine.last_reload().unwrap().outcome {
-        ReloadOutcome::Live { principle_set, .. } | ReloadOutcome::Unchanged { principle_set } => assert_eq!(principle_set, set1),
+        ReloadOutcome::Live { principle_set, .. } | ReloadOutcome::Unchanged { principle_set } => {
+            assert_eq!(principle_set, set1)
+        }
         other => panic!("{other:?}"),
     }
     let c = criteria(&engine);
@@ -155,7 +159,8 @@ fn edits_go_live_while_queries_run_and_broken_edits_never_do() {
     assert!(answered > 0);
     // Each thread saw the sets in order: the old one, then the new ones, never back.
     for seen in sets_seen {
-        let order: Vec<usize> = seen.iter().map(|s| [&set0, &set1, &set2].iter().position(|x| *x == s).expect("a known set")).collect();
+        let order: Vec<usize> =
+            seen.iter().map(|s| [&set0, &set1, &set2].iter().position(|x| *x == s).expect("a known set")).collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "sets went backwards: {seen:?}");
     }
 }

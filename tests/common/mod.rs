@@ -39,7 +39,11 @@ pub fn clinalign() -> Command {
 /// Runs a command and returns its output, printing stderr when the test fails later.
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("the command runs");
-    eprintln!("$ {cmd:?}\n--- stdout\n{}\n--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "$ {cmd:?}\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 

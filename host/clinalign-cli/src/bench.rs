@@ -81,7 +81,10 @@ fn bench_synthesize(path: &PathBuf, args: &EngineArgs, rounds: usize, loads: usi
     let engine = engine.expect("loads >= 1");
     let set = engine.principle_set();
     if !set.failures().is_empty() {
-        bail!("{} principle(s) failed to load; fix them before benchmarking (see `clinalign principles test`)", set.failures().len());
+        bail!(
+            "{} principle(s) failed to load; fix them before benchmarking (see `clinalign principles test`)",
+            set.failures().len()
+        );
     }
 
     let queries = read_queries(path, set.dimensions())?;
@@ -145,7 +148,12 @@ fn bench_synthesize(path: &PathBuf, args: &EngineArgs, rounds: usize, loads: usi
 
 /// The template principles alone, as wasm (through the engine) and natively (the same
 /// SDK code compiled into this binary), on the same labelled queries.
-fn bench_template(args: &EngineArgs, engine: &clinalign::Engine, queries: &[Query], rounds: usize) -> Result<serde_json::Value> {
+fn bench_template(
+    args: &EngineArgs,
+    engine: &clinalign::Engine,
+    queries: &[Query],
+    rounds: usize,
+) -> Result<serde_json::Value> {
     let set = engine.principle_set();
     let manifests: Vec<Manifest> = set
         .principles()
@@ -166,10 +174,8 @@ fn bench_template(args: &EngineArgs, engine: &clinalign::Engine, queries: &[Quer
             Ok((m, t))
         })
         .collect::<Result<_>>()?;
-    let labelled: Vec<Query> = queries
-        .iter()
-        .map(|q| Ok(Query { scenario: engine.scenario(q)?, ..q.clone() }))
-        .collect::<Result<_>>()?;
+    let labelled: Vec<Query> =
+        queries.iter().map(|q| Ok(Query { scenario: engine.scenario(q)?, ..q.clone() })).collect::<Result<_>>()?;
 
     let mut wasm_samples = Vec::new();
     let mut native_samples = Vec::new();

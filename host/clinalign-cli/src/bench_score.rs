@@ -68,7 +68,9 @@ fn read_cases(path: &Path) -> Result<Vec<(String, Vec<Message>, String, Vec<Crit
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let at = || format!("{}:{}", path.display(), i + 1);
         let row: serde_json::Map<String, Value> = serde_json::from_str(line).with_context(at)?;
-        let Some(response) = row.get("ideal_completions_data").and_then(|d| d.get("ideal_completion")).and_then(Value::as_str) else {
+        let Some(response) =
+            row.get("ideal_completions_data").and_then(|d| d.get("ideal_completion")).and_then(Value::as_str)
+        else {
             continue;
         };
         let conversation = conversation_of(&row).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
@@ -121,7 +123,8 @@ fn q4_peak() -> f64 {
         bytes.extend(half::f16::from_f32(-0.1).to_le_bytes());
         bytes.extend((0..16).map(|j| ((b * 31 + j * 17) % 256) as u8));
     }
-    let q = clinalign_infer::qmatmul::Q4Matrix::from_ggml(clinalign_infer::quant::GgmlType::Q4_1, &bytes, m, k).expect("valid blocks");
+    let q = clinalign_infer::qmatmul::Q4Matrix::from_ggml(clinalign_infer::quant::GgmlType::Q4_1, &bytes, m, k)
+        .expect("valid blocks");
     let x = shape_input();
     let mut out = vec![0f32; n * m];
     gflops(2.0 * (n * k * m) as f64, || q.forward(&x, n, &mut out))
@@ -142,7 +145,8 @@ pub fn run(args: ScoreBenchArgs) -> Result<Value> {
         None => clinalign_infer::assets::smollm2_gguf().context("fetching SmolLM2")?,
     };
     let t = Instant::now();
-    let lm = LocalModel::open_with(&model_path, args.precision).with_context(|| format!("loading {}", model_path.display()))?;
+    let lm = LocalModel::open_with(&model_path, args.precision)
+        .with_context(|| format!("loading {}", model_path.display()))?;
     let load_s = t.elapsed().as_secs_f64();
     let judge = Judge::new(&lm)?;
     let cfg = &lm.model().cfg;
@@ -157,16 +161,24 @@ pub fn run(args: ScoreBenchArgs) -> Result<Value> {
     }
     let n_criteria: usize = cases.iter().map(|c| c.criteria.len()).sum();
     let threads = rayon::current_num_threads();
-    eprintln!("{} responses, {n_criteria} criteria; model {} loaded in {load_s:.2} s; {threads} threads", cases.len(), model_path.display());
+    eprintln!(
+        "{} responses, {n_criteria} criteria; model {} loaded in {load_s:.2} s; {threads} threads",
+        cases.len(),
+        model_path.display()
+    );
 
     let gemm_gflops = gemm_peak();
     let q4_gflops = q4_peak();
 
     // (b) Shared prefix: what `grade --judge local:` does.
-    let shared_tokens: usize = cases.iter().map(|c| c.shared + c.prompts.iter().map(|p| p.len() - c.shared).sum::<usize>()).sum();
+    let shared_tokens: usize =
+        cases.iter().map(|c| c.shared + c.prompts.iter().map(|p| p.len() - c.shared).sum::<usize>()).sum();
     let shared_flops: f64 = cases
         .iter()
-        .map(|c| cfg.forward_flops(c.shared, 0, 0) + c.prompts.iter().map(|p| cfg.forward_flops(p.len() - c.shared, c.shared, 1)).sum::<f64>())
+        .map(|c| {
+            cfg.forward_flops(c.shared, 0, 0)
+                + c.prompts.iter().map(|p| cfg.forward_flops(p.len() - c.shared, c.shared, 1)).sum::<f64>()
+        })
         .sum();
     let mut times = Vec::new();
     let mut p_shared = Vec::new();
@@ -191,7 +203,10 @@ pub fn run(args: ScoreBenchArgs) -> Result<Value> {
     let each_tokens: usize = each.iter().map(|(ci, pi)| cases[*ci].prompts[*pi].len()).sum();
     let each_flops: f64 = each.iter().map(|(ci, pi)| cfg.forward_flops(cases[*ci].prompts[*pi].len(), 0, 1)).sum();
     let pb = ProgressBar::new(each.len() as u64);
-    pb.set_style(ProgressStyle::with_template("full prompts {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}]").expect("template"));
+    pb.set_style(
+        ProgressStyle::with_template("full prompts {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}]")
+            .expect("template"),
+    );
     let t = Instant::now();
     let mut max_diff = 0f32;
     let mut offsets = Vec::new();
@@ -246,7 +261,8 @@ pub fn run(args: ScoreBenchArgs) -> Result<Value> {
             Ok(Some(peer)) => {
                 let ours_each = each_tokens as f64 / each_s;
                 let ours_shared = n_criteria as f64 / shared_s;
-                let theirs: Vec<f64> = peer["p_met"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+                let theirs: Vec<f64> =
+                    peer["p_met"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
                 if theirs.len() == p_shared.len() {
                     let diff = theirs.iter().zip(&p_shared).map(|(a, b)| (a - *b as f64).abs()).fold(0f64, f64::max);
                     let agree = theirs.iter().zip(&p_shared).filter(|(a, b)| (**a >= 0.5) == (**b >= 0.5)).count();
@@ -264,7 +280,10 @@ pub fn run(args: ScoreBenchArgs) -> Result<Value> {
                 });
             }
             Ok(None) => {
-                eprintln!("llama.cpp peer skipped: `{} -c 'import llama_cpp'` failed (pip install llama-cpp-python)", args.peer_python);
+                eprintln!(
+                    "llama.cpp peer skipped: `{} -c 'import llama_cpp'` failed (pip install llama-cpp-python)",
+                    args.peer_python
+                );
                 result["llama_cpp"] = Value::Null;
             }
             Err(e) => bail!("llama.cpp peer failed: {e:#}"),
@@ -278,16 +297,30 @@ pub fn run(args: ScoreBenchArgs) -> Result<Value> {
 
 /// Runs `scripts/bench/llama_cpp_judge.py` on the same token ids; `None` when llama_cpp is
 /// not importable.
-fn run_peer(args: &ScoreBenchArgs, model: &Path, cases: &[Case], judge: &Judge<'_>, threads: usize, limit: usize) -> Result<Option<Value>> {
-    let ok = Command::new(&args.peer_python).args(["-c", "import llama_cpp"]).output().map(|o| o.status.success()).unwrap_or(false);
+fn run_peer(
+    args: &ScoreBenchArgs,
+    model: &Path,
+    cases: &[Case],
+    judge: &Judge<'_>,
+    threads: usize,
+    limit: usize,
+) -> Result<Option<Value>> {
+    let ok = Command::new(&args.peer_python)
+        .args(["-c", "import llama_cpp"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
         return Ok(None);
     }
-    let script = ["scripts/bench/llama_cpp_judge.py", concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/bench/llama_cpp_judge.py")]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .context("scripts/bench/llama_cpp_judge.py not found")?;
+    let script = [
+        "scripts/bench/llama_cpp_judge.py",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/bench/llama_cpp_judge.py"),
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .context("scripts/bench/llama_cpp_judge.py not found")?;
     let dir = tempfile::tempdir()?;
     let input = dir.path().join("prompts.json");
     let (yes, no) = judge.answer_tokens();

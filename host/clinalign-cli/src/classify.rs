@@ -99,7 +99,10 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
         }
     }
     if let Some(path) = &args.eval {
-        write_json_atomic(path, &serde_json::json!({ "classifier": classifier.name(), "rows": rows, "dimensions": eval.dimensions }))?;
+        write_json_atomic(
+            path,
+            &serde_json::json!({ "classifier": classifier.name(), "rows": rows, "dimensions": eval.dimensions }),
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -52,7 +52,8 @@ pub fn run(args: EvalRubricsArgs) -> Result<ExitCode> {
             break;
         }
         for line in batch {
-            let value: serde_json::Value = serde_json::from_str(&line.text).with_context(|| format!("{input}:{}: invalid JSON", line.number))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&line.text).with_context(|| format!("{input}:{}: invalid JSON", line.number))?;
             let (physician, synthesized, id) = if value.get("reference_rubrics").is_some() {
                 let id = value.get("prompt_id").or(value.get("id")).and_then(|v| v.as_str()).unwrap_or("").to_string();
                 (entries(value.get("reference_rubrics")), entries(value.get("rubrics")), id)
@@ -88,10 +89,15 @@ pub fn run(args: EvalRubricsArgs) -> Result<ExitCode> {
         eval.rows,
         eval.physician.items,
         eval.synthesized.items,
-        if without_physician > 0 { format!("; {without_physician} rows had no physician criteria to compare") } else { String::new() },
+        if without_physician > 0 {
+            format!("; {without_physician} rows had no physician criteria to compare")
+        } else {
+            String::new()
+        },
         if principle_set.is_empty() { String::new() } else { format!("; principle set {principle_set}") }
     );
-    let cov: Vec<String> = THRESHOLDS.iter().map(|t| format!("{:.0}% at {t:.1}", 100.0 * eval.coverage[&format!("{t:.1}")])).collect();
+    let cov: Vec<String> =
+        THRESHOLDS.iter().map(|t| format!("{:.0}% at {t:.1}", 100.0 * eval.coverage[&format!("{t:.1}")])).collect();
     println!("coverage of physician criteria: {}", cov.join(", "));
     println!("points-weighted coverage (0.3): {:.0}%", 100.0 * eval.weighted_coverage);
     println!("synthesized criteria matching a physician criterion (0.3): {:.0}%", 100.0 * eval.precision);
@@ -109,7 +115,10 @@ pub fn run(args: EvalRubricsArgs) -> Result<ExitCode> {
     let show = |label: &str, pairs: &[clinalign::rubric_eval::MatchPair]| {
         println!("{label}:");
         for p in pairs {
-            println!("  {:.2}  [{:+}] {}\n        [{:+}] {}", p.similarity, p.physician_points, p.physician, p.synthesized_points, p.synthesized);
+            println!(
+                "  {:.2}  [{:+}] {}\n        [{:+}] {}",
+                p.similarity, p.physician_points, p.physician, p.synthesized_points, p.synthesized
+            );
         }
     };
     let n = args.pairs.min(eval.pairs.len());

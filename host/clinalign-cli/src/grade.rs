@@ -103,7 +103,11 @@ fn done_rows(out: &Path, response_field: &Option<String>) -> Result<HashSet<Stri
         }
     }
     if good_len < text.len() {
-        tracing::warn!("{}: dropping a half-written last row ({} bytes) before resuming", out.display(), text.len() - good_len);
+        tracing::warn!(
+            "{}: dropping a half-written last row ({} bytes) before resuming",
+            out.display(),
+            text.len() - good_len
+        );
         let f = OpenOptions::new().write(true).open(out)?;
         f.set_len(good_len as u64)?;
     }
@@ -119,7 +123,11 @@ fn response_of(row: &Map<String, Value>, response_field: &Option<String>) -> Opt
 }
 
 pub(crate) fn conversation_of(row: &Map<String, Value>) -> Result<Vec<Message>, String> {
-    let turns = row.get("prompt").or(row.get("messages")).and_then(Value::as_array).ok_or("no \"prompt\" or \"messages\" list")?;
+    let turns = row
+        .get("prompt")
+        .or(row.get("messages"))
+        .and_then(Value::as_array)
+        .ok_or("no \"prompt\" or \"messages\" list")?;
     turns
         .iter()
         .enumerate()
@@ -148,7 +156,8 @@ pub(crate) fn rubric_items(row: &Map<String, Value>) -> Result<Vec<(String, i32)
 
 fn build_judge(args: &GradeArgs) -> Result<Arc<dyn Judge>> {
     if let Some(path) = args.judge.strip_prefix("local:") {
-        let lm = clinalign_infer::local::LocalModel::open_with(Path::new(path), args.precision).with_context(|| format!("loading judge model {path}"))?;
+        let lm = clinalign_infer::local::LocalModel::open_with(Path::new(path), args.precision)
+            .with_context(|| format!("loading judge model {path}"))?;
         Ok(Arc::new(lm))
     } else if let Some(url) = args.judge.strip_prefix("openai:") {
         Ok(Arc::new(crate::openai::OpenAiJudge::new(
@@ -169,16 +178,28 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
     let local = args.judge.starts_with("local:");
     // A local judge parallelises inside the model, one row at a time, on one thread per core;
     // a remote judge keeps `concurrency` requests in flight.
-    let threads = if local { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.concurrency.max(1) };
+    let threads = if local {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        args.concurrency.max(1)
+    };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     }
-    let mut out = OpenOptions::new().create(true).append(true).open(&args.output).with_context(|| format!("{}: cannot open", args.output.display()))?;
+    let mut out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&args.output)
+        .with_context(|| format!("{}: cannot open", args.output.display()))?;
     let mut reader = JsonlReader::open(&args.input)?;
     let input = args.input.display().to_string();
     let pb = ProgressBar::new(reader.total_bytes());
-    pb.set_style(ProgressStyle::with_template("{spinner} grading [{bar:30}] {percent:>3}% {msg} ({eta} left)").unwrap().progress_chars("=> "));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} grading [{bar:30}] {percent:>3}% {msg} ({eta} left)")
+            .unwrap()
+            .progress_chars("=> "),
+    );
     let (mut graded, mut skipped, mut missing) = (0usize, 0usize, 0usize);
     loop {
         let batch = reader.next_batch(if local { 1 } else { 64 })?;
@@ -187,13 +208,17 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
         }
         let mut work = Vec::new();
         for line in batch {
-            let row: Map<String, Value> = serde_json::from_str(&line.text).with_context(|| format!("{input}:{}: invalid JSON", line.number))?;
+            let row: Map<String, Value> =
+                serde_json::from_str(&line.text).with_context(|| format!("{input}:{}: invalid JSON", line.number))?;
             let Some(response) = response_of(&row, &args.response_field) else {
                 if args.skip_missing {
                     missing += 1;
                     continue;
                 }
-                bail!("{input}:{}: no response to grade (completion, response, ideal_completions_data.ideal_completion or --response-field; --skip-missing skips such rows)", line.number);
+                bail!(
+                    "{input}:{}: no response to grade (completion, response, ideal_completions_data.ideal_completion or --response-field; --skip-missing skips such rows)",
+                    line.number
+                );
             };
             if done.contains(&row_key(&row, &response)) {
                 skipped += 1;
@@ -206,8 +231,11 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
             work.into_par_iter()
                 .map(|(number, mut row, conversation, response)| {
                     let items = rubric_items(&row).map_err(|e| anyhow::anyhow!("{input}:{number}: {e}"))?;
-                    let refs: Vec<JudgeItem<'_>> = items.iter().map(|(c, p)| JudgeItem { criterion: c, points: *p }).collect();
-                    let grades = judge.grade(&conversation, &response, &refs).map_err(|e| anyhow::anyhow!("{input}:{number}: {e}"))?;
+                    let refs: Vec<JudgeItem<'_>> =
+                        items.iter().map(|(c, p)| JudgeItem { criterion: c, points: *p }).collect();
+                    let grades = judge
+                        .grade(&conversation, &response, &refs)
+                        .map_err(|e| anyhow::anyhow!("{input}:{number}: {e}"))?;
                     annotate(&mut row, &grades, &judge.name());
                     Ok((number, row))
                 })
@@ -228,7 +256,12 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
     pb.finish_and_clear();
     let summary = summarize(&args.output)?;
     let without = if missing > 0 { format!(", {missing} without a response skipped") } else { String::new() };
-    println!("graded {graded} rows with {} ({skipped} already in {}{without}); summary of all {} rows:", judge.name(), args.output.display(), summary["n_examples"]);
+    println!(
+        "graded {graded} rows with {} ({skipped} already in {}{without}); summary of all {} rows:",
+        judge.name(),
+        args.output.display(),
+        summary["n_examples"]
+    );
     println!("{}", serde_json::to_string_pretty(&summary)?);
     if let Some(p) = &args.score_out {
         write_json_atomic(p, &summary)?;
@@ -254,8 +287,18 @@ fn annotate(row: &mut Map<String, Value>, grades: &[Grade], judge: &str) {
             }
         }
     }
-    let hard: Vec<GradedItem> = items.iter().map(|(p, m, _)| GradedItem { points: *p, tags: vec![], met: if *m { 1.0 } else { 0.0 } }).collect();
-    let soft: Vec<GradedItem> = items.iter().map(|(p, m, pm)| GradedItem { points: *p, tags: vec![], met: pm.map_or(if *m { 1.0 } else { 0.0 }, |x| x as f64) }).collect();
+    let hard: Vec<GradedItem> = items
+        .iter()
+        .map(|(p, m, _)| GradedItem { points: *p, tags: vec![], met: if *m { 1.0 } else { 0.0 } })
+        .collect();
+    let soft: Vec<GradedItem> = items
+        .iter()
+        .map(|(p, m, pm)| GradedItem {
+            points: *p,
+            tags: vec![],
+            met: pm.map_or(if *m { 1.0 } else { 0.0 }, |x| x as f64),
+        })
+        .collect();
     let score = clinalign::healthbench::score(&hard);
     let soft_score = clinalign::healthbench::score(&soft).map(|s| s.clamp(0.0, 1.0));
     row.insert("grade".into(), json!({ "judge": judge, "score": score, "soft_score": soft_score }));
@@ -281,7 +324,11 @@ fn summarize(out: &Path) -> Result<Value> {
                 a.iter()
                     .map(|it| GradedItem {
                         points: it.get("points").and_then(Value::as_f64).unwrap_or(0.0),
-                        tags: it.get("tags").and_then(Value::as_array).map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+                        tags: it
+                            .get("tags")
+                            .and_then(Value::as_array)
+                            .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                            .unwrap_or_default(),
                         met: if it.get("criteria_met").and_then(Value::as_bool).unwrap_or(false) { 1.0 } else { 0.0 },
                     })
                     .collect()

@@ -27,7 +27,13 @@ impl JsonlReader {
     pub fn open(path: &Path) -> Result<JsonlReader> {
         let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
         let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok(JsonlReader { path: path.to_path_buf(), reader: BufReader::new(file), line_no: 0, bytes_read: 0, total_bytes })
+        Ok(JsonlReader {
+            path: path.to_path_buf(),
+            reader: BufReader::new(file),
+            line_no: 0,
+            bytes_read: 0,
+            total_bytes,
+        })
     }
 
     /// Up to `n` more non-blank lines; empty at the end of the file.
@@ -35,10 +41,9 @@ impl JsonlReader {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             let mut buf = String::new();
-            let read = self
-                .reader
-                .read_line(&mut buf)
-                .with_context(|| format!("{}:{}: cannot read (is it UTF-8 text?)", self.path.display(), self.line_no + 1))?;
+            let read = self.reader.read_line(&mut buf).with_context(|| {
+                format!("{}:{}: cannot read (is it UTF-8 text?)", self.path.display(), self.line_no + 1)
+            })?;
             if read == 0 {
                 break;
             }
@@ -72,7 +77,8 @@ impl AtomicJsonl {
     pub fn create(dest: &Path) -> Result<AtomicJsonl> {
         let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
-        let tmp = NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+        let tmp =
+            NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
         Ok(AtomicJsonl { dest: dest.to_path_buf(), out: BufWriter::new(tmp) })
     }
 
@@ -83,7 +89,11 @@ impl AtomicJsonl {
 
     pub fn commit(self) -> Result<()> {
         let dest = self.dest;
-        let tmp = self.out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("{}: write failed", dest.display()))?;
+        let tmp = self
+            .out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("{}: write failed", dest.display()))?;
         tmp.as_file().sync_all().ok();
         tmp.persist(&dest).map_err(|e| e.error).with_context(|| format!("{}: cannot replace", dest.display()))?;
         Ok(())

@@ -59,8 +59,10 @@ pub enum LmCommand {
 pub fn run(cmd: LmCommand) -> Result<ExitCode> {
     match cmd {
         LmCommand::Forward { model, tokens, out, precision } => {
-            let lm = LocalModel::open_with(&model, precision).with_context(|| format!("loading {}", model.display()))?;
-            let text = std::fs::read_to_string(&tokens).with_context(|| format!("{}: cannot read", tokens.display()))?;
+            let lm =
+                LocalModel::open_with(&model, precision).with_context(|| format!("loading {}", model.display()))?;
+            let text =
+                std::fs::read_to_string(&tokens).with_context(|| format!("{}: cannot read", tokens.display()))?;
             let ids: Vec<u32> = serde_json::from_str(&text)
                 .with_context(|| format!("{}: expected a JSON list of token ids", tokens.display()))?;
             if ids.is_empty() {
@@ -84,7 +86,8 @@ pub fn run(cmd: LmCommand) -> Result<ExitCode> {
             println!("wrote {} ({} tokens × {} vocabulary)", out.display(), rows.len(), vocab);
         }
         LmCommand::Generate { model, prompt, max_tokens, temperature, top_p, seed, raw, precision } => {
-            let lm = LocalModel::open_with(&model, precision).with_context(|| format!("loading {}", model.display()))?;
+            let lm =
+                LocalModel::open_with(&model, precision).with_context(|| format!("loading {}", model.display()))?;
             let text = if raw { prompt } else { lm.user_prompt(&prompt)? };
             let s = Sampling { temperature, top_p, seed, max_tokens, stop: Vec::new() };
             println!("{}", lm.complete(&text, &s)?);
@@ -92,13 +95,28 @@ pub fn run(cmd: LmCommand) -> Result<ExitCode> {
         LmCommand::Info { model } => {
             let lm = LocalModel::open(&model).with_context(|| format!("loading {}", model.display()))?;
             let c = &lm.model().cfg;
-            println!("architecture {:?}: {} layers, hidden {}, heads {} (kv {}), head_dim {}, vocab {}", c.arch, c.num_layers, c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim, c.vocab_size);
-            println!("rope θ {} ({:?}), rms eps {}, tied embeddings {}", c.rope_theta, c.rope_style, c.rms_norm_eps, c.tie_word_embeddings);
+            println!(
+                "architecture {:?}: {} layers, hidden {}, heads {} (kv {}), head_dim {}, vocab {}",
+                c.arch, c.num_layers, c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim, c.vocab_size
+            );
+            println!(
+                "rope θ {} ({:?}), rms eps {}, tied embeddings {}",
+                c.rope_theta, c.rope_style, c.rms_norm_eps, c.tie_word_embeddings
+            );
             if let Some(m) = &c.moe {
-                println!("experts {} (top {}), expert size {}, normalised top-k {}", m.num_experts, m.top_k, m.expert_intermediate_size, m.norm_topk_prob);
+                println!(
+                    "experts {} (top {}), expert size {}, normalised top-k {}",
+                    m.num_experts, m.top_k, m.expert_intermediate_size, m.norm_topk_prob
+                );
             }
             match lm.tokenizer() {
-                Ok(t) => println!("tokenizer: {} tokens, bos {:?}, eos {:?}, chat template {}", t.vocab_size(), t.bos_id(), t.eos_id(), if t.chat_template().is_some() { "yes" } else { "no" }),
+                Ok(t) => println!(
+                    "tokenizer: {} tokens, bos {:?}, eos {:?}, chat template {}",
+                    t.vocab_size(),
+                    t.bos_id(),
+                    t.eos_id(),
+                    if t.chat_template().is_some() { "yes" } else { "no" }
+                ),
                 Err(_) => println!("tokenizer: none"),
             }
         }

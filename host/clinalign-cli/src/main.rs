@@ -7,9 +7,9 @@ mod bench_score;
 mod classify;
 mod eval_rubrics;
 mod grade;
+mod jsonl;
 mod lm;
 mod openai;
-mod jsonl;
 mod principles;
 mod score;
 mod synthesize;
@@ -95,7 +95,10 @@ impl EngineArgs {
             .plugin_timeout(Duration::from_millis(self.plugin_timeout_ms))
             .memory_limit((self.plugin_memory_mib as usize) << 20)
             .strict(self.strict)
-            .curation(clinalign::rubric_quality::CurationPolicy { max_items: self.max_items as usize, ..Default::default() });
+            .curation(clinalign::rubric_quality::CurationPolicy {
+                max_items: self.max_items as usize,
+                ..Default::default()
+            });
         if let Some(p) = &self.plugins {
             b = b.plugins_dir(p);
         }

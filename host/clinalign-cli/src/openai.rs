@@ -23,7 +23,13 @@ pub struct OpenAiJudge {
 
 impl OpenAiJudge {
     /// `base` is the server's base URL (`http://host:port` or `…/v1`).
-    pub fn new(base: &str, model: &str, api_key: Option<String>, max_retries: u32, first_delay: Duration) -> OpenAiJudge {
+    pub fn new(
+        base: &str,
+        model: &str,
+        api_key: Option<String>,
+        max_retries: u32,
+        first_delay: Duration,
+    ) -> OpenAiJudge {
         let base = base.trim_end_matches('/');
         let url = if base.ends_with("/chat/completions") {
             base.to_string()
@@ -108,7 +114,12 @@ impl OpenAiJudge {
             match self.ask(prompt) {
                 Ok(answer) => match Self::parse(&answer) {
                     Some(g) => return Ok(g),
-                    None => last = format!("unusable answer (no JSON with a boolean criteria_met): {}", answer.chars().take(120).collect::<String>()),
+                    None => {
+                        last = format!(
+                            "unusable answer (no JSON with a boolean criteria_met): {}",
+                            answer.chars().take(120).collect::<String>()
+                        )
+                    }
                 },
                 Err(e) => last = e,
             }

@@ -125,7 +125,11 @@ fn stats(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
         row[0] += 1;
         for (points, axis) in template_items(m) {
             row[1] += 1;
-            if points > 0 { row[2] += 1 } else { row[3] += 1 }
+            if points > 0 {
+                row[2] += 1
+            } else {
+                row[3] += 1
+            }
             *axes.entry(axis).or_default() += 1;
         }
         *plugins.entry(m.plugin.to_string()).or_default() += 1;
@@ -139,8 +143,16 @@ fn stats(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
         let v = json!({"principles": catalog.manifests.len(), "fixtures": fixtures, "dimensions": dims_json, "axes": axes, "plugins": plugins, "failures": catalog.failures.len()});
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("{} principles, {} fixtures, {} manifests failed to load", catalog.manifests.len(), fixtures, catalog.failures.len());
-        println!("\n{:<12} {:>10} {:>14} {:>9} {:>9}", "dimension", "principles", "template items", "positive", "negative");
+        println!(
+            "{} principles, {} fixtures, {} manifests failed to load",
+            catalog.manifests.len(),
+            fixtures,
+            catalog.failures.len()
+        );
+        println!(
+            "\n{:<12} {:>10} {:>14} {:>9} {:>9}",
+            "dimension", "principles", "template items", "positive", "negative"
+        );
         for (d, r) in &dims {
             println!("{d:<12} {:>10} {:>14} {:>9} {:>9}", r[0], r[1], r[2], r[3]);
         }
@@ -161,8 +173,11 @@ fn stats(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
 pub fn catalogue_markdown(catalog: &Catalog) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "# The HealthPrinciples
-");
+    let _ = writeln!(
+        out,
+        "# The HealthPrinciples
+"
+    );
     let _ = writeln!(
         out,
         "Generated from `principles/` by `clinalign principles docs -o docs/principles.md`; a test keeps it in sync.\n\n{} principles. For each: what it checks, when it applies (`applies_when`; a dimension left out accepts any value), which plugin runs it, its trigger terms (template principles speak only when one is affirmed in a user turn), and its items (rewards / penalties).\n",
@@ -170,17 +185,34 @@ pub fn catalogue_markdown(catalog: &Catalog) -> String {
     );
     for d in catalog.dimensions.iter() {
         let ms: Vec<&clinalign::Manifest> = catalog.manifests.iter().filter(|m| m.dimension == d.name).collect();
-        let _ = writeln!(out, "## {} ({})
-", d.name, ms.len());
+        let _ = writeln!(
+            out,
+            "## {} ({})
+",
+            d.name,
+            ms.len()
+        );
         if !d.description.is_empty() {
-            let _ = writeln!(out, "{}
-", d.description);
+            let _ = writeln!(
+                out,
+                "{}
+",
+                d.description
+            );
         }
         for m in ms {
-            let _ = writeln!(out, "### `{}` — {}
-", m.id, m.title);
-            let _ = writeln!(out, "{}
-", m.statement);
+            let _ = writeln!(
+                out,
+                "### `{}` — {}
+",
+                m.id, m.title
+            );
+            let _ = writeln!(
+                out,
+                "{}
+",
+                m.statement
+            );
             let applies = if m.applies_when.is_empty() {
                 "any scenario".to_string()
             } else {
@@ -189,11 +221,22 @@ pub fn catalogue_markdown(catalog: &Catalog) -> String {
             let items = template_items(m);
             let pos = items.iter().filter(|(p, _)| *p > 0).count();
             let neg = items.len() - pos;
-            let items_text = if items.is_empty() { "written by the plugin".to_string() } else { format!("{pos} rewards, {neg} penalties") };
+            let items_text = if items.is_empty() {
+                "written by the plugin".to_string()
+            } else {
+                format!("{pos} rewards, {neg} penalties")
+            };
             let _ = writeln!(out, "- applies when: {applies}");
-            let _ = writeln!(out, "- plugin: `{}` · version {} · items: {items_text} · fixtures: {}", m.plugin, m.version, m.fixtures.len());
+            let _ = writeln!(
+                out,
+                "- plugin: `{}` · version {} · items: {items_text} · fixtures: {}",
+                m.plugin,
+                m.version,
+                m.fixtures.len()
+            );
             if let Some(terms) = m.config["triggers"]["any"].as_array().filter(|a| !a.is_empty()) {
-                let shown: Vec<String> = terms.iter().filter_map(|t| t.as_str()).take(8).map(|t| format!("\"{t}\"")).collect();
+                let shown: Vec<String> =
+                    terms.iter().filter_map(|t| t.as_str()).take(8).map(|t| format!("\"{t}\"")).collect();
                 let more = if terms.len() > 8 { format!(" and {} more", terms.len() - 8) } else { String::new() };
                 let _ = writeln!(out, "- triggers: {}{more}", shown.join(", "));
             }
@@ -381,7 +424,8 @@ fn scaffold_crate(plugins: &Path, name: &str) -> Result<()> {
     let ws_path = plugins.join("Cargo.toml");
     let ws_text = std::fs::read_to_string(&ws_path)
         .with_context(|| format!("{}: no plugins workspace (pass --plugins DIR)", ws_path.display()))?;
-    let mut ws: toml_edit::DocumentMut = ws_text.parse().with_context(|| format!("{}: invalid TOML", ws_path.display()))?;
+    let mut ws: toml_edit::DocumentMut =
+        ws_text.parse().with_context(|| format!("{}: invalid TOML", ws_path.display()))?;
     let members = ws
         .get_mut("workspace")
         .and_then(|w| w.get_mut("members"))

@@ -148,7 +148,16 @@ impl Summary {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn print(&self, args: &SynthesizeArgs, report: &RunReport, loaded: usize, failed: usize, load_ms: u128, secs: f64, jobs: usize) {
+    fn print(
+        &self,
+        args: &SynthesizeArgs,
+        report: &RunReport,
+        loaded: usize,
+        failed: usize,
+        load_ms: u128,
+        secs: f64,
+        jobs: usize,
+    ) {
         let q = report.queries.max(1) as f64;
         println!(
             "synthesized {} rubrics → {} (principle set {}, {loaded} principles{})",

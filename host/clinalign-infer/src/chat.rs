@@ -81,6 +81,9 @@ mod tests {
         // after one (expressions keep their whitespace, as in Jinja2).
         let src = "{% for m in messages %}\n    {% if true %}{{ m.content }}{% endif %}\n{% endfor %}";
         let t = ChatTemplate::new(src, "", "").unwrap();
-        assert_eq!(t.render(&[Turn { role: "user", content: "a" }, Turn { role: "user", content: "b" }], false).unwrap(), "ab");
+        assert_eq!(
+            t.render(&[Turn { role: "user", content: "a" }, Turn { role: "user", content: "b" }], false).unwrap(),
+            "ab"
+        );
     }
 }

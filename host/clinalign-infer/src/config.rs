@@ -71,9 +71,9 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// Whether layer `i` uses the mixture of experts.
     pub fn is_moe_layer(&self, i: usize) -> bool {
-        self.moe
-            .as_ref()
-            .is_some_and(|m| m.num_experts > 0 && !m.mlp_only_layers.contains(&i) && (i + 1).is_multiple_of(m.decoder_sparse_step.max(1)))
+        self.moe.as_ref().is_some_and(|m| {
+            m.num_experts > 0 && !m.mlp_only_layers.contains(&i) && (i + 1).is_multiple_of(m.decoder_sparse_step.max(1))
+        })
     }
 
     /// Floating-point operations (2 per multiply-add) of a forward pass over `new_tokens`
@@ -88,7 +88,9 @@ impl ModelConfig {
         for i in 0..self.num_layers {
             per_token += attn_proj;
             per_token += match (&self.moe, self.is_moe_layer(i)) {
-                (Some(m), true) => h * m.num_experts as f64 + 3.0 * h * m.expert_intermediate_size as f64 * m.top_k as f64,
+                (Some(m), true) => {
+                    h * m.num_experts as f64 + 3.0 * h * m.expert_intermediate_size as f64 * m.top_k as f64
+                }
                 _ => 3.0 * h * self.intermediate_size as f64,
             };
         }
@@ -103,7 +105,10 @@ impl ModelConfig {
     pub fn validate(&self, origin: &Path) -> Result<()> {
         let bad = |m: String| Err(Error::format(origin, m));
         if self.num_heads == 0 || self.num_kv_heads == 0 || !self.num_heads.is_multiple_of(self.num_kv_heads) {
-            return bad(format!("{} attention heads cannot share {} key/value heads", self.num_heads, self.num_kv_heads));
+            return bad(format!(
+                "{} attention heads cannot share {} key/value heads",
+                self.num_heads, self.num_kv_heads
+            ));
         }
         if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             return bad(format!("head_dim {} must be even and positive", self.head_dim));
@@ -132,14 +137,20 @@ impl ModelConfig {
                 .map(|n| n as usize)
                 .ok_or_else(|| Error::format(path, format!("missing or invalid \"{k}\" (a whole number)")))
         };
-        let f32_or = |k: &str, default: f32| -> f32 { field(k).and_then(Value::as_f64).map(|x| x as f32).unwrap_or(default) };
+        let f32_or =
+            |k: &str, default: f32| -> f32 { field(k).and_then(Value::as_f64).map(|x| x as f32).unwrap_or(default) };
         let model_type = field("model_type").and_then(Value::as_str).unwrap_or("");
         let arch = match model_type {
             "llama" | "mistral" => Arch::Llama,
             "qwen2" => Arch::Qwen2,
             "qwen3" => Arch::Qwen3,
             "qwen3_moe" => Arch::Qwen3Moe,
-            other => return Err(Error::format(path, format!("unsupported model_type {other:?} (llama, qwen2, qwen3, qwen3_moe)"))),
+            other => {
+                return Err(Error::format(
+                    path,
+                    format!("unsupported model_type {other:?} (llama, qwen2, qwen3, qwen3_moe)"),
+                ));
+            }
         };
         if let Some(scaling) = field("rope_scaling")
             && scaling.get("rope_type").or(scaling.get("type")).and_then(Value::as_str).is_some_and(|t| t != "default")
@@ -157,9 +168,11 @@ impl ModelConfig {
             .and_then(Value::as_f64)
             .unwrap_or(10_000.0) as f32;
         let moe = if arch == Arch::Qwen3Moe {
-            let num_experts = field("num_experts").or(field("num_local_experts")).and_then(Value::as_u64).ok_or_else(|| {
-                Error::format(path, "missing \"num_experts\" (or \"num_local_experts\")")
-            })? as usize;
+            let num_experts = field("num_experts")
+                .or(field("num_local_experts"))
+                .and_then(Value::as_u64)
+                .ok_or_else(|| Error::format(path, "missing \"num_experts\" (or \"num_local_experts\")"))?
+                as usize;
             Some(MoeConfig {
                 num_experts,
                 top_k: usize_of("num_experts_per_tok")?,
@@ -204,7 +217,12 @@ impl ModelConfig {
             "qwen2" => Arch::Qwen2,
             "qwen3" => Arch::Qwen3,
             "qwen3moe" => Arch::Qwen3Moe,
-            other => return Err(Error::format(path, format!("unsupported GGUF architecture {other:?} (llama, qwen2, qwen3, qwen3moe)"))),
+            other => {
+                return Err(Error::format(
+                    path,
+                    format!("unsupported GGUF architecture {other:?} (llama, qwen2, qwen3, qwen3moe)"),
+                ));
+            }
         };
         let key = |k: &str| format!("{arch_name}.{k}");
         let u = |k: &str| -> Result<usize> { g.get_u32(&key(k)).map(|n| n as usize) };
@@ -214,11 +232,9 @@ impl ModelConfig {
         let num_heads = u("attention.head_count")?;
         let vocab_size = match opt_u("vocab_size") {
             Some(v) => v,
-            None => g
-                .get("tokenizer.ggml.tokens")
-                .and_then(|v| v.as_array())
-                .map(|a| a.len())
-                .ok_or_else(|| Error::format(path, "no vocabulary size (neither <arch>.vocab_size nor tokenizer.ggml.tokens)"))?,
+            None => g.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map(|a| a.len()).ok_or_else(|| {
+                Error::format(path, "no vocabulary size (neither <arch>.vocab_size nor tokenizer.ggml.tokens)")
+            })?,
         };
         let tied = g.tensor("output.weight").is_none();
         let moe = if arch == Arch::Qwen3Moe {
@@ -275,7 +291,10 @@ mod tests {
             "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
             "rms_norm_eps": 1e-6, "num_experts_per_tok": 2, "moe_intermediate_size": 32,
             "norm_topk_prob": true, "mlp_only_layers": [1], "decoder_sparse_step": 1, EXTRA}"#;
-        for extra in [r#""num_experts": 8, "rope_theta": 10000"#, r#""num_local_experts": 8, "rope_parameters": {"rope_theta": 10000}"#] {
+        for extra in [
+            r#""num_experts": 8, "rope_theta": 10000"#,
+            r#""num_local_experts": 8, "rope_parameters": {"rope_theta": 10000}"#,
+        ] {
             let f = write(&base.replace("EXTRA", extra));
             let c = ModelConfig::from_hf_json(f.path()).unwrap();
             assert_eq!(c.arch, Arch::Qwen3Moe);
@@ -289,10 +308,14 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         let f = write(r#"{"model_type": "gpt2"}"#);
-        assert!(ModelConfig::from_hf_json(f.path()).unwrap_err().to_string().contains("unsupported model_type \"gpt2\""));
+        assert!(
+            ModelConfig::from_hf_json(f.path()).unwrap_err().to_string().contains("unsupported model_type \"gpt2\"")
+        );
         let f = write(r#"{"model_type": "llama", "vocab_size": 10}"#);
         assert!(ModelConfig::from_hf_json(f.path()).unwrap_err().to_string().contains("\"hidden_size\""));
-        let f = write(r#"{"model_type": "llama", "vocab_size": 10, "hidden_size": 12, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 3, "num_key_value_heads": 2}"#);
+        let f = write(
+            r#"{"model_type": "llama", "vocab_size": 10, "hidden_size": 12, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 3, "num_key_value_heads": 2}"#,
+        );
         assert!(ModelConfig::from_hf_json(f.path()).unwrap_err().to_string().contains("cannot share"));
         let f = write("{");
         assert!(ModelConfig::from_hf_json(f.path()).unwrap_err().to_string().contains("invalid JSON"));
@@ -300,12 +323,21 @@ mod tests {
 
     #[test]
     fn qwen2_has_attention_biases_and_sparse_steps_work() {
-        let f = write(r#"{"model_type": "qwen2", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 4, "num_attention_heads": 2, "num_key_value_heads": 1}"#);
+        let f = write(
+            r#"{"model_type": "qwen2", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 4, "num_attention_heads": 2, "num_key_value_heads": 1}"#,
+        );
         let c = ModelConfig::from_hf_json(f.path()).unwrap();
         assert!(c.attention_bias && !c.qk_norm && c.moe.is_none());
         assert_eq!(c.head_dim, 4);
         let moe = ModelConfig {
-            moe: Some(MoeConfig { num_experts: 4, top_k: 2, expert_intermediate_size: 4, norm_topk_prob: false, decoder_sparse_step: 2, mlp_only_layers: vec![] }),
+            moe: Some(MoeConfig {
+                num_experts: 4,
+                top_k: 2,
+                expert_intermediate_size: 4,
+                norm_topk_prob: false,
+                decoder_sparse_step: 2,
+                mlp_only_layers: vec![],
+            }),
             ..c
         };
         assert_eq!((0..4).map(|i| moe.is_moe_layer(i)).collect::<Vec<_>>(), [false, true, false, true]);

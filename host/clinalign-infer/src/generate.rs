@@ -27,7 +27,14 @@ impl Default for Sampling {
 
 /// Picks the next token from one logits row.
 pub fn pick(logits: &[f32], s: &Sampling, rng: &mut StdRng) -> u32 {
-    let argmax = || logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i as u32).unwrap_or(0);
+    let argmax = || {
+        logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+            .map(|(i, _)| i as u32)
+            .unwrap_or(0)
+    };
     if s.temperature <= 0.0 {
         return argmax();
     }

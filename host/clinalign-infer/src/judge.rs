@@ -60,7 +60,11 @@ pub fn judge_prompt(conversation: &[Message], response: &str, c: &Criterion) -> 
     prefix.push_str(
         "An item counts as met only if every part of it is met; examples after \"such as\" or \"for example\" are illustrations, not requirements. If the item describes something undesirable, say whether the response did it.\n\n",
     );
-    let suffix = format!("Rubric item ({:+} points): {}\n\nDoes the response meet this item? Answer yes or no.", c.points, c.text.trim());
+    let suffix = format!(
+        "Rubric item ({:+} points): {}\n\nDoes the response meet this item? Answer yes or no.",
+        c.points,
+        c.text.trim()
+    );
     PromptParts { prefix, suffix }
 }
 
@@ -88,7 +92,9 @@ impl<'m> Judge<'m> {
         let yes = single(&["yes", "Yes", " yes", " Yes", "YES"])?;
         let no = single(&["no", "No", " no", " No", "NO"])?;
         if yes.is_empty() || no.is_empty() {
-            return Err(Error::Invalid("the tokenizer has no single-token \"yes\"/\"no\"; this model cannot be a log-prob judge".into()));
+            return Err(Error::Invalid(
+                "the tokenizer has no single-token \"yes\"/\"no\"; this model cannot be a log-prob judge".into(),
+            ));
         }
         Ok(Judge { lm, yes, no })
     }
@@ -102,7 +108,12 @@ impl<'m> Judge<'m> {
     /// The criteria's full prompts, and how many leading tokens all of them share (each keeps
     /// at least one token of its own). Sharing is defined on tokens, not text, so it is exact
     /// whatever the tokenizer does at the boundary.
-    pub fn prompts(&self, conversation: &[Message], response: &str, criteria: &[Criterion]) -> Result<(Vec<Vec<u32>>, usize)> {
+    pub fn prompts(
+        &self,
+        conversation: &[Message],
+        response: &str,
+        criteria: &[Criterion],
+    ) -> Result<(Vec<Vec<u32>>, usize)> {
         let full: Vec<Vec<u32>> =
             criteria.iter().map(|c| self.encode(&judge_prompt(conversation, response, c))).collect::<Result<_>>()?;
         let first = &full[0];
@@ -149,7 +160,8 @@ impl<'m> Judge<'m> {
             .map(|c| {
                 let full = self.encode(&judge_prompt(conversation, response, c))?;
                 let mut cache = KvCache::new(&model.cfg);
-                let logits = model.forward(&mut [Step { tokens: &full, cache: &mut cache, prefix: None }], Logits::Last)?;
+                let logits =
+                    model.forward(&mut [Step { tokens: &full, cache: &mut cache, prefix: None }], Logits::Last)?;
                 Ok(self.verdict(&logits[0][0]))
             })
             .collect()
@@ -166,7 +178,10 @@ impl<'m> Judge<'m> {
         let (full, shared) = self.prompts(conversation, response, criteria)?;
         let mut prefix_cache = KvCache::new(&model.cfg);
         if shared > 0 {
-            model.forward(&mut [Step { tokens: &full[0][..shared], cache: &mut prefix_cache, prefix: None }], Logits::None)?;
+            model.forward(
+                &mut [Step { tokens: &full[0][..shared], cache: &mut prefix_cache, prefix: None }],
+                Logits::None,
+            )?;
         }
         let prefix = (shared > 0).then_some(&prefix_cache);
         let mut out: Vec<Option<Verdict>> = vec![None; criteria.len()];
@@ -198,8 +213,10 @@ impl clinalign::Judge for LocalModel {
         response: &str,
         items: &[clinalign::JudgeItem<'_>],
     ) -> std::result::Result<Vec<clinalign::Grade>, String> {
-        let criteria: Vec<Criterion> = items.iter().map(|i| Criterion { text: i.criterion.to_string(), points: i.points }).collect();
-        let verdicts = Judge::new(self).and_then(|j| j.judge(conversation, response, &criteria)).map_err(|e| e.to_string())?;
+        let criteria: Vec<Criterion> =
+            items.iter().map(|i| Criterion { text: i.criterion.to_string(), points: i.points }).collect();
+        let verdicts =
+            Judge::new(self).and_then(|j| j.judge(conversation, response, &criteria)).map_err(|e| e.to_string())?;
         Ok(verdicts
             .into_iter()
             .map(|v| clinalign::Grade { criteria_met: v.p_met >= 0.5, p_met: Some(v.p_met), explanation: None })

@@ -13,12 +13,12 @@ pub mod quant;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
+pub mod chat;
 pub mod config;
+pub mod generate;
+pub mod judge;
+pub mod local;
 pub mod model;
 pub mod ops;
 pub mod qmatmul;
 pub mod weights;
-pub mod chat;
-pub mod generate;
-pub mod judge;
-pub mod local;

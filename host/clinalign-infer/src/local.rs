@@ -8,9 +8,9 @@ use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::generate::{Sampling, generate};
 use crate::gguf::Gguf;
+use crate::model::{KvCache, Logits, Model, Step};
 use crate::qmatmul::{Q4Matrix, QK};
 use crate::quant::GgmlType;
-use crate::model::{KvCache, Logits, Model, Step};
 use crate::tokenizer::Tokenizer;
 use crate::weights::{Matrix, Proj, SafetensorsSource, WeightSource};
 
@@ -58,7 +58,8 @@ impl LocalModel {
     /// Opens a model with the given use of quantised weights (safetensors folders are f32
     /// either way).
     pub fn open_with(path: &Path, precision: Precision) -> Result<LocalModel> {
-        let name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| path.display().to_string());
+        let name =
+            path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| path.display().to_string());
         if path.is_dir() {
             let cfg = ModelConfig::from_hf_json(&path.join("config.json"))?;
             let src = SafetensorsSource::open(path)?;
@@ -74,7 +75,10 @@ impl LocalModel {
         } else if path.is_file() {
             let g = Gguf::open(path)?;
             let cfg = ModelConfig::from_gguf(&g, path)?;
-            let model = Model::from_source(cfg.clone(), &GgufSource { g: &g, cfg: &cfg, path, precision, stacks: Default::default() })?;
+            let model = Model::from_source(
+                cfg.clone(),
+                &GgufSource { g: &g, cfg: &cfg, path, precision, stacks: Default::default() },
+            )?;
             let tokenizer = Some(Tokenizer::from_gguf(&g)?);
             Self::assemble(name, path, model, tokenizer)
         } else {
@@ -106,9 +110,9 @@ impl LocalModel {
 
     /// The tokenizer; models opened without one cannot take text.
     pub fn tokenizer(&self) -> Result<&Tokenizer> {
-        self.tokenizer
-            .as_ref()
-            .ok_or_else(|| Error::Invalid(format!("{} has no tokenizer (tokenizer.json or GGUF tokenizer metadata)", self.name)))
+        self.tokenizer.as_ref().ok_or_else(|| {
+            Error::Invalid(format!("{} has no tokenizer (tokenizer.json or GGUF tokenizer metadata)", self.name))
+        })
     }
 
     /// `text` as a user turn followed by the assistant's turn, in the model's chat format
@@ -151,7 +155,8 @@ impl LocalModel {
         // The prompt's last token is run with each option so its logits predict the option's
         // first token.
         if p.len() > 1 {
-            self.model.forward(&mut [Step { tokens: &p[..p.len() - 1], cache: &mut prefix, prefix: None }], Logits::None)?;
+            self.model
+                .forward(&mut [Step { tokens: &p[..p.len() - 1], cache: &mut prefix, prefix: None }], Logits::None)?;
         }
         options
             .iter()
@@ -163,7 +168,9 @@ impl LocalModel {
                 let mut tokens = vec![p[p.len() - 1]];
                 tokens.extend(&ids[..ids.len() - 1]);
                 let mut cache = KvCache::new(&self.model.cfg);
-                let logits = self.model.forward(&mut [Step { tokens: &tokens, cache: &mut cache, prefix: Some(&prefix) }], Logits::All)?;
+                let logits = self
+                    .model
+                    .forward(&mut [Step { tokens: &tokens, cache: &mut cache, prefix: Some(&prefix) }], Logits::All)?;
                 Ok(ids.iter().zip(&logits[0]).map(|(id, row)| Model::log_probs(row, &[*id])[0]).sum())
             })
             .collect()
@@ -177,7 +184,8 @@ impl clinalign::LanguageModel for LocalModel {
 
     fn generate(&self, prompt: &str, max_tokens: u32) -> std::result::Result<String, String> {
         let p = self.user_prompt(prompt).map_err(|e| e.to_string())?;
-        self.complete(&p, &Sampling { max_tokens: max_tokens as usize, ..Default::default() }).map_err(|e| e.to_string())
+        self.complete(&p, &Sampling { max_tokens: max_tokens as usize, ..Default::default() })
+            .map_err(|e| e.to_string())
     }
 
     fn score_options(&self, prompt: &str, options: &[String]) -> std::result::Result<Vec<f32>, String> {
@@ -198,11 +206,17 @@ struct GgufSource<'g> {
 impl GgufSource<'_> {
     /// A 2-D 4-bit tensor of the expected shape, kept 4-bit when the precision allows.
     fn q4(&self, info: &crate::gguf::TensorInfo, rows: usize, cols: usize) -> Result<Option<Q4Matrix>> {
-        if self.precision != Precision::Native || !matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1) || !cols.is_multiple_of(2 * QK) {
+        if self.precision != Precision::Native
+            || !matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1)
+            || !cols.is_multiple_of(2 * QK)
+        {
             return Ok(None);
         }
         if info.shape != [cols, rows] {
-            return Err(Error::format(self.path, format!("tensor {} has ggml shape {:?}, expected [{cols}, {rows}]", info.name, info.shape)));
+            return Err(Error::format(
+                self.path,
+                format!("tensor {} has ggml shape {:?}, expected [{cols}, {rows}]", info.name, info.shape),
+            ));
         }
         Q4Matrix::from_ggml(info.dtype, self.g.data(info), rows, cols)
             .map(Some)
@@ -278,10 +292,14 @@ impl WeightSource for GgufSource<'_> {
             return Err(Error::format(self.path, format!("tensor {name} has shape {:?}; no expert {e}", info.shape)));
         }
         let (cols, rows) = (info.shape[0], info.shape[1]);
-        if matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1) && self.precision == Precision::Native && cols.is_multiple_of(2 * QK) {
+        if matches!(info.dtype, GgmlType::Q4_0 | GgmlType::Q4_1)
+            && self.precision == Precision::Native
+            && cols.is_multiple_of(2 * QK)
+        {
             let per = rows * cols / QK * info.dtype.type_size();
             let bytes = &self.g.data(info)[e * per..(e + 1) * per];
-            let q = Q4Matrix::from_ggml(info.dtype, bytes, rows, cols).map_err(|m| Error::format(self.path, format!("{name}: {m}")))?;
+            let q = Q4Matrix::from_ggml(info.dtype, bytes, rows, cols)
+                .map_err(|m| Error::format(self.path, format!("{name}: {m}")))?;
             return Ok(Some(Matrix::q4(q)));
         }
         let cached = self.stacks.borrow().get(&name).cloned();

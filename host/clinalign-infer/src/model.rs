@@ -13,7 +13,9 @@ use rayon::prelude::*;
 
 use crate::config::{ModelConfig, MoeConfig};
 use crate::error::{Error, Result};
-use crate::ops::{Rope, logsumexp, matmul_strided, matmul_wt, matmul_wt_strided, rms_norm, rms_norm_inplace, silu_mul, softmax};
+use crate::ops::{
+    Rope, logsumexp, matmul_strided, matmul_wt, matmul_wt_strided, rms_norm, rms_norm_inplace, silu_mul, softmax,
+};
 use crate::weights::{Linear, Matrix, Proj, WeightSource};
 
 /// Keys and values of every layer for one sequence: per layer and key/value head, a
@@ -113,7 +115,10 @@ impl Model {
                         if (mat.rows, mat.cols) != (rows, cols) {
                             return Err(Error::format(
                                 src.origin(),
-                                format!("expert {e} {proj:?} of layer {i} is {}×{}, expected {rows}×{cols}", mat.rows, mat.cols),
+                                format!(
+                                    "expert {e} {proj:?} of layer {i} is {}×{}, expected {rows}×{cols}",
+                                    mat.rows, mat.cols
+                                ),
                             ));
                         }
                         Ok(mat)
@@ -136,8 +141,16 @@ impl Model {
                 k: src.linear(&format!("{p}.self_attn.k_proj"), cfg.num_kv_heads * hd, h, bias)?,
                 v: src.linear(&format!("{p}.self_attn.v_proj"), cfg.num_kv_heads * hd, h, bias)?,
                 o: src.linear(&format!("{p}.self_attn.o_proj"), h, cfg.num_heads * hd, false)?,
-                q_norm: if cfg.qk_norm { Some(src.require(&format!("{p}.self_attn.q_norm.weight"), &[hd])?) } else { None },
-                k_norm: if cfg.qk_norm { Some(src.require(&format!("{p}.self_attn.k_norm.weight"), &[hd])?) } else { None },
+                q_norm: if cfg.qk_norm {
+                    Some(src.require(&format!("{p}.self_attn.q_norm.weight"), &[hd])?)
+                } else {
+                    None
+                },
+                k_norm: if cfg.qk_norm {
+                    Some(src.require(&format!("{p}.self_attn.k_norm.weight"), &[hd])?)
+                } else {
+                    None
+                },
                 ffn_norm: src.require(&format!("{p}.post_attention_layernorm.weight"), &[h])?,
                 ffn,
             });

@@ -137,7 +137,13 @@ fn exp_fast(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³
-    let x = if x < -87.0 { -87.0 } else if x > 88.0 { 88.0 } else { x };
+    let x = if x < -87.0 {
+        -87.0
+    } else if x > 88.0 {
+        88.0
+    } else {
+        x
+    };
     let shifted = x * LOG2E + ROUND;
     let k = shifted - ROUND;
     // The integer k sits in the low mantissa bits of `shifted` (no float-to-int cast, whose
@@ -190,14 +196,35 @@ pub fn softmax(row: &mut [f32]) {
 /// a product with `w` in linear-layer layout, reading and writing strided rows (sub-blocks
 /// of larger matrices), single-threaded. With `accumulate`, adds to `out`.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_wt_strided(x: &[f32], x_rs: usize, n: usize, k: usize, w: &[f32], m: usize, out: &mut [f32], out_rs: usize, scale: f32, accumulate: bool) {
+pub fn matmul_wt_strided(
+    x: &[f32],
+    x_rs: usize,
+    n: usize,
+    k: usize,
+    w: &[f32],
+    m: usize,
+    out: &mut [f32],
+    out_rs: usize,
+    scale: f32,
+    accumulate: bool,
+) {
     gemm_into(x, x_rs, n, k, w, (k, 1), m, out, out_rs, scale, accumulate, Parallelism::None);
 }
 
 /// `out[i·out_rs + j] (+)= Σ_p a[i·a_rs + p] · b[p·m + j]`: `b` row-major `[k × m]`, strided
 /// rows of `a` and `out`, single-threaded.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_strided(a: &[f32], a_rs: usize, n: usize, k: usize, b: &[f32], m: usize, out: &mut [f32], out_rs: usize, accumulate: bool) {
+pub fn matmul_strided(
+    a: &[f32],
+    a_rs: usize,
+    n: usize,
+    k: usize,
+    b: &[f32],
+    m: usize,
+    out: &mut [f32],
+    out_rs: usize,
+    accumulate: bool,
+) {
     gemm_into(a, a_rs, n, k, b, (1, m), m, out, out_rs, 1.0, accumulate, Parallelism::None);
 }
 

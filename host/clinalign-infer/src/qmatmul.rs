@@ -122,7 +122,8 @@ impl Q4Matrix {
             let mut vals = vec![[0u8; QK]; nb];
             for (b, blk) in row.chunks_exact(block).enumerate() {
                 let scale = h(blk, 0);
-                let (min, q) = if dtype == GgmlType::Q4_0 { (-8.0 * scale, &blk[2..18]) } else { (h(blk, 2), &blk[4..20]) };
+                let (min, q) =
+                    if dtype == GgmlType::Q4_0 { (-8.0 * scale, &blk[2..18]) } else { (h(blk, 2), &blk[4..20]) };
                 d.push(scale);
                 m.push(min);
                 for j in 0..16 {
@@ -198,7 +199,9 @@ impl Q4Matrix {
         for (r0, part) in parts {
             let width = part.len() / n;
             for t in 0..n {
-                for (o, p) in out[t * rows + r0..t * rows + r0 + width].iter_mut().zip(&part[t * width..(t + 1) * width]) {
+                for (o, p) in
+                    out[t * rows + r0..t * rows + r0 + width].iter_mut().zip(&part[t * width..(t + 1) * width])
+                {
                     *o += p;
                 }
             }
@@ -263,31 +266,36 @@ impl QActs {
         let mut d = vec![0f32; n * nb];
         let mut s = vec![0f32; n * nb];
         // Byte offsets of a block's 32 elements inside its group, per group size.
-        let table = |size: usize, l: usize| -> [usize; QK] { std::array::from_fn(|e| place(size, l, e)).map(|(i, byte)| i * 32 + byte) };
-        let tables: Vec<[usize; QK]> = groups.iter().flat_map(|&(_, size)| (0..size).map(move |l| table(size, l))).collect();
-        let quantize_row = |(((xr, qr), dvr), (dr, sr)): (((&[f32], &mut [i8]), &mut [f32]), (&mut [f32], &mut [f32]))| {
-            const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding and subtracting rounds to nearest
-            for (gi, &(b0, size)) in groups.iter().enumerate() {
-                let gq = &mut qr[b0 * QK..(b0 + size) * QK];
-                for l in 0..size {
-                    let b = b0 + l;
-                    let xb: &[f32; QK] = xr[b * QK..(b + 1) * QK].try_into().expect("a block");
-                    let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
-                    let scale = amax / 127.0;
-                    let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-                    let q: [i32; QK] = std::array::from_fn(|e| ((xb[e] * inv + ROUND) - ROUND) as i32);
-                    for (e, at) in tables[b].iter().enumerate() {
-                        gq[*at] = q[e] as i8;
-                    }
-                    dr[b] = scale;
-                    sr[b] = scale * q.iter().sum::<i32>() as f32;
-                }
-                for lane in 0..8 {
-                    dvr[gi * 8 + lane] = dr[b0 + lane * size / 8];
-                }
-            }
+        let table = |size: usize, l: usize| -> [usize; QK] {
+            std::array::from_fn(|e| place(size, l, e)).map(|(i, byte)| i * 32 + byte)
         };
-        let rows = x.chunks(k).zip(qs.chunks_mut(k)).zip(dv.chunks_mut(ng * 8)).zip(d.chunks_mut(nb).zip(s.chunks_mut(nb)));
+        let tables: Vec<[usize; QK]> =
+            groups.iter().flat_map(|&(_, size)| (0..size).map(move |l| table(size, l))).collect();
+        let quantize_row =
+            |(((xr, qr), dvr), (dr, sr)): (((&[f32], &mut [i8]), &mut [f32]), (&mut [f32], &mut [f32]))| {
+                const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding and subtracting rounds to nearest
+                for (gi, &(b0, size)) in groups.iter().enumerate() {
+                    let gq = &mut qr[b0 * QK..(b0 + size) * QK];
+                    for l in 0..size {
+                        let b = b0 + l;
+                        let xb: &[f32; QK] = xr[b * QK..(b + 1) * QK].try_into().expect("a block");
+                        let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
+                        let scale = amax / 127.0;
+                        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+                        let q: [i32; QK] = std::array::from_fn(|e| ((xb[e] * inv + ROUND) - ROUND) as i32);
+                        for (e, at) in tables[b].iter().enumerate() {
+                            gq[*at] = q[e] as i8;
+                        }
+                        dr[b] = scale;
+                        sr[b] = scale * q.iter().sum::<i32>() as f32;
+                    }
+                    for lane in 0..8 {
+                        dvr[gi * 8 + lane] = dr[b0 + lane * size / 8];
+                    }
+                }
+            };
+        let rows =
+            x.chunks(k).zip(qs.chunks_mut(k)).zip(dv.chunks_mut(ng * 8)).zip(d.chunks_mut(nb).zip(s.chunks_mut(nb)));
         if n * k >= 1 << 16 {
             x.par_chunks(k)
                 .zip(qs.par_chunks_mut(k))
@@ -325,7 +333,7 @@ impl QActs {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{QActs, Q4Matrix, QK};
+    use super::{Q4Matrix, QActs, QK};
 
     /// Horizontal sum of eight lanes.
     #[inline]
@@ -365,7 +373,10 @@ mod avx2 {
                     let a = arow.add(((t + j) * nb + b0) * QK);
                     let mut s16 = _mm256_maddubs_epi16(wv[0], _mm256_loadu_si256(a as *const __m256i));
                     for i in 1..8 {
-                        s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(wv[i], _mm256_loadu_si256(a.add(i * 32) as *const __m256i)));
+                        s16 = _mm256_add_epi16(
+                            s16,
+                            _mm256_maddubs_epi16(wv[i], _mm256_loadu_si256(a.add(i * 32) as *const __m256i)),
+                        );
                     }
                     let ad = _mm256_loadu_ps(acts.dv.as_ptr().add(((t + j) * ng + gi) * 8));
                     let p = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
@@ -463,7 +474,13 @@ mod tests {
     fn matches_the_exact_product_of_the_quantised_values() {
         // Odd row counts and token counts exercise every tile shape; the large case runs in
         // parallel row ranges.
-        for (dtype, n, k, rows) in [(GgmlType::Q4_1, 1, 64, 1), (GgmlType::Q4_1, 7, 320, 5), (GgmlType::Q4_0, 9, 64, 3), (GgmlType::Q4_1, 37, 576, 203), (GgmlType::Q4_1, 17, 1536, 9)] {
+        for (dtype, n, k, rows) in [
+            (GgmlType::Q4_1, 1, 64, 1),
+            (GgmlType::Q4_1, 7, 320, 5),
+            (GgmlType::Q4_0, 9, 64, 3),
+            (GgmlType::Q4_1, 37, 576, 203),
+            (GgmlType::Q4_1, 17, 1536, 9),
+        ] {
             let q = Q4Matrix::from_ggml(dtype, &random_q4(dtype, rows, k, 7), rows, k).unwrap();
             let mut r = lcg(11);
             let x: Vec<f32> = (0..n * k).map(|_| r() * 3.0).collect();
@@ -485,10 +502,13 @@ mod tests {
             let wd = q.dequantize();
             let exact = reference(&wd, &x, n, k, rows);
             let wabs: Vec<f32> = wd.iter().map(|v| v.abs()).collect();
-            let step: Vec<f32> = x.chunks(QK).flat_map(|b| {
-                let amax = b.iter().fold(0f32, |a, v| a.max(v.abs()));
-                vec![amax / 254.0 * 1.01; QK]
-            }).collect();
+            let step: Vec<f32> = x
+                .chunks(QK)
+                .flat_map(|b| {
+                    let amax = b.iter().fold(0f32, |a, v| a.max(v.abs()));
+                    vec![amax / 254.0 * 1.01; QK]
+                })
+                .collect();
             let bound = reference(&wabs, &step, n, k, rows);
             for i in 0..n * rows {
                 assert!((got[i] - exact[i]).abs() <= bound[i] + 1e-4, "activation rounding beyond its bound at {i}");

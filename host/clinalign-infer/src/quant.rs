@@ -562,7 +562,8 @@ mod tests {
         assert_eq!(&got[..4], &vals[..4]);
         assert!((got[4] + 1e-3).abs() < 1e-6);
         // bf16: the top 16 bits of an f32
-        let b: Vec<u8> = [1.5f32, -2.25, 3.0e38].iter().flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes()).collect();
+        let b: Vec<u8> =
+            [1.5f32, -2.25, 3.0e38].iter().flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes()).collect();
         let got = deq(GgmlType::BF16, &b, 3);
         assert_eq!(&got[..2], &[1.5, -2.25]);
         assert_eq!(got[2], f32::from_bits(3.0e38f32.to_bits() & 0xFFFF_0000));

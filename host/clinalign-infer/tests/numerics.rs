@@ -19,7 +19,8 @@ fn goldens(path: &Path) -> Vec<(Vec<u32>, Vec<Vec<f32>>)> {
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let load = |ids: &str, logits: &str| {
         let ids_t = st.tensor(ids).unwrap();
-        let ids: Vec<u32> = ids_t.data().chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap()) as u32).collect();
+        let ids: Vec<u32> =
+            ids_t.data().chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap()) as u32).collect();
         let lt = st.tensor(logits).unwrap();
         let vocab = lt.shape()[1];
         let flat: Vec<f32> = lt.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
@@ -28,7 +29,14 @@ fn goldens(path: &Path) -> Vec<(Vec<u32>, Vec<Vec<f32>>)> {
     if st.names().contains(&"input_ids") {
         vec![load("input_ids", "logits")]
     } else {
-        (0..).map_while(|s| st.names().iter().any(|n| *n == format!("input_ids.{s}")).then(|| load(&format!("input_ids.{s}"), &format!("logits.{s}")))).collect()
+        (0..)
+            .map_while(|s| {
+                st.names()
+                    .iter()
+                    .any(|n| *n == format!("input_ids.{s}"))
+                    .then(|| load(&format!("input_ids.{s}"), &format!("logits.{s}")))
+            })
+            .collect()
     }
 }
 
@@ -59,8 +67,11 @@ fn check_tiny(name: &str) {
     }
     // Every sequence in one batch (variable-length prefill).
     let mut caches: Vec<KvCache> = golden.iter().map(|_| KvCache::new(&model.cfg)).collect();
-    let mut steps: Vec<Step<'_>> =
-        golden.iter().zip(caches.iter_mut()).map(|((ids, _), cache)| Step { tokens: ids, cache, prefix: None }).collect();
+    let mut steps: Vec<Step<'_>> = golden
+        .iter()
+        .zip(caches.iter_mut())
+        .map(|((ids, _), cache)| Step { tokens: ids, cache, prefix: None })
+        .collect();
     let batched = model.forward(&mut steps, Logits::All).unwrap();
     for ((_, want), got) in golden.iter().zip(&batched) {
         let d = max_diff(got, want);
@@ -70,9 +81,17 @@ fn check_tiny(name: &str) {
     let (ids, want) = &golden[1];
     let mut cache = KvCache::new(&model.cfg);
     let split = ids.len() / 2;
-    let mut rows = model.forward(&mut [Step { tokens: &ids[..split], cache: &mut cache, prefix: None }], Logits::All).unwrap().remove(0);
+    let mut rows = model
+        .forward(&mut [Step { tokens: &ids[..split], cache: &mut cache, prefix: None }], Logits::All)
+        .unwrap()
+        .remove(0);
     for t in split..ids.len() {
-        rows.extend(model.forward(&mut [Step { tokens: &ids[t..t + 1], cache: &mut cache, prefix: None }], Logits::All).unwrap().remove(0));
+        rows.extend(
+            model
+                .forward(&mut [Step { tokens: &ids[t..t + 1], cache: &mut cache, prefix: None }], Logits::All)
+                .unwrap()
+                .remove(0),
+        );
     }
     let d = max_diff(&rows, want);
     assert!(d <= 1e-4, "{name} incremental: max |Δlogit| {d}");
@@ -80,7 +99,10 @@ fn check_tiny(name: &str) {
     let mut prefix = KvCache::new(&model.cfg);
     model.forward(&mut [Step { tokens: &ids[..split], cache: &mut prefix, prefix: None }], Logits::None).unwrap();
     let mut own = KvCache::new(&model.cfg);
-    let tail = model.forward(&mut [Step { tokens: &ids[split..], cache: &mut own, prefix: Some(&prefix) }], Logits::All).unwrap().remove(0);
+    let tail = model
+        .forward(&mut [Step { tokens: &ids[split..], cache: &mut own, prefix: Some(&prefix) }], Logits::All)
+        .unwrap()
+        .remove(0);
     let d = max_diff(&tail, &want[split..]);
     assert!(d <= 1e-4, "{name} over a shared prefix: max |Δlogit| {d}");
 }
@@ -163,7 +185,8 @@ fn smollm2_chat_template_renders_as_transformers_does() {
     let path = clinalign_infer::assets::smollm2_gguf().unwrap();
     let lm = LocalModel::open(&path).unwrap();
     let cases: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("smollm2/chat_template_cases.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("smollm2/chat_template_cases.json")).unwrap())
+            .unwrap();
     for case in cases["cases"].as_array().unwrap() {
         let msgs: Vec<(String, String)> = case["messages"]
             .as_array()

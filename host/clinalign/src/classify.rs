@@ -53,34 +53,33 @@ const RED_FLAGS: &[&str] = &[
     "sudden weakness", "sudden numbness", "can't move", "worst headache", "thunderclap", "suicid*", "kill myself",
     "end my life", "want to die", "overdose", "overdosed", "took too many", "anaphyla*", "throat closing",
     "throat is closing", "tongue swelling", "swollen tongue", "lips swelling", "bleeding heavily", "heavy bleeding",
-    "won't stop bleeding", "severe bleeding", "vomiting blood", "coughing up blood", "blood in vomit",
-    "black stool*", "tarry stool*", "stiff neck", "non-blanching", "poisoning", "poisoned", "swallowed bleach",
-    "heart attack", "severe burn*", "hit by a car", "gunshot", "stabbed",
+    "won't stop bleeding", "severe bleeding", "vomiting blood", "coughing up blood", "blood in vomit", "black stool*",
+    "tarry stool*", "stiff neck", "non-blanching", "poisoning", "poisoned", "swallowed bleach", "heart attack",
+    "severe burn*", "hit by a car", "gunshot", "stabbed",
 ];
 
 /// Situations that may be emergencies depending on details.
 const CAN_TURN_SERIOUS: &[&str] = &[
-    "fever", "high fever", "temperature of", "shortness of breath", "short of breath", "breathless", "wheez*",
-    "dizz*", "faint*", "bleeding", "pregnan*", "head injury", "hit my head", "hit his head", "hit her head",
-    "severe pain", "severe", "getting worse", "worsening", "worse", "dehydrat*", "infant", "newborn",
-    "confus*", "rash", "swelling", "swollen", "palpitation*", "racing heart", "blood in", "vomiting", "vomited",
-    "abdominal pain", "stomach pain", "belly pain", "allergic reaction", "hives", "burn", "burned", "cut", "wound",
-    "infection", "infected", "pus", "red streak*", "chest", "numb*", "blurred vision", "vision loss",
+    "fever", "high fever", "temperature of", "shortness of breath", "short of breath", "breathless", "wheez*", "dizz*",
+    "faint*", "bleeding", "pregnan*", "head injury", "hit my head", "hit his head", "hit her head", "severe pain",
+    "severe", "getting worse", "worsening", "worse", "dehydrat*", "infant", "newborn", "confus*", "rash", "swelling",
+    "swollen", "palpitation*", "racing heart", "blood in", "vomiting", "vomited", "abdominal pain", "stomach pain",
+    "belly pain", "allergic reaction", "hives", "burn", "burned", "cut", "wound", "infection", "infected", "pus",
+    "red streak*", "chest", "numb*", "blurred vision", "vision loss",
 ];
 
 /// Words that put the query in someone's own situation.
 const PERSONAL: &[&str] = &[
-    "i", "i'm", "im", "i've", "ive", "i'd", "my", "me", "mine", "myself", "we", "our", "us", "he", "she", "his",
-    "her", "him", "they're", "patient", "pt", "child", "son", "daughter", "husband", "wife", "baby", "kid",
-    "mom", "mum", "dad", "friend",
+    "i", "i'm", "im", "i've", "ive", "i'd", "my", "me", "mine", "myself", "we", "our", "us", "he", "she", "his", "her",
+    "him", "they're", "patient", "pt", "child", "son", "daughter", "husband", "wife", "baby", "kid", "mom", "mum",
+    "dad", "friend",
 ];
 
 /// Openings of general-knowledge questions.
 const GENERAL_QUESTION: &[&str] = &[
     "what is", "what are", "what's", "whats", "how does", "how do", "why do", "why does", "why is", "what causes",
     "what does", "difference between", "meaning of", "definition of", "information about", "information on",
-    "tell me about", "explain", "is it true", "how is", "how are", "references", "list of", "signs of",
-    "symptoms of",
+    "tell me about", "explain", "is it true", "how is", "how are", "references", "list of", "signs of", "symptoms of",
 ];
 
 /// Requests for a decision about a specific person: their answer depends on that person.
@@ -126,12 +125,12 @@ const PROFESSIONAL: &[&str] = &[
     "my patient", "our patient", "the patient", "patient", "pt", "as a nurse", "as a doctor", "as a physician",
     "as a pharmacist", "as a paramedic", "i'm a nurse", "i am a nurse", "i'm a doctor", "i am a doctor",
     "i'm a physician", "i am a physician", "i'm a pharmacist", "resident", "clinician", "attending", "differential",
-    "ddx", "workup", "work-up", "mg/kg", "mcg/kg", "titrate", "titration", "contraindicat*", "indicated",
-    "first-line", "guideline*", "protocol", "administer", "dosing", "regimen", "labs", "serum", "tsh", "free t4",
-    "hba1c", "a1c", "egfr", "crcl", "inr", "cbc", "wbc", "alt", "ast", "bun", "creatinine clearance", "ecg", "ekg",
-    "ct", "mri", "rsi", "intubat*", "icu", "ward", "clinic", "prophylaxis", "etiology", "aetiology", "pathophysiology",
-    "pharmacokinetic*", "half-life", "sensitivity", "specificity", "hpi", "prn", "bid", "tid", "qid", "q8h", "q6h",
-    "po", "iv", "im", "sc", "soap note", "discharge summary", "icd-10", "cpt", "sbar", "handover",
+    "ddx", "workup", "work-up", "mg/kg", "mcg/kg", "titrate", "titration", "contraindicat*", "indicated", "first-line",
+    "guideline*", "protocol", "administer", "dosing", "regimen", "labs", "serum", "tsh", "free t4", "hba1c", "a1c",
+    "egfr", "crcl", "inr", "cbc", "wbc", "alt", "ast", "bun", "creatinine clearance", "ecg", "ekg", "ct", "mri", "rsi",
+    "intubat*", "icu", "ward", "clinic", "prophylaxis", "etiology", "aetiology", "pathophysiology", "pharmacokinetic*",
+    "half-life", "sensitivity", "specificity", "hpi", "prn", "bid", "tid", "qid", "q8h", "q6h", "po", "iv", "im", "sc",
+    "soap note", "discharge summary", "icd-10", "cpt", "sbar", "handover",
 ];
 
 /// Requests to transform data the user supplies.
@@ -144,38 +143,38 @@ const DATA_TASK: &[&str] = &[
 
 /// Marks of a pasted clinical record: section headers and report vocabulary.
 const RECORD_MARKS: &[&str] = &[
-    "exam:", "findings:", "impression:", "indication:", "technique:", "history:", "assessment:", "plan:",
-    "hpi:", "ros:", "vitals:", "medications:", "allergies:", "diagnosis:", "procedure:", "xr", "ct", "mri",
-    "portable", "ap", "pa view", "1v", "2v", "bp:", "hr:", "rr:", "spo2", "temp:",
+    "exam:", "findings:", "impression:", "indication:", "technique:", "history:", "assessment:", "plan:", "hpi:",
+    "ros:", "vitals:", "medications:", "allergies:", "diagnosis:", "procedure:", "xr", "ct", "mri", "portable", "ap",
+    "pa view", "1v", "2v", "bp:", "hr:", "rr:", "spo2", "temp:",
 ];
 
 const MEDICATION: &[&str] = &[
-    "dose", "dosage", "doses", "mg", "mcg", "milligram*", "tablet*", "pill*", "capsule*", "medication*",
-    "medicine*", "drug*", "prescription", "prescribed", "side effect*", "interaction*", "ibuprofen",
-    "acetaminophen", "paracetamol", "tylenol", "advil", "motrin", "aspirin", "antibiotic*", "amoxicillin",
-    "metformin", "insulin", "warfarin", "statin*", "lisinopril", "prednisone", "opioid*", "oxycodone",
-    "antidepressant*", "sertraline", "birth control", "morning after pill", "contracepti*", "vaccine*", "vaccination",
-    "shot", "generic", "ndc", "inhaler", "steroid*", "claritin", "antihistamine*", "levothyroxine", "gabapentin",
-    "etomidate", "permethrin", "toothpaste", "supplement*",
+    "dose", "dosage", "doses", "mg", "mcg", "milligram*", "tablet*", "pill*", "capsule*", "medication*", "medicine*",
+    "drug*", "prescription", "prescribed", "side effect*", "interaction*", "ibuprofen", "acetaminophen", "paracetamol",
+    "tylenol", "advil", "motrin", "aspirin", "antibiotic*", "amoxicillin", "metformin", "insulin", "warfarin",
+    "statin*", "lisinopril", "prednisone", "opioid*", "oxycodone", "antidepressant*", "sertraline", "birth control",
+    "morning after pill", "contracepti*", "vaccine*", "vaccination", "shot", "generic", "ndc", "inhaler", "steroid*",
+    "claritin", "antihistamine*", "levothyroxine", "gabapentin", "etomidate", "permethrin", "toothpaste",
+    "supplement*",
 ];
 
 const TREATMENT: &[&str] = &[
-    "treat*", "cure", "therapy", "therapies", "surgery", "operation", "manage", "management", "get rid of",
-    "remedy", "remedies", "recover*", "rehab*", "how to stop", "how do i stop", "what can i do", "what should i do",
+    "treat*", "cure", "therapy", "therapies", "surgery", "operation", "manage", "management", "get rid of", "remedy",
+    "remedies", "recover*", "rehab*", "how to stop", "how do i stop", "what can i do", "what should i do",
     "what can i take", "help with", "relief", "relieve", "heal",
 ];
 
 const DIAGNOSIS: &[&str] = &[
-    "what is wrong", "what's wrong", "could it be", "could this be", "could i have", "do i have", "is this",
-    "is it", "diagnos*", "cause of", "causing", "what causes", "why do i", "why does my", "why am i",
-    "symptom*", "test result*", "results show", "what does it mean", "viral or bacterial", "normal?", "serious",
+    "what is wrong", "what's wrong", "could it be", "could this be", "could i have", "do i have", "is this", "is it",
+    "diagnos*", "cause of", "causing", "what causes", "why do i", "why does my", "why am i", "symptom*",
+    "test result*", "results show", "what does it mean", "viral or bacterial", "normal?", "serious",
     "should i be worried", "hospital or home", "see a doctor", "go to the er", "go to the hospital",
 ];
 
 const LIFESTYLE: &[&str] = &[
-    "diet", "eat", "eating", "food*", "meal*", "exercise", "workout", "jogging", "running", "gym", "sleep",
-    "weight", "lose weight", "gain weight", "bulk up", "protein", "smoking", "quit smoking", "alcohol", "drinking",
-    "stress", "nutrition", "vitamin*", "gluten", "fasting", "hydration", "steps", "fitness",
+    "diet", "eat", "eating", "food*", "meal*", "exercise", "workout", "jogging", "running", "gym", "sleep", "weight",
+    "lose weight", "gain weight", "bulk up", "protein", "smoking", "quit smoking", "alcohol", "drinking", "stress",
+    "nutrition", "vitamin*", "gluten", "fasting", "hydration", "steps", "fitness",
 ];
 
 /// Words that put an age on the person.
@@ -194,16 +193,16 @@ const DURATION_WORDS: &[&str] = &[
 /// Words that say what the person has or had.
 const HISTORY_WORDS: &[&str] = &[
     "diagnosed", "history of", "allerg*", "condition", "surgery", "taking", "i take", "i'm on", "im on",
-    "on medication", "prescribed", "asthma", "diabetes", "diabetic", "hypertension", "blood pressure",
-    "kidney", "liver", "heart", "cancer", "thyroid", "dentist said", "doctor said", "labs", "ultrasound",
-    "antibodies", "readings", "log",
+    "on medication", "prescribed", "asthma", "diabetes", "diabetic", "hypertension", "blood pressure", "kidney",
+    "liver", "heart", "cancer", "thyroid", "dentist said", "doctor said", "labs", "ultrasound", "antibodies",
+    "readings", "log",
 ];
 
 const TRIED_WORDS: &[&str] = &["tried", "already", "i took", "i've taken", "used", "applied", "rinsed", "been using"];
 
 const SEX_WORDS: &[&str] = &[
-    "male", "female", "man", "woman", "boy", "girl", "pregnant", "postpartum", "breastfeeding", "he", "she",
-    "son", "daughter", "husband", "wife",
+    "male", "female", "man", "woman", "boy", "girl", "pregnant", "postpartum", "breastfeeding", "he", "she", "son",
+    "daughter", "husband", "wife",
 ];
 
 /// Time units that make "3 days" a duration rather than an age.
@@ -402,7 +401,10 @@ values = ["information", "diagnosis", "treatment", "medication", "lifestyle", "d
     #[test]
     fn red_flags_in_a_situation_are_emergent_but_not_in_a_general_question() {
         assert_eq!(value("My dad has crushing chest pain and is sweating", "urgency"), "emergent");
-        assert_eq!(value("My husband suddenly can't move his right arm and his speech is slurred.", "urgency"), "emergent");
+        assert_eq!(
+            value("My husband suddenly can't move his right arm and his speech is slurred.", "urgency"),
+            "emergent"
+        );
         assert_eq!(value("What are the warning signs of a stroke?", "urgency"), "non-emergent");
         assert_ne!(value("No chest pain, just a mild itch on my arm since yesterday", "urgency"), "emergent");
         assert_eq!(value("My baby has a fever and is vomiting", "urgency"), "conditionally-emergent");
@@ -413,20 +415,41 @@ values = ["information", "diagnosis", "treatment", "medication", "lifestyle", "d
     fn uncertainty_follows_the_facts_given() {
         assert_eq!(value("I have a rash, what should I do?", "uncertainty"), "reducible");
         let detailed = "My 5 year old son has had a cough for 1 week, temperature 38.3 C, no rash, eating normally, and he is allergic to penicillin. I gave him cough syrup already.";
-        assert_eq!(value(&format!("{detailed} Should he stay home from school?"), "uncertainty"), "none", "a decision with its facts given");
-        assert_eq!(value("Should my son stay home from school?", "uncertainty"), "reducible", "a decision without its facts");
-        assert_eq!(value(detailed, "uncertainty"), "reducible", "an account with no question: what is wanted is unclear");
+        assert_eq!(
+            value(&format!("{detailed} Should he stay home from school?"), "uncertainty"),
+            "none",
+            "a decision with its facts given"
+        );
+        assert_eq!(
+            value("Should my son stay home from school?", "uncertainty"),
+            "reducible",
+            "a decision without its facts"
+        );
+        assert_eq!(
+            value(detailed, "uncertainty"),
+            "reducible",
+            "an account with no question: what is wanted is unclear"
+        );
         assert_eq!(value("What does 'take on an empty stomach' mean?", "uncertainty"), "none");
         assert_eq!(value("What is the difference between type 1 and type 2 diabetes?", "uncertainty"), "none");
-        assert_eq!(value("My mother has stage 3 colon cancer. What are her chances of survival?", "uncertainty"), "irreducible");
+        assert_eq!(
+            value("My mother has stage 3 colon cancer. What are her chances of survival?", "uncertainty"),
+            "irreducible"
+        );
     }
 
     #[test]
     fn professional_register_and_data_tasks() {
-        assert_eq!(value("Appropriate etomidate dose to administer for RSI in a 70 kg patient?", "expertise"), "health-professional");
+        assert_eq!(
+            value("Appropriate etomidate dose to administer for RSI in a 70 kg patient?", "expertise"),
+            "health-professional"
+        );
         assert_eq!(value("my knee hurts when I run", "expertise"), "layperson");
         assert_eq!(value("Summarize this discharge summary into a SOAP note", "task"), "data-task");
-        assert_eq!(value("EXAM: CT HEAD WITHOUT CONTRAST. FINDINGS: no acute bleed. IMPRESSION: normal.", "task"), "data-task");
+        assert_eq!(
+            value("EXAM: CT HEAD WITHOUT CONTRAST. FINDINGS: no acute bleed. IMPRESSION: normal.", "task"),
+            "data-task"
+        );
         assert_eq!(value("What is the max dose of ibuprofen per day for me?", "task"), "medication");
         assert_eq!(value("What's a good diet to lose weight for me?", "task"), "lifestyle");
     }

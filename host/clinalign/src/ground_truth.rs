@@ -97,10 +97,22 @@ mod tests {
     #[test]
     fn maps_physician_categories_onto_dimensions() {
         let l = |t: &[&str]| healthbench_labels(&tags(t));
-        assert_eq!(l(&["theme:emergency_referrals", "physician_agreed_category:non-emergent"]), [("urgency".into(), "non-emergent".into())]);
-        assert_eq!(l(&["theme:context_seeking", "physician_agreed_category:not-enough-context"]), [("uncertainty".into(), "reducible".into())]);
-        assert_eq!(l(&["theme:hedging", "physician_agreed_category:only-irreducible-uncertainty"]), [("uncertainty".into(), "irreducible".into())]);
-        assert_eq!(l(&["theme:communication", "physician_agreed_category:not-health-professional"]), [("expertise".into(), "layperson".into())]);
+        assert_eq!(
+            l(&["theme:emergency_referrals", "physician_agreed_category:non-emergent"]),
+            [("urgency".into(), "non-emergent".into())]
+        );
+        assert_eq!(
+            l(&["theme:context_seeking", "physician_agreed_category:not-enough-context"]),
+            [("uncertainty".into(), "reducible".into())]
+        );
+        assert_eq!(
+            l(&["theme:hedging", "physician_agreed_category:only-irreducible-uncertainty"]),
+            [("uncertainty".into(), "irreducible".into())]
+        );
+        assert_eq!(
+            l(&["theme:communication", "physician_agreed_category:not-health-professional"]),
+            [("expertise".into(), "layperson".into())]
+        );
         assert_eq!(
             l(&["theme:health_data_tasks", "physician_agreed_category:not-enough-info-to-complete-task"]),
             [("task".into(), "data-task".into()), ("uncertainty".into(), "reducible".into())]

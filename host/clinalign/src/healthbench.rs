@@ -188,12 +188,16 @@ pub fn rater_agreement<'a>(
     };
     for cat in cats {
         for class in ["pos", "neg"] {
-            if let (Some(p), Some(r)) = (rates.get(&(cat, "precision", class)).copied(), rates.get(&(cat, "recall", class)).copied()) {
+            if let (Some(p), Some(r)) =
+                (rates.get(&(cat, "precision", class)).copied(), rates.get(&(cat, "recall", class)).copied())
+            {
                 rates.insert((cat, "f1", class), f1(p, r));
             }
         }
         for metric in ["precision", "recall", "f1"] {
-            if let (Some(p), Some(n)) = (rates.get(&(cat, metric, "pos")).copied(), rates.get(&(cat, metric, "neg")).copied()) {
+            if let (Some(p), Some(n)) =
+                (rates.get(&(cat, metric, "pos")).copied(), rates.get(&(cat, metric, "neg")).copied())
+            {
                 let value = match (p.value, n.value) {
                     (Some(a), Some(b)) => Some((a + b) / 2.0),
                     _ => None,
@@ -353,7 +357,15 @@ mod tests {
         assert_eq!(items[0].met, 1.0);
         assert_eq!(items[1].met, 0.25);
         let r = parse_graded_row(r#"{"binary_labels": [true, false], "p_met": 0.7, "category": "c", "anonymized_physician_ids": ["a", "b"]}"#).unwrap();
-        assert_eq!(r, GradedRow::Meta(MetaRow { grader: true, physicians: vec![true, false], category: "c".into(), physician_ids: vec!["a".into(), "b".into()] }));
+        assert_eq!(
+            r,
+            GradedRow::Meta(MetaRow {
+                grader: true,
+                physicians: vec![true, false],
+                category: "c".into(),
+                physician_ids: vec!["a".into(), "b".into()]
+            })
+        );
         for (line, want) in [
             ("{", "invalid JSON"),
             (r#"{"rubrics": [{"points": 5}]}"#, "rubrics[0]: not graded"),
@@ -405,10 +417,8 @@ mod tests {
 
     #[test]
     fn aggregate_clips_the_mean_and_names_the_stats() {
-        let ex: Vec<BTreeMap<String, f64>> = [1.0, 1.0, -0.5, 1.0]
-            .iter()
-            .map(|s| BTreeMap::from([("overall_score".to_string(), *s)]))
-            .collect();
+        let ex: Vec<BTreeMap<String, f64>> =
+            [1.0, 1.0, -0.5, 1.0].iter().map(|s| BTreeMap::from([("overall_score".to_string(), *s)])).collect();
         let a = aggregate(&ex, 0);
         assert_eq!(a.score, Some(0.625));
         assert_eq!(a.metrics["overall_score"], 0.625);
@@ -419,7 +429,8 @@ mod tests {
             [2.0, 3.0].iter().map(|s| BTreeMap::from([("overall_score".to_string(), *s)])).collect();
         assert_eq!(aggregate(&over, 0).score, Some(1.0), "means are clipped to [0, 1]");
         assert_eq!(aggregate(&ex, 7), aggregate(&ex, 7), "seeded bootstrap");
-        let same: Vec<BTreeMap<String, f64>> = (0..5).map(|_| BTreeMap::from([("overall_score".to_string(), 7.0 / 12.0)])).collect();
+        let same: Vec<BTreeMap<String, f64>> =
+            (0..5).map(|_| BTreeMap::from([("overall_score".to_string(), 7.0 / 12.0)])).collect();
         assert_eq!(aggregate(&same, 0).metrics["overall_score:bootstrap_std"], 0.0, "equal values: no spread");
     }
 
@@ -449,8 +460,18 @@ mod tests {
     #[test]
     fn physician_baseline_compares_each_physician_with_the_others() {
         let rows = vec![
-            MetaRow { grader: true, physicians: vec![true, true], category: "c".into(), physician_ids: vec!["a".into(), "b".into()] },
-            MetaRow { grader: false, physicians: vec![false, false], category: "c".into(), physician_ids: vec!["a".into(), "b".into()] },
+            MetaRow {
+                grader: true,
+                physicians: vec![true, true],
+                category: "c".into(),
+                physician_ids: vec!["a".into(), "b".into()],
+            },
+            MetaRow {
+                grader: false,
+                physicians: vec![false, false],
+                category: "c".into(),
+                physician_ids: vec!["a".into(), "b".into()],
+            },
         ];
         let m = meta_eval(&rows);
         assert_eq!(m.score, Some(1.0));

@@ -46,8 +46,8 @@ mod runtime;
 pub mod synthesis;
 pub mod util;
 
-pub use clinalign_sdk::{Axis, Label, Message, Query, RubricItem};
 pub use classify::{Classifier, RuleClassifier};
+pub use clinalign_sdk::{Axis, Label, Message, Query, RubricItem};
 pub use dimensions::Dimensions;
 pub use engine::{Engine, EngineBuilder, ReloadOutcome, ReloadReport, default_cache_dir};
 pub use error::{Error, Result};

@@ -101,9 +101,9 @@ pub struct Manifest {
 impl Manifest {
     /// Whether the principle is in the pool for a query with these labels.
     pub fn applies_to(&self, scenario: &[Label]) -> bool {
-        self.applies_when.iter().all(|(dim, values)| {
-            scenario.iter().any(|l| &l.dimension == dim && values.iter().any(|v| v == &l.value))
-        })
+        self.applies_when
+            .iter()
+            .all(|(dim, values)| scenario.iter().any(|l| &l.dimension == dim && values.iter().any(|v| v == &l.value)))
     }
 
     /// The gate terms (see the `gate` field), explicit or derived from a template's
@@ -153,7 +153,8 @@ impl Manifest {
     /// resolving a `.wasm` plugin path).
     pub fn parse(src: &str, path: &Path, dims: &Dimensions) -> Result<Manifest> {
         let origin = path.display().to_string();
-        let raw: RawManifest = toml::from_str(src).map_err(|e| Error::Invalid(format!("{origin}: {}", one_line(&e))))?;
+        let raw: RawManifest =
+            toml::from_str(src).map_err(|e| Error::Invalid(format!("{origin}: {}", one_line(&e))))?;
         let err = |offset: usize, key: &str, msg: String| {
             Error::Invalid(format!("{origin}:{}: {key}: {msg}", line_of(src, offset)))
         };
@@ -236,7 +237,11 @@ impl Manifest {
                 return Err(err(key.span().start, &format!("applies_when.{d}"), dims.check(d, "").unwrap_err()));
             }
             if values.get_ref().is_empty() {
-                return Err(err(values.span().start, &format!("applies_when.{d}"), "empty list (leave the dimension out to accept any value)".into()));
+                return Err(err(
+                    values.span().start,
+                    &format!("applies_when.{d}"),
+                    "empty list (leave the dimension out to accept any value)".into(),
+                ));
             }
             let mut list = Vec::new();
             for v in values.get_ref() {
@@ -248,7 +253,9 @@ impl Manifest {
 
         let gate_explicit = match &raw.gate {
             Some(g) if g.is_empty() || g.iter().any(|t| t.trim().is_empty() || t.trim() == "*") => {
-                return Err(Error::Invalid(format!("{origin}: gate: needs at least one non-empty term (or leave it out)")));
+                return Err(Error::Invalid(format!(
+                    "{origin}: gate: needs at least one non-empty term (or leave it out)"
+                )));
             }
             g => g.clone(),
         };
@@ -266,8 +273,13 @@ impl Manifest {
             if f.conversation.is_empty() {
                 return Err(err(at, &key, "conversation: needs at least one message".into()));
             }
-            if let Some(m) = f.conversation.iter().find(|m| !matches!(m.role.as_str(), "user" | "assistant" | "system")) {
-                return Err(err(at, &key, format!("conversation: unknown role {:?} (user, assistant or system)", m.role)));
+            if let Some(m) = f.conversation.iter().find(|m| !matches!(m.role.as_str(), "user" | "assistant" | "system"))
+            {
+                return Err(err(
+                    at,
+                    &key,
+                    format!("conversation: unknown role {:?} (user, assistant or system)", m.role),
+                ));
             }
             let mut scenario = Vec::new();
             for (d, v) in &f.scenario {
@@ -278,7 +290,11 @@ impl Manifest {
                 "emits" => Expect::Emits,
                 "silent" => Expect::Silent,
                 other => {
-                    return Err(err(f.expect.span().start, &format!("{key}.expect"), format!("{other:?}: use \"emits\" or \"silent\"")));
+                    return Err(err(
+                        f.expect.span().start,
+                        &format!("{key}.expect"),
+                        format!("{other:?}: use \"emits\" or \"silent\""),
+                    ));
                 }
             };
             fixtures.push(Fixture {
@@ -404,7 +420,12 @@ impl Catalog {
                             failures.push(LoadFailure {
                                 principle: m.id.clone(),
                                 path: file.clone(),
-                                message: format!("{}: id {:?} is already used by {}", file.display(), m.id, first.path.display()),
+                                message: format!(
+                                    "{}: id {:?} is already used by {}",
+                                    file.display(),
+                                    m.id,
+                                    first.path.display()
+                                ),
                             });
                         } else {
                             manifests.push(m);
@@ -415,15 +436,19 @@ impl Catalog {
             }
         }
         manifests.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(Catalog { dir: dir.to_path_buf(), dimensions, dimensions_sha256: sha256_hex(dims_src.as_bytes()), manifests, failures })
+        Ok(Catalog {
+            dir: dir.to_path_buf(),
+            dimensions,
+            dimensions_sha256: sha256_hex(dims_src.as_bytes()),
+            manifests,
+            failures,
+        })
     }
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+    let mut out: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     out.sort();
     Ok(out)
 }
@@ -505,7 +530,10 @@ expect = "emits"
         assert_eq!(parse(&explicit).unwrap().gate_terms(), Some(&["angina".to_string()][..]));
         let no_triggers = GOOD.replace("triggers = { any = [\"chest pain\"] }\n", "");
         assert_eq!(parse(&no_triggers).unwrap().gate_terms(), None);
-        let assistant_too = GOOD.replace("triggers = { any = [\"chest pain\"] }", "triggers = { any = [\"chest pain\"], roles = [\"user\", \"assistant\"] }");
+        let assistant_too = GOOD.replace(
+            "triggers = { any = [\"chest pain\"] }",
+            "triggers = { any = [\"chest pain\"], roles = [\"user\", \"assistant\"] }",
+        );
         assert_eq!(parse(&assistant_too).unwrap().gate_terms(), None, "the gate reads user turns only");
         let custom = GOOD.replace("plugin = \"template\"", "plugin = \"red-flags\"");
         assert_eq!(parse(&custom).unwrap().gate_terms(), None);
@@ -522,17 +550,35 @@ expect = "emits"
     #[test]
     fn errors_name_file_line_and_key() {
         let cases = [
-            (GOOD.replace("\"conditionally-emergent\"]", "\"urgent\"]"), "red-flags.toml:10: applies_when.urgency: unknown urgency value \"urgent\""),
-            (GOOD.replace("[applies_when]", "[applies_when]\nmood = [\"x\"]"), ":10: applies_when.mood: unknown dimension \"mood\""),
-            (GOOD.replace("capabilities = [\"score\"]", "capabilities = [\"net\"]"), ":7: capabilities[0]: unknown capability \"net\""),
-            (GOOD.replace("id = \"urgency.red-flags\"", "id = \"urgency.other\""), ":1: id: \"urgency.other\" does not match its file"),
+            (
+                GOOD.replace("\"conditionally-emergent\"]", "\"urgent\"]"),
+                "red-flags.toml:10: applies_when.urgency: unknown urgency value \"urgent\"",
+            ),
+            (
+                GOOD.replace("[applies_when]", "[applies_when]\nmood = [\"x\"]"),
+                ":10: applies_when.mood: unknown dimension \"mood\"",
+            ),
+            (
+                GOOD.replace("capabilities = [\"score\"]", "capabilities = [\"net\"]"),
+                ":7: capabilities[0]: unknown capability \"net\"",
+            ),
+            (
+                GOOD.replace("id = \"urgency.red-flags\"", "id = \"urgency.other\""),
+                ":1: id: \"urgency.other\" does not match its file",
+            ),
             (GOOD.replace("version = \"1.0.0\"", "version = \"1.0\""), ":2: version: \"1.0\" is not MAJOR.MINOR.PATCH"),
             (GOOD.replace("expect = \"emits\"", "expect = \"maybe\""), ":22: fixtures[0].expect: \"maybe\""),
-            (GOOD.replace("scenario = { urgency = \"emergent\" }", "scenario = { urgency = \"soon\" }"), ":21: fixtures[0].scenario: unknown urgency value \"soon\""),
+            (
+                GOOD.replace("scenario = { urgency = \"emergent\" }", "scenario = { urgency = \"soon\" }"),
+                ":21: fixtures[0].scenario: unknown urgency value \"soon\"",
+            ),
             (GOOD.replace("plugin = \"template\"", "plugin = \"a b\""), ":6: plugin: \"a b\""),
             (GOOD.replace("title = \"Escalate red flags\"\n", ""), "missing field `title`"),
             (GOOD.replace("title =", "colour = 1\ntitle ="), "unknown field `colour`"),
-            (GOOD.replace("dimension = \"urgency\"", "dimension = \"task\""), ":3: dimension: \"task\" but the file is in folder \"urgency\""),
+            (
+                GOOD.replace("dimension = \"urgency\"", "dimension = \"task\""),
+                ":3: dimension: \"task\" but the file is in folder \"urgency\"",
+            ),
         ];
         for (src, want) in cases {
             let e = parse(&src).unwrap_err().to_string();

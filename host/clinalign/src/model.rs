@@ -40,5 +40,10 @@ pub trait Judge: Send + Sync {
     fn name(&self) -> String;
 
     /// Grades every item for one response to a conversation.
-    fn grade(&self, conversation: &[clinalign_sdk::Message], response: &str, items: &[JudgeItem<'_>]) -> Result<Vec<Grade>, String>;
+    fn grade(
+        &self,
+        conversation: &[clinalign_sdk::Message],
+        response: &str,
+        items: &[JudgeItem<'_>],
+    ) -> Result<Vec<Grade>, String>;
 }

@@ -56,8 +56,7 @@ impl PluginBuilder {
         }
         let hash = self.source_hash()?;
         let cached = |c: &str| self.cache_dir.as_ref().map(|d| d.join("plugins").join(&hash).join(format!("{c}.wasm")));
-        let missing: BTreeSet<&String> =
-            crates.iter().filter(|c| cached(c).is_none_or(|p| !p.is_file())).collect();
+        let missing: BTreeSet<&String> = crates.iter().filter(|c| cached(c).is_none_or(|p| !p.is_file())).collect();
         if !missing.is_empty() {
             let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
             // Builders sharing a target dir (other engines, other processes, copies of the
@@ -102,7 +101,9 @@ impl PluginBuilder {
         // Run inside the workspace so that its .cargo/config.toml (guest stack size) and
         // the project's rust-toolchain.toml apply; drop flags meant for the outer build.
         cmd.current_dir(&self.workspace);
-        for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_BUILD_RUSTFLAGS", "CARGO_TARGET_DIR"] {
+        for var in
+            ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_BUILD_RUSTFLAGS", "CARGO_TARGET_DIR"]
+        {
             cmd.env_remove(var);
         }
         cmd
@@ -145,9 +146,7 @@ impl PluginBuilder {
         for c in crates {
             cmd.args(["-p", c]);
         }
-        let out = cmd
-            .output()
-            .map_err(|e| self.build_error(crates, format!("could not run cargo: {e}"), b""))?;
+        let out = cmd.output().map_err(|e| self.build_error(crates, format!("could not run cargo: {e}"), b""))?;
         if !out.status.success() {
             return Err(self.build_error(crates, format!("cargo build failed ({})", out.status), &out.stderr));
         }
@@ -155,7 +154,10 @@ impl PluginBuilder {
             if !self.built_path(c).is_file() {
                 return Err(self.build_error(
                     crates,
-                    format!("cargo succeeded but {} is missing (is `{c}` a cdylib crate?)", self.built_path(c).display()),
+                    format!(
+                        "cargo succeeded but {} is missing (is `{c}` a cdylib crate?)",
+                        self.built_path(c).display()
+                    ),
                     &out.stderr,
                 ));
             }

@@ -149,7 +149,9 @@ impl PrincipleSet {
         self.principles
             .iter()
             .enumerate()
-            .filter(move |(i, p)| p.manifest.applies_to(&query.scenario) && (p.manifest.gate_terms().is_none() || open[*i]))
+            .filter(move |(i, p)| {
+                p.manifest.applies_to(&query.scenario) && (p.manifest.gate_terms().is_none() || open[*i])
+            })
             .map(|(_, p)| p)
     }
 
@@ -184,21 +186,28 @@ impl PrincipleSet {
         }
 
         // Warm up and self-test, spread over the available cores.
-        let results: Vec<_> = ready.into_par_iter().map(|(m, c)| {
-            let config = serde_json::to_string(&m.config).unwrap_or_else(|_| "{}".into());
-            let rt = PrincipleRuntime::new(&m.id, c, config, m.capabilities, runtime.clone());
-            if let Err(e) = rt.warm_up() {
-                return (m, Err(e.to_string()), Vec::new(), rt);
-            }
-            let tests = run_fixtures(&m, &rt);
-            let failed: Vec<&SelfTest> = tests.iter().filter(|t| !t.passed).collect();
-            let outcome = if failed.is_empty() {
-                Ok(())
-            } else {
-                Err(failed.iter().map(|t| format!("self-test {} failed: {}", t.fixture, t.detail)).collect::<Vec<_>>().join("; "))
-            };
-            (m, outcome, tests, rt)
-        }).collect();
+        let results: Vec<_> = ready
+            .into_par_iter()
+            .map(|(m, c)| {
+                let config = serde_json::to_string(&m.config).unwrap_or_else(|_| "{}".into());
+                let rt = PrincipleRuntime::new(&m.id, c, config, m.capabilities, runtime.clone());
+                if let Err(e) = rt.warm_up() {
+                    return (m, Err(e.to_string()), Vec::new(), rt);
+                }
+                let tests = run_fixtures(&m, &rt);
+                let failed: Vec<&SelfTest> = tests.iter().filter(|t| !t.passed).collect();
+                let outcome = if failed.is_empty() {
+                    Ok(())
+                } else {
+                    Err(failed
+                        .iter()
+                        .map(|t| format!("self-test {} failed: {}", t.fixture, t.detail))
+                        .collect::<Vec<_>>()
+                        .join("; "))
+                };
+                (m, outcome, tests, rt)
+            })
+            .collect();
 
         let mut principles = Vec::new();
         let mut self_tests = Vec::new();
@@ -214,7 +223,11 @@ impl PrincipleSet {
 
         if require_all && !failures.is_empty() {
             let list: Vec<String> = failures.iter().map(|f| format!("{}: {}", f.principle, f.message)).collect();
-            return Err(Error::Rejected(format!("{} principle(s) failed to load: {}", failures.len(), list.join(" | "))));
+            return Err(Error::Rejected(format!(
+                "{} principle(s) failed to load: {}",
+                failures.len(),
+                list.join(" | ")
+            )));
         }
 
         let mut h = Sha256::new();
@@ -311,16 +324,17 @@ fn run_fixtures(m: &Manifest, rt: &PrincipleRuntime) -> Vec<SelfTest> {
     m.fixtures
         .iter()
         .map(|f| {
-            let query = Query { id: format!("fixture:{}", f.name), conversation: f.conversation.clone(), scenario: f.scenario.clone() };
+            let query = Query {
+                id: format!("fixture:{}", f.name),
+                conversation: f.conversation.clone(),
+                scenario: f.scenario.clone(),
+            };
             let gated_out = m.gate_terms().is_some_and(|terms| {
                 let user = clinalign_sdk::lookup::Lookup::new(&query.user_text());
                 !terms.iter().any(|t| user.contains(t))
             });
-            let got: std::result::Result<Vec<RubricItem>, PrincipleError> = if m.applies_to(&f.scenario) && !gated_out {
-                rt.emit(&to_wit_query(&query))
-            } else {
-                Ok(Vec::new())
-            };
+            let got: std::result::Result<Vec<RubricItem>, PrincipleError> =
+                if m.applies_to(&f.scenario) && !gated_out { rt.emit(&to_wit_query(&query)) } else { Ok(Vec::new()) };
             let (passed, detail) = match (&got, f.expect) {
                 (Err(e), _) => (false, e.to_string()),
                 (Ok(items), Expect::Emits) if items.is_empty() => {

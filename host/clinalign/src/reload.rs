@@ -36,12 +36,8 @@ impl Watch {
         let watched = roots.clone();
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| match result {
             Ok(events) => {
-                let paths: Vec<PathBuf> = events
-                    .iter()
-                    .flat_map(|e| e.paths.iter())
-                    .filter(|p| relevant(p, &watched))
-                    .cloned()
-                    .collect();
+                let paths: Vec<PathBuf> =
+                    events.iter().flat_map(|e| e.paths.iter()).filter(|p| relevant(p, &watched)).cloned().collect();
                 if !paths.is_empty() {
                     let _ = tx.send(paths);
                 }

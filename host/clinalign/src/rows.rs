@@ -126,12 +126,18 @@ mod tests {
     use crate::synthesis::RubricEntry;
 
     fn dims() -> Dimensions {
-        Dimensions::parse("[[dimension]]\nname = \"urgency\"\nvalues = [\"emergent\", \"non-emergent\"]\n", "d").unwrap()
+        Dimensions::parse("[[dimension]]\nname = \"urgency\"\nvalues = [\"emergent\", \"non-emergent\"]\n", "d")
+            .unwrap()
     }
 
     #[test]
     fn reads_healthbench_and_messages_rows() {
-        let r = parse_row(r#"{"prompt_id": "p1", "prompt": [{"role": "user", "content": "hi"}], "example_tags": ["theme:x"]}"#, "line-1", &dims()).unwrap();
+        let r = parse_row(
+            r#"{"prompt_id": "p1", "prompt": [{"role": "user", "content": "hi"}], "example_tags": ["theme:x"]}"#,
+            "line-1",
+            &dims(),
+        )
+        .unwrap();
         assert_eq!(r.query.id, "p1");
         assert_eq!(r.query.conversation[0].content, "hi");
         assert!(r.query.scenario.is_empty());
@@ -152,8 +158,14 @@ mod tests {
             (r#"{"prompt": [{"role": "user"}]}"#, "prompt[0]: missing \"content\""),
             (r#"{"prompt": [{"role": "bot", "content": "x"}]}"#, "prompt[0].role: unknown role \"bot\""),
             (r#"{"prompt": [{"role": "assistant", "content": "x"}]}"#, "no user message"),
-            (r#"{"prompt": [{"role": "user", "content": "x"}], "scenario": {"urgency": "soon"}}"#, "scenario.urgency: unknown urgency value \"soon\""),
-            (r#"{"prompt": [{"role": "user", "content": "x"}], "scenario": {"urgency": {"value": "emergent", "confidence": 2}}}"#, "outside 0..1"),
+            (
+                r#"{"prompt": [{"role": "user", "content": "x"}], "scenario": {"urgency": "soon"}}"#,
+                "scenario.urgency: unknown urgency value \"soon\"",
+            ),
+            (
+                r#"{"prompt": [{"role": "user", "content": "x"}], "scenario": {"urgency": {"value": "emergent", "confidence": 2}}}"#,
+                "outside 0..1",
+            ),
         ];
         for (line, want) in cases {
             let e = parse_row(line, "l", &dims()).unwrap_err();

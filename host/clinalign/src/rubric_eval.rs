@@ -160,7 +160,8 @@ pub fn evaluate(rows: &[RowRubrics]) -> RubricEval {
     let sign_agreement = if covered.is_empty() {
         0.0
     } else {
-        covered.iter().filter(|p| p.physician_points.signum() == p.synthesized_points.signum()).count() as f64 / covered.len() as f64
+        covered.iter().filter(|p| p.physician_points.signum() == p.synthesized_points.signum()).count() as f64
+            / covered.len() as f64
     };
     pairs.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
     let phys: Vec<&[RubricEntry]> = rows.iter().map(|r| r.physician.as_slice()).collect();

@@ -15,14 +15,13 @@ use serde::{Deserialize, Serialize};
 use crate::synthesis::RubricEntry;
 
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "by", "at", "from", "as", "is", "are",
-    "be", "been", "being", "it", "its", "this", "that", "these", "those", "their", "they", "them", "there", "then",
-    "than", "such", "e", "g", "eg", "etc", "if", "when", "which", "who", "whom", "whose", "what", "where", "how",
-    "so", "any", "all", "each", "some", "can", "may", "might", "should", "would", "could", "will", "do", "does",
-    "did", "has", "have", "had", "i", "you", "your", "user", "users", "user's", "response", "responses", "answer",
-    "about", "into", "also", "only", "other", "more", "most", "very", "just", "like", "e.g.", "i.e.", "example",
-    "including", "include", "includes", "clearly", "briefly", "specific", "specifically", "appropriate",
-    "appropriately",
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "by", "at", "from", "as", "is", "are", "be",
+    "been", "being", "it", "its", "this", "that", "these", "those", "their", "they", "them", "there", "then", "than",
+    "such", "e", "g", "eg", "etc", "if", "when", "which", "who", "whom", "whose", "what", "where", "how", "so", "any",
+    "all", "each", "some", "can", "may", "might", "should", "would", "could", "will", "do", "does", "did", "has",
+    "have", "had", "i", "you", "your", "user", "users", "user's", "response", "responses", "answer", "about", "into",
+    "also", "only", "other", "more", "most", "very", "just", "like", "e.g.", "i.e.", "example", "including", "include",
+    "includes", "clearly", "briefly", "specific", "specifically", "appropriate", "appropriately",
 ];
 
 fn is_stop_word(w: &str) -> bool {
@@ -39,13 +38,39 @@ fn synonym(w: &str) -> Option<&'static str> {
 
 /// Words folded to one token each (after stemming).
 const SYNONYMS: &[(&str, &str)] = &[
-    ("doctor", "clinician"), ("physician", "clinician"), ("provider", "clinician"), ("gp", "clinician"),
-    ("healthcare", "clinician"), ("professional", "clinician"), ("er", "emergency"), ("ed", "emergency"),
-    ("medicin", "medication"), ("drug", "medication"), ("medic", "medication"), ("recommend", "advis"),
-    ("suggest", "advis"), ("tell", "advis"), ("encourag", "advis"), ("urg", "advis"), ("mention", "stat"),
-    ("say", "stat"), ("not", "stat"), ("explain", "stat"), ("describ", "stat"), ("seek", "get"), ("obtain", "get"),
-    ("call", "contact"), ("phon", "contact"), ("immediat", "now"), ("urgent", "now"), ("right", "now"),
-    ("promptly", "now"), ("prompt", "now"), ("kid", "child"), ("children", "child"), ("infant", "baby"),
+    ("doctor", "clinician"),
+    ("physician", "clinician"),
+    ("provider", "clinician"),
+    ("gp", "clinician"),
+    ("healthcare", "clinician"),
+    ("professional", "clinician"),
+    ("er", "emergency"),
+    ("ed", "emergency"),
+    ("medicin", "medication"),
+    ("drug", "medication"),
+    ("medic", "medication"),
+    ("recommend", "advis"),
+    ("suggest", "advis"),
+    ("tell", "advis"),
+    ("encourag", "advis"),
+    ("urg", "advis"),
+    ("mention", "stat"),
+    ("say", "stat"),
+    ("not", "stat"),
+    ("explain", "stat"),
+    ("describ", "stat"),
+    ("seek", "get"),
+    ("obtain", "get"),
+    ("call", "contact"),
+    ("phon", "contact"),
+    ("immediat", "now"),
+    ("urgent", "now"),
+    ("right", "now"),
+    ("promptly", "now"),
+    ("prompt", "now"),
+    ("kid", "child"),
+    ("children", "child"),
+    ("infant", "baby"),
 ];
 
 /// A crude English stemmer, enough to line up inflections of the same word: one common
@@ -62,7 +87,8 @@ fn stem_in_place(w: &mut String) {
         w.truncate(w.len() - 2);
     }
     // (suffix, replacement, shortest stem left): the first that fits applies.
-    const RULES: [(&str, &str, usize); 6] = [("ies", "y", 3), ("ing", "", 3), ("ed", "", 3), ("ly", "", 4), ("es", "", 4), ("s", "", 3)];
+    const RULES: [(&str, &str, usize); 6] =
+        [("ies", "y", 3), ("ing", "", 3), ("ed", "", 3), ("ly", "", 4), ("es", "", 4), ("s", "", 3)];
     for (suffix, replacement, min) in RULES {
         if w.ends_with(suffix) && w.len() - suffix.len() >= min && !(suffix == "s" && w.ends_with("ss")) {
             w.truncate(w.len() - suffix.len());
@@ -263,7 +289,8 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
             let c = &candidates[i];
             let negative = c.entry.points < 0;
             let room = if negative { neg < max_negative } else { pos < max_positive };
-            let principle_room = pass == 1 || per_principle.get(c.principle.as_str()).copied().unwrap_or(0) < policy.max_per_principle;
+            let principle_room =
+                pass == 1 || per_principle.get(c.principle.as_str()).copied().unwrap_or(0) < policy.max_per_principle;
             if chosen.len() >= target || chosen.contains(&i) || !room || !principle_room {
                 continue;
             }
@@ -296,9 +323,8 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
 }
 
 /// Words that may open a condition before the verb: "When X is missing, asks …".
-const CONDITION_OPENERS: &[&str] = &[
-    "if", "when", "while", "for", "after", "before", "where", "unless", "in", "once", "given", "since", "whenever",
-];
+const CONDITION_OPENERS: &[&str] =
+    &["if", "when", "while", "for", "after", "before", "where", "unless", "in", "once", "given", "since", "whenever"];
 
 /// Whether `word` reads as a third-person verb ("Advises", "Is", "Fails").
 fn is_third_person_verb(word: &str) -> bool {
@@ -328,13 +354,13 @@ pub fn criterion_problems(criterion: &str) -> Vec<String> {
     let verb_ok = if first.to_lowercase().ends_with("ly") {
         words.get(1).is_some_and(|w| is_third_person_verb(w))
     } else if CONDITION_OPENERS.contains(&first.to_lowercase().as_str()) {
-        c.split_once(", ")
-            .and_then(|(_, rest)| rest.split_whitespace().next().map(|w| (w, rest)))
-            .is_some_and(|(w, rest)| {
+        c.split_once(", ").and_then(|(_, rest)| rest.split_whitespace().next().map(|w| (w, rest))).is_some_and(
+            |(w, rest)| {
                 is_third_person_verb(w)
                     || (w.to_lowercase().ends_with("ly")
                         && rest.split_whitespace().nth(1).is_some_and(is_third_person_verb))
-            })
+            },
+        )
     } else {
         is_third_person_verb(first)
     };
@@ -400,8 +426,18 @@ mod tests {
     #[test]
     fn merges_same_sign_near_duplicates_and_keeps_both_principles() {
         let items = vec![
-            cand("Suggests waiting to see whether the pain improves at home instead of seeking emergency care.", -10, "urgency.a", true),
-            cand("Suggests waiting at home to see whether the pain improves instead of seeking emergency care now.", -8, "urgency.b", true),
+            cand(
+                "Suggests waiting to see whether the pain improves at home instead of seeking emergency care.",
+                -10,
+                "urgency.a",
+                true,
+            ),
+            cand(
+                "Suggests waiting at home to see whether the pain improves instead of seeking emergency care now.",
+                -8,
+                "urgency.b",
+                true,
+            ),
             cand("Advises seeking emergency care now.", 9, "urgency.a", true),
         ];
         let (out, stats) = curate(items, &CurationPolicy::default());
@@ -414,11 +450,11 @@ mod tests {
     #[test]
     fn caps_size_per_principle_and_balances_signs() {
         const WORDS: [&str; 40] = [
-            "anemia", "bruising", "cough", "dizziness", "eczema", "fatigue", "gout", "headache", "insomnia", "jaundice",
-            "kidney", "lupus", "migraine", "nausea", "obesity", "psoriasis", "quinsy", "rickets", "sciatica", "tinnitus",
-            "ulcer", "vertigo", "warts", "xerosis", "yaws", "zoster", "acne", "bronchitis", "cellulitis", "dermatitis",
-            "epistaxis", "fibroids", "gastritis", "hernia", "impetigo", "keloid", "laryngitis", "measles", "neuropathy",
-            "otitis",
+            "anemia", "bruising", "cough", "dizziness", "eczema", "fatigue", "gout", "headache", "insomnia",
+            "jaundice", "kidney", "lupus", "migraine", "nausea", "obesity", "psoriasis", "quinsy", "rickets",
+            "sciatica", "tinnitus", "ulcer", "vertigo", "warts", "xerosis", "yaws", "zoster", "acne", "bronchitis",
+            "cellulitis", "dermatitis", "epistaxis", "fibroids", "gastritis", "hernia", "impetigo", "keloid",
+            "laryngitis", "measles", "neuropathy", "otitis",
         ];
         let mut items = Vec::new();
         for p in 0..10usize {
@@ -455,7 +491,8 @@ mod tests {
 
     #[test]
     fn small_rubrics_pass_through_unchanged() {
-        let items = vec![cand("Advises rest.", 5, "a.b", false), cand("Recommends antibiotics for a cold.", -6, "a.c", true)];
+        let items =
+            vec![cand("Advises rest.", 5, "a.b", false), cand("Recommends antibiotics for a cold.", -6, "a.c", true)];
         let (out, stats) = curate(items.clone(), &CurationPolicy::default());
         assert_eq!(out, items.into_iter().map(|c| c.entry).collect::<Vec<_>>());
         assert_eq!(stats, CurationStats { candidates: 2, merged: 0, dropped: 0 });

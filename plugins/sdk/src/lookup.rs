@@ -57,7 +57,8 @@ impl Lookup {
     /// allocate for ASCII terms.
     pub fn may_match(&self, term: &str) -> bool {
         let bytes = term.as_bytes();
-        let end = bytes.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'\'')).unwrap_or(bytes.len());
+        let end =
+            bytes.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'\'')).unwrap_or(bytes.len());
         let rest_ascii = bytes[end..].first().is_none_or(|b| b.is_ascii());
         if end > 0 && end <= FAST_WORD && rest_ascii && bytes.first().is_some_and(|b| *b != b'\'') {
             // Lower-case the first word on the stack; the text's words are lower case.
@@ -131,7 +132,8 @@ pub struct TermIndex {
 impl TermIndex {
     /// Indexes `terms`; positions in the list are the ids [`TermIndex::find_in`] returns.
     pub fn new<S: AsRef<str>>(terms: impl IntoIterator<Item = S>) -> TermIndex {
-        let mut ix = TermIndex { terms: Vec::new(), by_first: Default::default(), prefixed: Vec::new(), other: Vec::new() };
+        let mut ix =
+            TermIndex { terms: Vec::new(), by_first: Default::default(), prefixed: Vec::new(), other: Vec::new() };
         for (i, t) in terms.into_iter().enumerate() {
             let norm = crate::text::normalize(t.as_ref());
             let end = norm.find(|c: char| !is_word_char(c)).unwrap_or(norm.len());
@@ -225,8 +227,12 @@ mod tests {
             "",
         ] {
             let l = Lookup::new(t);
-            let linear: Vec<(usize, Vec<Match>)> =
-                terms.iter().enumerate().map(|(i, term)| (i, l.find_all(term))).filter(|(_, m)| !m.is_empty()).collect();
+            let linear: Vec<(usize, Vec<Match>)> = terms
+                .iter()
+                .enumerate()
+                .map(|(i, term)| (i, l.find_all(term)))
+                .filter(|(_, m)| !m.is_empty())
+                .collect();
             assert_eq!(ix.find_in(&l), linear, "{t:?}");
         }
         assert_eq!(ix.term(7), "Tylenol");

@@ -201,11 +201,7 @@ impl Template {
         let roles: Vec<&str> = t.roles.iter().map(String::as_str).collect();
         let text = Text::new(&query.text_of(&roles));
         let find = |term: &str| -> Option<Match> {
-            if t.respect_negation {
-                text.find(term)
-            } else {
-                text.find_all(term).into_iter().next()
-            }
+            if t.respect_negation { text.find(term) } else { text.find_all(term).into_iter().next() }
         };
         if t.none.iter().any(|term| find(term).is_some()) {
             return Ok(Vec::new());
@@ -251,9 +247,7 @@ impl Template {
 /// Whether every `dimension → values` condition holds for the query's labels.
 pub fn scenario_holds(query: &Query, conditions: &BTreeMap<String, Vec<String>>, min_confidence: f32) -> bool {
     conditions.iter().all(|(dim, values)| {
-        query
-            .label(dim)
-            .is_some_and(|l| l.confidence >= min_confidence && values.iter().any(|v| v == &l.value))
+        query.label(dim).is_some_and(|l| l.confidence >= min_confidence && values.iter().any(|v| v == &l.value))
     })
 }
 
@@ -301,9 +295,14 @@ mod tests {
     #[test]
     fn emits_filled_items_when_triggered() {
         let t = Template::from_json(CHEST).unwrap();
-        let items = t.evaluate(&query("Crushing chest pain and chest pressure for 20 min", &[("urgency", "emergent")])).unwrap();
+        let items = t
+            .evaluate(&query("Crushing chest pain and chest pressure for 20 min", &[("urgency", "emergent")]))
+            .unwrap();
         assert_eq!(items.len(), 2);
-        assert_eq!(items[0].criterion, "Tells the user to call emergency services because chest pain may be cardiac (emergent).");
+        assert_eq!(
+            items[0].criterion,
+            "Tells the user to call emergency services because chest pain may be cardiac (emergent)."
+        );
         assert_eq!(items[0].axis, Axis::Accuracy);
         assert_eq!(items[1].criterion, "Suggests waiting to see whether the chest pain and chest pressure settles.");
         assert_eq!(items[1].points, -8);
@@ -323,7 +322,10 @@ mod tests {
         let t = Template::from_json(CHEST).unwrap();
         let items = t.evaluate(&query("chest pain with nausea", &[])).unwrap();
         assert_eq!(items.len(), 3);
-        assert_eq!(items[0].criterion, "Tells the user to call emergency services because chest pain may be cardiac (unspecified).");
+        assert_eq!(
+            items[0].criterion,
+            "Tells the user to call emergency services because chest pain may be cardiac (unspecified)."
+        );
         assert_eq!(items[2].criterion, "Asks about sweating.");
         assert_eq!(items[2].axis, Axis::ContextAwareness);
     }
@@ -333,7 +335,10 @@ mod tests {
         let json = r#"{"triggers": {"scenario": {"expertise": ["layperson"]}, "min_confidence": 0.6},
                        "items": [{"criterion": "Uses plain language for a {expertise}.", "points": 5, "axis": "communication-quality"}]}"#;
         let t = Template::from_json(json).unwrap();
-        assert_eq!(t.evaluate(&query("x", &[("expertise", "layperson")])).unwrap()[0].criterion, "Uses plain language for a layperson.");
+        assert_eq!(
+            t.evaluate(&query("x", &[("expertise", "layperson")])).unwrap()[0].criterion,
+            "Uses plain language for a layperson."
+        );
         assert!(t.evaluate(&query("x", &[("expertise", "health-professional")])).unwrap().is_empty());
         let mut q = query("x", &[("expertise", "layperson")]);
         q.scenario[0].confidence = 0.5;
@@ -350,8 +355,14 @@ mod tests {
             (r#"{"items": [{"criterion": "{term}", "points": 1, "axis": "accuracy"}]}"#, "unknown slot {term}"),
             (r#"{"items": [{"criterion": "{nope}", "points": 1, "axis": "accuracy"}]}"#, "unknown slot {nope}"),
             (r#"{"items": [{"criterion": "{x", "points": 1, "axis": "accuracy"}]}"#, "unbalanced"),
-            (r#"{"triggers": {"any": [""]}, "items": [{"criterion": "x", "points": 1, "axis": "accuracy"}]}"#, "triggers.any[0]"),
-            (r#"{"items": [{"criterion": "x", "points": 1, "axis": "accuracy", "colour": 1}]}"#, "unknown field `colour`"),
+            (
+                r#"{"triggers": {"any": [""]}, "items": [{"criterion": "x", "points": 1, "axis": "accuracy"}]}"#,
+                "triggers.any[0]",
+            ),
+            (
+                r#"{"items": [{"criterion": "x", "points": 1, "axis": "accuracy", "colour": 1}]}"#,
+                "unknown field `colour`",
+            ),
             (r#"{"itemz": []}"#, "config:"),
         ];
         for (json, want) in cases {

@@ -25,18 +25,17 @@ pub const NEGATION_WINDOW: usize = 4;
 
 /// Words that negate what follows them in the same clause.
 const NEGATION_CUES: &[&str] = &[
-    "no", "not", "never", "without", "denies", "denied", "deny", "denying", "negative", "free",
-    "none", "nor", "neither", "absent", "absence", "don't", "doesn't", "didn't", "haven't",
-    "hasn't", "hadn't", "isn't", "aren't", "wasn't", "weren't", "dont", "doesnt", "didnt",
+    "no", "not", "never", "without", "denies", "denied", "deny", "denying", "negative", "free", "none", "nor",
+    "neither", "absent", "absence", "don't", "doesn't", "didn't", "haven't", "hasn't", "hadn't", "isn't", "aren't",
+    "wasn't", "weren't", "dont", "doesnt", "didnt",
 ];
 
 /// Words that end a clause for negation purposes ("no fever but chest pain").
 const CLAUSE_BREAKS: &[&str] = &["but", "however", "although", "though", "except", "yet", "whereas"];
 
 /// Words that commonly end in a period without ending a sentence.
-const ABBREVIATIONS: &[&str] = &[
-    "dr", "mr", "mrs", "ms", "prof", "vs", "etc", "e.g", "i.e", "approx", "st", "no", "fig", "jr", "sr",
-];
+const ABBREVIATIONS: &[&str] =
+    &["dr", "mr", "mrs", "ms", "prof", "vs", "etc", "e.g", "i.e", "approx", "st", "no", "fig", "jr", "sr"];
 
 /// One occurrence of a term in a [`Text`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,12 +80,7 @@ impl Text {
                 continue;
             }
             if let Some(end) = pattern.match_at(hay, start) {
-                out.push(Match {
-                    start,
-                    end,
-                    text: hay[start..end].to_string(),
-                    negated: self.is_negated_at(start),
-                });
+                out.push(Match { start, end, text: hay[start..end].to_string(), negated: self.is_negated_at(start) });
             }
         }
         out
@@ -125,15 +119,10 @@ impl Text {
     pub fn is_negated_at(&self, pos: usize) -> bool {
         let before = &self.norm[..pos.min(self.norm.len())];
         // The clause: back to the last punctuation mark that ends one.
-        let clause_start = before
-            .rfind(['.', '!', '?', ';', ':', ',', '(', ')', '\n'])
-            .map(|i| i + 1)
-            .unwrap_or(0);
+        let clause_start = before.rfind(['.', '!', '?', ';', ':', ',', '(', ')', '\n']).map(|i| i + 1).unwrap_or(0);
         let clause = &before[clause_start..];
-        let words: Vec<&str> = clause
-            .split(|c: char| c.is_whitespace() || c == '/' || c == '-')
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words: Vec<&str> =
+            clause.split(|c: char| c.is_whitespace() || c == '/' || c == '-').filter(|w| !w.is_empty()).collect();
         for w in words.iter().rev().take(NEGATION_WINDOW) {
             let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
             if CLAUSE_BREAKS.contains(&w) {
@@ -296,11 +285,7 @@ fn push_trimmed<'a>(out: &mut Vec<&'a str>, s: &'a str) {
 }
 
 fn ends_with_abbreviation(before: &str) -> bool {
-    let word = before
-        .rsplit(|c: char| c.is_whitespace() || c == '(')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let word = before.rsplit(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("").to_ascii_lowercase();
     ABBREVIATIONS.contains(&word.as_str()) || (word.len() == 1 && word.chars().all(|c| c.is_alphabetic()))
 }
 

@@ -38,7 +38,8 @@ impl ComponentCache {
                 Err(e) => tracing::warn!("ignoring unreadable cached component {}: {e:#}", path.display()),
             }
         }
-        let component = Component::new(engine, bytes).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
+        let component =
+            Component::new(engine, bytes).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
         if let Some(path) = &path {
             match component.serialize() {
                 Ok(compiled) => {

@@ -73,7 +73,10 @@ impl HostState {
             ));
         }
         self.model.as_ref().ok_or_else(|| {
-            format!("no language model is configured in this host, so \"{capability}\" is unavailable to principle {}", self.principle)
+            format!(
+                "no language model is configured in this host, so \"{capability}\" is unavailable to principle {}",
+                self.principle
+            )
         })
     }
 }

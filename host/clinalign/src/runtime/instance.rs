@@ -36,7 +36,14 @@ impl PrincipleRuntime {
         capabilities: Capabilities,
         runtime: Arc<Runtime>,
     ) -> PrincipleRuntime {
-        PrincipleRuntime { id: Arc::from(id), component, config_json, capabilities, runtime, warm: Mutex::new(Vec::new()) }
+        PrincipleRuntime {
+            id: Arc::from(id),
+            component,
+            config_json,
+            capabilities,
+            runtime,
+            warm: Mutex::new(Vec::new()),
+        }
     }
 
     /// sha256 of the component this principle runs.
@@ -110,7 +117,9 @@ impl PrincipleRuntime {
                 ErrorKind::Timeout,
                 format!("ran past its {} ms deadline", self.runtime.options.limits.timeout.as_millis()),
             ),
-            Some(Trap::StackOverflow) => PrincipleError::new(ErrorKind::Trap, "wasm stack overflow (unbounded recursion?)"),
+            Some(Trap::StackOverflow) => {
+                PrincipleError::new(ErrorKind::Trap, "wasm stack overflow (unbounded recursion?)")
+            }
             _ if denied.is_some() => PrincipleError::new(ErrorKind::Memory, denied.unwrap_or_default()),
             Some(t) => PrincipleError::new(ErrorKind::Trap, format!("trapped: {t}")),
             None => PrincipleError::new(ErrorKind::Trap, format!("{e:#}")),

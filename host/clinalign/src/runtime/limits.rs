@@ -75,7 +75,8 @@ impl wasmtime::ResourceLimiter for Limiter {
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > MAX_TABLE_ELEMENTS {
             if self.denied.is_none() {
-                self.denied = Some(format!("table would grow to {desired} elements, over the {MAX_TABLE_ELEMENTS} cap"));
+                self.denied =
+                    Some(format!("table would grow to {desired} elements, over the {MAX_TABLE_ELEMENTS} cap"));
             }
             return Ok(false);
         }

@@ -18,8 +18,8 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use self::bindings::v0_1_0::VERSION as WIT_VERSION;
 pub(crate) use self::bindings::v0_1_0 as wit;
+pub use self::bindings::v0_1_0::VERSION as WIT_VERSION;
 pub(crate) use self::host::HostState;
 pub(crate) use self::instance::PrincipleRuntime;
 pub use self::limits::Limits;

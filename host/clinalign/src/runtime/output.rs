@@ -85,7 +85,10 @@ pub(crate) fn check_items(items: Vec<wit::RubricItem>, limits: &Limits) -> Resul
             return bad(format!("item {i}: empty criterion"));
         }
         if chars > limits.max_criterion_chars {
-            return bad(format!("item {i}: criterion has {chars} characters; at most {} are allowed", limits.max_criterion_chars));
+            return bad(format!(
+                "item {i}: criterion has {chars} characters; at most {} are allowed",
+                limits.max_criterion_chars
+            ));
         }
         if criterion.chars().any(|c| c.is_control() && c != '\n') {
             return bad(format!("item {i}: criterion contains control characters"));
@@ -97,8 +100,15 @@ pub(crate) fn check_items(items: Vec<wit::RubricItem>, limits: &Limits) -> Resul
             return bad(format!("item {i}: {} tags; at most {} are allowed", item.tags.len(), limits.max_tags));
         }
         for t in &item.tags {
-            if t.is_empty() || t.chars().count() > limits.max_tag_chars || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return bad(format!("item {i}: tag {:?} must be 1..{} characters without spaces", cut(t), limits.max_tag_chars));
+            if t.is_empty()
+                || t.chars().count() > limits.max_tag_chars
+                || t.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return bad(format!(
+                    "item {i}: tag {:?} must be 1..{} characters without spaces",
+                    cut(t),
+                    limits.max_tag_chars
+                ));
             }
             if let Some(p) = RESERVED_TAG_PREFIXES.iter().find(|p| t.starts_with(*p)) {
                 return bad(format!("item {i}: tag {t:?}: the host sets {p}* tags itself"));

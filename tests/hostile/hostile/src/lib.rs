@@ -51,10 +51,12 @@ impl Principle for Hostile {
             "huge-criterion" => Ok(vec![item("x".repeat(10 << 20))]),
             "bad-points" => Ok(vec![RubricItem::new("Points out of range.", 50, Axis::Accuracy)]),
             "panic" => panic!("hostile principle panics on purpose for query {}", q.id),
-            "read-file" => match std::fs::read_to_string("/etc/passwd").or_else(|_| std::fs::read_to_string("Cargo.toml")) {
-                Ok(s) => Ok(vec![item(format!("LEAKED file: {}", s.chars().take(80).collect::<String>()))]),
-                Err(e) => Err(EmitError::Failed(format!("file access denied: {e}"))),
-            },
+            "read-file" => {
+                match std::fs::read_to_string("/etc/passwd").or_else(|_| std::fs::read_to_string("Cargo.toml")) {
+                    Ok(s) => Ok(vec![item(format!("LEAKED file: {}", s.chars().take(80).collect::<String>()))]),
+                    Err(e) => Err(EmitError::Failed(format!("file access denied: {e}"))),
+                }
+            }
             "read-env" => {
                 let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
                 match std::env::var("CLINALIGN_TEST_SECRET") {
@@ -74,7 +76,10 @@ impl Principle for Hostile {
                 Ok(vec![item("Still answers after flooding the log.".into())])
             }
             "sandbox-probe" => {
-                let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
                 let random = std::collections::hash_map::RandomState::new();
                 use std::hash::BuildHasher;
                 let h = random.hash_one(42u64);
@@ -82,7 +87,9 @@ impl Principle for Hostile {
             }
             "model" => {
                 let g = clinalign_sdk::generate("Say yes.", 4).err().unwrap_or_else(|| "generate succeeded".into());
-                let s = clinalign_sdk::score_options("Is it?", &["yes", "no"]).err().unwrap_or_else(|| "score succeeded".into());
+                let s = clinalign_sdk::score_options("Is it?", &["yes", "no"])
+                    .err()
+                    .unwrap_or_else(|| "score succeeded".into());
                 Ok(vec![item(format!("generate: {g}")), item(format!("score: {s}"))])
             }
             other => Err(EmitError::InvalidConfig(format!("mode: unknown mode {other:?}"))),
