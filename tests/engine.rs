@@ -2,8 +2,13 @@
 
 mod common;
 
-use clinalign::rows::parse_row;
+use clinalign::{Dimensions, Query, Row};
 use common::*;
+
+/// The query of one JSONL line of the bundled data.
+fn parse_row(line: &str, fallback_id: &str, dims: &Dimensions) -> Query {
+    Row::parse(line).and_then(|row| row.query(fallback_id, dims)).unwrap()
+}
 
 /// The gate only skips calls that could not have produced items: for every bundled query
 /// and every principle in its pool that the gate skips, calling the principle directly
@@ -16,8 +21,8 @@ fn the_gate_never_skips_a_principle_that_would_speak() {
     let text = std::fs::read_to_string(repo().join("data/queries/liveqa_medical_test_104.jsonl")).unwrap();
     let (mut skipped, mut called) = (0, 0);
     for (i, line) in text.lines().enumerate() {
-        let row = parse_row(line, &format!("line-{i}"), set.dimensions()).unwrap();
-        let query = clinalign::Query { scenario: engine.scenario(&row.query).unwrap(), ..row.query };
+        let row = parse_row(line, &format!("line-{i}"), set.dimensions());
+        let query = clinalign::Query { scenario: engine.scenario(&row).unwrap(), ..row };
         let called_ids: Vec<&str> = set.called(&query).map(|p| p.manifest.id.as_str()).collect();
         for principle in set.pool(&query.scenario) {
             if called_ids.contains(&principle.manifest.id.as_str()) {
@@ -45,8 +50,8 @@ fn rubrics_respect_the_curation_policy() {
     let policy = engine.curation().clone();
     let text = std::fs::read_to_string(repo().join("data/queries/liveqa_medical_test_104.jsonl")).unwrap();
     for (i, line) in text.lines().enumerate() {
-        let row = parse_row(line, &format!("line-{i}"), engine.principle_set().dimensions()).unwrap();
-        let r = engine.synthesize(&row.query).unwrap();
+        let query = parse_row(line, &format!("line-{i}"), engine.principle_set().dimensions());
+        let r = engine.synthesize(&query).unwrap();
         assert!(r.items.len() <= policy.max_items, "{}: {} items", r.query_id, r.items.len());
         assert!(r.items.iter().any(|i| i.points > 0), "{}: a rubric needs a reward", r.query_id);
         let negatives = r.items.iter().filter(|i| i.points < 0).count();
@@ -58,7 +63,7 @@ fn rubrics_respect_the_curation_policy() {
         );
         assert_eq!(r.curation.candidates, r.items.len() + r.curation.merged + r.curation.dropped);
         for item in &r.items {
-            assert!(clinalign::rubric_quality::criterion_problems(&item.criterion).is_empty(), "{}", item.criterion);
+            assert!(clinalign::criterion_style::criterion_problems(&item.criterion).is_empty(), "{}", item.criterion);
         }
     }
 }

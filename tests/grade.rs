@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,7 +66,7 @@ fn local_judge_grades_scores_and_resumes() {
     std::fs::write(&out, format!("{first}\n{}", &text.lines().nth(1).unwrap()[..40])).unwrap();
     let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge]));
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("graded 1 rows"), "only the missing row is graded again");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("graded 1 rows"), "only the missing row is graded again");
     let rows = graded_rows(&out);
     assert_eq!(rows.iter().map(|r| r["prompt_id"].as_str().unwrap()).collect::<Vec<_>>(), ["p0", "p1"]);
 }
@@ -75,51 +74,24 @@ fn local_judge_grades_scores_and_resumes() {
 /// A minimal OpenAI-compatible server: answers every chat-completions request, after failing
 /// the first request with HTTP 500 and the second with prose instead of JSON.
 fn serve(listener: TcpListener, requests: Arc<AtomicUsize>, saw_key: Arc<AtomicUsize>) {
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { break };
-        let n = requests.fetch_add(1, Ordering::SeqCst);
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if lower.starts_with("authorization: bearer test-key") {
-                saw_key.fetch_add(1, Ordering::SeqCst);
-            }
-            if line == "\r\n" {
-                break;
-            }
+    serve_http(listener, |n, request| {
+        requests.fetch_add(1, Ordering::SeqCst);
+        if request.headers.iter().any(|h| h.starts_with("authorization: bearer test-key")) {
+            saw_key.fetch_add(1, Ordering::SeqCst);
         }
-        let mut body = vec![0u8; length];
-        reader.read_exact(&mut body).unwrap();
-        let req: Value = serde_json::from_slice(&body).unwrap();
-        let prompt = req["messages"][1]["content"].as_str().unwrap();
-        let (status, content) = match n {
-            0 => ("500 Internal Server Error", String::new()),
-            1 => ("200 OK", "I think so, probably.".to_string()),
+        match n {
+            0 => ("500 Internal Server Error", "{\"error\": \"boom\"}".to_string()),
+            1 => ("200 OK", chat_reply("I think so, probably.")),
             _ => {
                 // Meets the positive items, not the surgery one.
-                let met = !prompt.contains("surgery");
-                ("200 OK", format!("```json\n{{\"explanation\": \"checked\", \"criteria_met\": {met}}}\n```"))
+                let met = !grader_prompt(request).contains("surgery");
+                (
+                    "200 OK",
+                    chat_reply(&format!("```json\n{{\"explanation\": \"checked\", \"criteria_met\": {met}}}\n```")),
+                )
             }
-        };
-        let payload = if status.starts_with("500") {
-            "{\"error\": \"boom\"}".to_string()
-        } else {
-            json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string()
-        };
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-            payload.len()
-        );
-    }
+        }
+    });
 }
 
 #[test]
@@ -177,7 +149,7 @@ fn openai_compatible_judge_retries_and_grades() {
         .arg(&out)
         .args(["--judge", &format!("openai:http://{addr}")]));
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("graded 0 rows"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("graded 0 rows"));
     assert_eq!(requests.load(Ordering::SeqCst), 11);
 }
 
@@ -201,8 +173,8 @@ fn rows_without_a_response_stop_the_run_or_are_skipped() {
     let o =
         run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge, "--skip-missing"]));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("1 without a response skipped"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("1 without a response skipped"), "{stderr}");
     assert_eq!(graded_rows(&out).len(), 1);
 }
 

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use clinalign::rubric_quality::CurationPolicy;
-use clinalign::{ErrorKind, Rubric};
+use clinalign::{CurationPolicy, ErrorKind, Rubric};
 use common::*;
 
 /// Every hostile mode, and what the host must report for it at call time.
@@ -323,10 +322,36 @@ fn cli_reports_hostile_principles_and_honours_fail_on_plugin_error() {
         assert!(rows.iter().all(|r| r["principle_set"] == report["principle_set"]));
     }
 
+    let out2 = p.dir.path().join("out2.jsonl");
     let mut cmd = clinalign();
-    cmd.arg("synthesize").arg(&input).arg("-o").arg(p.dir.path().join("out2.jsonl")).arg("--fail-on-plugin-error");
+    cmd.arg("synthesize").arg(&input).arg("-o").arg(&out2).arg("--fail-on-plugin-error");
     cmd.arg("--principles").arg(p.principles()).arg("--plugins").arg(p.plugins());
     let o = run(&mut cmd);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--fail-on-plugin-error"));
+    assert!(!out2.exists(), "a failed run leaves OUT as it was (here: absent)");
+}
+
+/// A component built against a changed copy of the WIT package, at a version this host has
+/// no bindings for, fails to load alone, with an error that names the version; the other
+/// principles load through the bindings of the version they were built against.
+#[test]
+fn a_component_of_an_unknown_wit_version_fails_to_load_naming_the_version() {
+    let p = Project::with_principles();
+    let manifest = hostile_manifest("hostile-future-version", future_version_component(), "", "[]");
+    p.write_manifest("task", "hostile-future-version", &manifest);
+    let engine = p.builder().build().unwrap();
+    let set = engine.principle_set();
+    let failure = set.failures().iter().find(|f| f.principle == "task.hostile-future-version").expect("left out");
+    assert!(
+        failure
+            .message
+            .contains("built against clinalign:principle@0.2.0, which this host does not support (it supports 0.1.0)"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(set.failures().len(), 1, "only that one: {:?}", set.failures());
+    assert_eq!(clinalign::SUPPORTED_VERSIONS, ["0.1.0"]);
+    assert!(set.principles().len() > 100);
+    assert!(set.principles().iter().all(|p| p.wit_version() == "0.1.0"));
 }

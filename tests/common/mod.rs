@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -30,6 +32,7 @@ pub fn plugin_target_dir() -> PathBuf {
 pub fn clinalign() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_clinalign"));
     c.env("CLINALIGN_CACHE_DIR", cache_dir())
+        .env("CLINALIGN_MODELS_DIR", clinalign_infer::assets::models_dir())
         .env("CLINALIGN_PLUGIN_TARGET_DIR", plugin_target_dir())
         .env_remove("CLINALIGN_PRINCIPLES")
         .env_remove("CLINALIGN_PLUGINS");
@@ -80,11 +83,13 @@ impl Project {
         Project { dir }
     }
 
-    /// Principles, plugins, wit and rust-toolchain.toml copied, for tests that edit plugin
-    /// sources. Cargo shares the repository's plugin target dir, so only edited crates rebuild.
+    /// Principles, plugins, wit, the core crate the SDK builds on (`host/clinalign-core`) and
+    /// rust-toolchain.toml copied, for tests that edit plugin sources. Cargo shares the
+    /// repository's plugin target dir, so only edited crates rebuild.
     pub fn with_plugins() -> Project {
         let p = Project::with_principles();
         copy_dir(&repo().join("plugins"), &p.dir.path().join("plugins"));
+        copy_dir(&repo().join("host/clinalign-core"), &p.dir.path().join("host/clinalign-core"));
         copy_dir(&repo().join("wit"), &p.dir.path().join("wit"));
         std::fs::copy(repo().join("rust-toolchain.toml"), p.dir.path().join("rust-toolchain.toml")).unwrap();
         p
@@ -133,6 +138,20 @@ pub fn hostile_components() -> &'static (PathBuf, PathBuf) {
     })
 }
 
+/// A principle component built against a changed copy of the WIT package
+/// (`clinalign:principle@0.2.0`, `tests/hostile/future-version`), built once per test binary.
+pub fn future_version_component() -> &'static PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let builder = PluginBuilder {
+            workspace: repo().join("tests/hostile"),
+            target_dir: repo().join("target/hostile-plugins"),
+            cache_dir: Some(cache_dir()),
+        };
+        builder.build(&["future-version".into()]).expect("the future-version component builds").remove(0)
+    })
+}
+
 /// A user message as a query with no labels.
 pub fn query(id: &str, text: &str) -> clinalign::Query {
     clinalign::Query {
@@ -145,4 +164,56 @@ pub fn query(id: &str, text: &str) -> clinalign::Query {
 /// One JSONL line for a user message.
 pub fn row(id: &str, text: &str) -> String {
     serde_json::json!({"prompt_id": id, "prompt": [{"role": "user", "content": text}]}).to_string()
+}
+
+/// One HTTP request read off a loopback connection: its header lines (lower case) and body.
+pub struct Request {
+    pub headers: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+/// Serves a minimal OpenAI-compatible chat-completions endpoint on `listener`, one
+/// connection at a time, until the listener fails: `answer(n, request)` gives the status line
+/// (`"200 OK"`) and the JSON body of the `n`th request (counted from 0).
+pub fn serve_http(listener: TcpListener, mut answer: impl FnMut(usize, &Request) -> (&'static str, String)) {
+    for (n, stream) in listener.incoming().enumerate() {
+        let Ok(mut stream) = stream else { break };
+        let Some(request) = read_request(&stream) else { continue };
+        let (status, payload) = answer(n, &request);
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
+    }
+}
+
+fn read_request(stream: &TcpStream) -> Option<Request> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let (mut headers, mut length) = (Vec::new(), 0usize);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        let lower = line.trim_end().to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+        headers.push(lower);
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request { headers, body })
+}
+
+/// A chat-completions reply whose message is `content`.
+pub fn chat_reply(content: &str) -> String {
+    serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string()
+}
+
+/// The user message of a chat-completions request (the grader prompt).
+pub fn grader_prompt(request: &Request) -> String {
+    let req: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    req["messages"][1]["content"].as_str().unwrap().to_string()
 }

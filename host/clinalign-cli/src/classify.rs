@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use clinalign::ground_truth::{ClassifierEval, healthbench_labels};
-use clinalign::rows::{parse_row, scenario_json};
-use clinalign::{Catalog, Classifier, RuleClassifier};
+use clinalign::eval::{ClassifierEval, healthbench_labels};
+use clinalign::{Catalog, Classifier, Row, RuleClassifier};
 
 use crate::jsonl::{AtomicJsonl, JsonlReader, write_json_atomic};
 
@@ -48,7 +47,12 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
             break;
         }
         for line in batch {
-            let row = match parse_row(&line.text, &format!("line-{}", line.number), &dims) {
+            let parsed = Row::parse(&line.text).and_then(|row| {
+                let query = row.query(&format!("line-{}", line.number), &dims)?;
+                let tags = row.example_tags()?;
+                Ok((row, query, tags))
+            });
+            let (mut row, query, tags) = match parsed {
                 Ok(r) => r,
                 Err(msg) if args.skip_invalid => {
                     eprintln!("warning: {input}:{}: {msg} (skipped)", line.number);
@@ -57,8 +61,8 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
                 }
                 Err(msg) => bail!("{input}:{}: {msg}", line.number),
             };
-            let predicted = classifier.classify(&row.query.conversation, &dims);
-            let mut labels = row.query.scenario.clone();
+            let predicted = classifier.classify(&query.conversation, &dims);
+            let mut labels = query.scenario.clone();
             for p in &predicted {
                 if !labels.iter().any(|l| l.dimension == p.dimension) {
                     labels.push(p.clone());
@@ -66,16 +70,9 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
             }
             let order: Vec<&str> = dims.iter().map(|d| d.name.as_str()).collect();
             labels.sort_by_key(|l| order.iter().position(|d| *d == l.dimension));
-            let tags: Vec<String> = row
-                .fields
-                .get("example_tags")
-                .and_then(|t| t.as_array())
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-                .unwrap_or_default();
             eval.add(&healthbench_labels(&tags), &predicted);
-            let mut fields = row.fields;
-            fields.insert("scenario".into(), scenario_json(&labels));
-            out.write(&fields)?;
+            row.set_scenario(&labels);
+            out.write(&row)?;
             rows += 1;
         }
     }

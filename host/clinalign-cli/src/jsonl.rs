@@ -75,10 +75,7 @@ pub struct AtomicJsonl {
 
 impl AtomicJsonl {
     pub fn create(dest: &Path) -> Result<AtomicJsonl> {
-        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
-        let tmp =
-            NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+        let tmp = clinalign::files::temp_file_beside(dest)?;
         Ok(AtomicJsonl { dest: dest.to_path_buf(), out: BufWriter::new(tmp) })
     }
 
@@ -104,5 +101,46 @@ impl AtomicJsonl {
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value)?;
     bytes.push(b'\n');
-    clinalign::util::write_atomic(path, &bytes).map_err(anyhow::Error::from)
+    clinalign::files::write_atomic(path, &bytes).map_err(anyhow::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any bytes at all: the reader returns lines or an error naming the file and line.
+        #[test]
+        fn any_file_is_read_or_refused_with_the_file_named(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("in.jsonl");
+            std::fs::write(&path, &bytes).unwrap();
+            let mut reader = JsonlReader::open(&path).unwrap();
+            loop {
+                match reader.next_batch(7) {
+                    Ok(batch) if batch.is_empty() => break,
+                    Ok(batch) => {
+                        for line in batch {
+                            prop_assert!(!line.text.trim().is_empty());
+                            let _ = clinalign::Row::parse(&line.text);
+                        }
+                    }
+                    Err(e) => {
+                        let msg = format!("{e:#}");
+                        prop_assert!(msg.starts_with(&format!("{}:", path.display())), "{msg}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let e = JsonlReader::open(Path::new("/no/such/in.jsonl")).err().unwrap();
+        assert!(format!("{e:#}").starts_with("/no/such/in.jsonl: cannot open"), "{e:#}");
+    }
 }

@@ -3,12 +3,13 @@
 //! Exit codes: 0 success, 1 failure, 2 usage error.
 
 mod bench;
-mod bench_score;
 mod classify;
 mod eval_rubrics;
 mod grade;
 mod jsonl;
 mod lm;
+mod loading;
+mod models;
 mod openai;
 mod principles;
 mod score;
@@ -21,10 +22,17 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use clinalign::{Engine, EngineBuilder};
 
-/// ClinAlign engine: turn clinician-grounded HealthPrinciples into query-specific grading
-/// rubrics (HealthBench format), with each principle a sandboxed WebAssembly component.
+/// ClinAlign engine: clinician-grounded HealthPrinciples, each a sandboxed WebAssembly
+/// component, write query-specific grading rubrics (HealthBench format); a judge grades
+/// responses against them, which gives HealthBench scores and RL rewards.
+///
+/// Typical flow: `classify` labels queries on four clinical dimensions, `synthesize` writes a
+/// rubric per query, `grade` judges responses against the rubrics (a local model's
+/// log-probabilities or an OpenAI-compatible server), `score` computes HealthBench metrics.
+/// `principles` lists, tests and scaffolds principles; `models fetch` gets the local judge
+/// model; `lm` runs a model directly; `bench` measures.
 #[derive(Parser, Debug)]
-#[command(name = "clinalign", version, about, long_about = None, propagate_version = true)]
+#[command(name = "clinalign", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,6 +61,9 @@ enum Command {
     /// Run a model directly: forward pass, generation, info.
     #[command(subcommand)]
     Lm(lm::LmCommand),
+    /// Fetch and list the models the engine can use without a download of your own.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// Compare synthesized rubrics with physician rubrics: coverage, precision, axes, balance.
     EvalRubrics(eval_rubrics::EvalRubricsArgs),
     /// Measure the engine.
@@ -60,9 +71,9 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
-/// Where principles come from and how they run; shared by the commands that load them.
+/// Where principles are read from; shared by every command that reads manifests.
 #[derive(Args, Debug, Clone)]
-pub struct EngineArgs {
+pub struct CatalogArgs {
     /// Principles directory (dimensions.toml and <dimension>/*.toml).
     #[arg(long, env = "CLINALIGN_PRINCIPLES", default_value = "principles")]
     pub principles: PathBuf,
@@ -70,6 +81,20 @@ pub struct EngineArgs {
     /// principles directory].
     #[arg(long, env = "CLINALIGN_PLUGINS")]
     pub plugins: Option<PathBuf>,
+}
+
+impl CatalogArgs {
+    /// The plugins workspace: `--plugins`, else the one beside the principles directory.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins.clone().unwrap_or_else(|| clinalign::default_plugins_dir(&self.principles))
+    }
+}
+
+/// Where principles come from and how they run; shared by the commands that run them.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
     /// Cache for built and compiled components [default: $CLINALIGN_CACHE_DIR, else ~/.cache/clinalign].
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -91,21 +116,30 @@ impl EngineArgs {
     /// An engine builder with these settings.
     pub fn builder(&self) -> EngineBuilder {
         let mut b = Engine::builder()
-            .principles_dir(&self.principles)
+            .principles_dir(&self.catalog.principles)
             .plugin_timeout(Duration::from_millis(self.plugin_timeout_ms))
             .memory_limit((self.plugin_memory_mib as usize) << 20)
             .strict(self.strict)
-            .curation(clinalign::rubric_quality::CurationPolicy {
-                max_items: self.max_items as usize,
-                ..Default::default()
-            });
-        if let Some(p) = &self.plugins {
+            .curation(clinalign::CurationPolicy { max_items: self.max_items as usize, ..Default::default() });
+        if let Some(p) = &self.catalog.plugins {
             b = b.plugins_dir(p);
         }
         if let Some(c) = &self.cache_dir {
             b = b.cache_dir(Some(c.clone()));
         }
         b
+    }
+
+    /// Builds the engine, saying what it is doing: a spinner on a terminal, a line on stderr
+    /// otherwise (the first run builds the plugin crates, which takes a while). Principles
+    /// left out are listed as warnings.
+    pub fn load(&self) -> anyhow::Result<Engine> {
+        self.load_with(self.builder())
+    }
+
+    /// [`EngineArgs::load`] with a builder the caller adjusted.
+    pub fn load_with(&self, builder: EngineBuilder) -> anyhow::Result<Engine> {
+        loading::load_engine(builder, &self.catalog.principles)
     }
 }
 
@@ -136,6 +170,7 @@ fn main() -> ExitCode {
         Command::EvalRubrics(args) => eval_rubrics::run(args),
         Command::Grade(args) => grade::run(args),
         Command::Lm(cmd) => lm::run(cmd),
+        Command::Models(cmd) => models::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use clinalign::{Grade, Judge, JudgeItem, Message};
+use clinalign::{Grade, Judge, Message, ModelError, RubricEntry};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ impl OpenAiJudge {
     }
 
     /// The grading request for one item.
-    pub fn prompt(conversation: &[Message], response: &str, item: &JudgeItem<'_>) -> String {
+    pub fn prompt(conversation: &[Message], response: &str, item: &RubricEntry) -> String {
         let mut convo: Vec<String> = conversation.iter().map(|m| format!("{}: {}", m.role, m.content)).collect();
         convo.push(format!("assistant: {response}"));
         format!(
@@ -134,8 +134,11 @@ impl Judge for OpenAiJudge {
         format!("openai:{}", self.model)
     }
 
-    fn grade(&self, conversation: &[Message], response: &str, items: &[JudgeItem<'_>]) -> Result<Vec<Grade>, String> {
-        items.par_iter().map(|it| self.grade_one(&Self::prompt(conversation, response, it))).collect()
+    fn grade(&self, conversation: &[Message], response: &str, items: &[RubricEntry]) -> Result<Vec<Grade>, ModelError> {
+        items
+            .par_iter()
+            .map(|it| self.grade_one(&Self::prompt(conversation, response, it)).map_err(ModelError::Failed))
+            .collect()
     }
 }
 

@@ -5,18 +5,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use clinalign::Catalog;
 use clinalign::manifest::PluginRef;
+use clinalign::{Catalog, Manifest};
 use serde_json::json;
 
-use crate::EngineArgs;
+use crate::{CatalogArgs, EngineArgs};
 
 #[derive(Subcommand, Debug)]
 pub enum PrinciplesCommand {
     /// List the principles of a directory (reads manifests only; builds nothing).
     List {
         #[command(flatten)]
-        engine: EngineArgs,
+        catalog: CatalogArgs,
         /// Print JSON: every manifest, and the files that failed to load.
         #[arg(long)]
         json: bool,
@@ -31,7 +31,7 @@ pub enum PrinciplesCommand {
     /// Counts per dimension, axis and plugin (reads manifests only).
     Stats {
         #[command(flatten)]
-        engine: EngineArgs,
+        catalog: CatalogArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -39,7 +39,7 @@ pub enum PrinciplesCommand {
     /// Write the principle catalogue as Markdown (docs/principles.md is generated this way).
     Docs {
         #[command(flatten)]
-        engine: EngineArgs,
+        catalog: CatalogArgs,
         /// Write here (atomically) instead of printing.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -57,21 +57,21 @@ pub enum PrinciplesCommand {
         #[arg(long)]
         rust: bool,
         #[command(flatten)]
-        engine: EngineArgs,
+        catalog: CatalogArgs,
     },
 }
 
 pub fn run(cmd: PrinciplesCommand) -> Result<ExitCode> {
     match cmd {
-        PrinciplesCommand::List { engine, json } => list(&engine, json),
+        PrinciplesCommand::List { catalog, json } => list(&catalog, json),
         PrinciplesCommand::Test { id, engine } => test(&engine, id),
-        PrinciplesCommand::New { id, dimension, rust, engine } => new(&engine, &id, &dimension, rust),
-        PrinciplesCommand::Stats { engine, json } => stats(&engine, json),
-        PrinciplesCommand::Docs { engine, output } => docs(&engine, output),
+        PrinciplesCommand::New { id, dimension, rust, catalog } => new(&catalog, &id, &dimension, rust),
+        PrinciplesCommand::Stats { catalog, json } => stats(&catalog, json),
+        PrinciplesCommand::Docs { catalog, output } => docs(&catalog, output),
     }
 }
 
-fn list(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
+fn list(args: &CatalogArgs, as_json: bool) -> Result<ExitCode> {
     let catalog = Catalog::load(&args.principles)?;
     if as_json {
         let v = json!({ "principles": catalog.manifests, "failures": catalog.failures });
@@ -87,30 +87,26 @@ fn list(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
             println!("{:width$}  {:7}  {:18}  {:8}  {}", m.id, m.version, plugin, m.fixtures.len(), m.title);
         }
         println!("{} principles in {}", catalog.manifests.len(), args.principles.display());
-        for f in &catalog.failures {
-            println!("FAILED {}: {}", f.principle, f.message);
-        }
+        print_failures(&catalog);
     }
     Ok(if catalog.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// The template items a manifest declares: (points, axis) pairs; empty for other plugins.
-fn template_items(m: &clinalign::Manifest) -> Vec<(i64, String)> {
-    m.config["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| {
-                    let axis = i["axis"].as_str().unwrap_or("").replace('_', "-");
-                    (i["points"].as_i64().unwrap_or(0), axis)
-                })
-                .collect()
-        })
+fn template_items(m: &Manifest) -> Vec<(i32, String)> {
+    m.template_config()
+        .map(|c| c.items.iter().map(|i| (i.points, i.axis.replace('_', "-"))).collect())
         .unwrap_or_default()
 }
 
-fn stats(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
+/// Prints every file that failed to load, and says how many.
+fn print_failures(catalog: &Catalog) {
+    for f in &catalog.failures {
+        println!("FAILED {}: {}", f.path.display(), f.message);
+    }
+}
+
+fn stats(args: &CatalogArgs, as_json: bool) -> Result<ExitCode> {
     use std::collections::BTreeMap;
     let catalog = Catalog::load(&args.principles)?;
     let mut dims: BTreeMap<String, [usize; 4]> = BTreeMap::new(); // principles, items, positive, negative
@@ -144,11 +140,12 @@ fn stats(args: &EngineArgs, as_json: bool) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "{} principles, {} fixtures, {} manifests failed to load",
+            "{} principles, {} fixtures, {} manifest(s) failed to load",
             catalog.manifests.len(),
             fixtures,
             catalog.failures.len()
         );
+        print_failures(&catalog);
         println!(
             "\n{:<12} {:>10} {:>14} {:>9} {:>9}",
             "dimension", "principles", "template items", "positive", "negative"
@@ -234,9 +231,8 @@ pub fn catalogue_markdown(catalog: &Catalog) -> String {
                 m.version,
                 m.fixtures.len()
             );
-            if let Some(terms) = m.config["triggers"]["any"].as_array().filter(|a| !a.is_empty()) {
-                let shown: Vec<String> =
-                    terms.iter().filter_map(|t| t.as_str()).take(8).map(|t| format!("\"{t}\"")).collect();
+            if let Some(terms) = m.template_triggers().map(|t| t.any).filter(|a| !a.is_empty()) {
+                let shown: Vec<String> = terms.iter().take(8).map(|t| format!("\"{t}\"")).collect();
                 let more = if terms.len() > 8 { format!(" and {} more", terms.len() - 8) } else { String::new() };
                 let _ = writeln!(out, "- triggers: {}{more}", shown.join(", "));
             }
@@ -246,15 +242,17 @@ pub fn catalogue_markdown(catalog: &Catalog) -> String {
     out
 }
 
-fn docs(args: &EngineArgs, output: Option<PathBuf>) -> Result<ExitCode> {
+fn docs(args: &CatalogArgs, output: Option<PathBuf>) -> Result<ExitCode> {
     let catalog = Catalog::load(&args.principles)?;
     if !catalog.failures.is_empty() {
-        bail!("{} manifests fail to load; fix them first (clinalign principles list)", catalog.failures.len());
+        let files: Vec<String> =
+            catalog.failures.iter().map(|f| format!("{}: {}", f.path.display(), f.message)).collect();
+        bail!("{} manifest(s) fail to load; fix them first:\n{}", catalog.failures.len(), files.join("\n"));
     }
     let md = catalogue_markdown(&catalog);
     match output {
         Some(path) => {
-            clinalign::util::write_atomic(&path, md.as_bytes())?;
+            clinalign::files::write_atomic(&path, md.as_bytes())?;
             println!("wrote {} ({} principles)", path.display(), catalog.manifests.len());
         }
         None => print!("{md}"),
@@ -299,13 +297,19 @@ fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
     Ok(if set.failures().is_empty() && failed == 0 && style == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn new(args: &EngineArgs, id: &str, dimension: &str, rust: bool) -> Result<ExitCode> {
+fn new(args: &CatalogArgs, id: &str, dimension: &str, rust: bool) -> Result<ExitCode> {
     let catalog = Catalog::load(&args.principles)?;
     if catalog.dimensions.get(dimension).is_none() {
         let names: Vec<&str> = catalog.dimensions.iter().map(|d| d.name.as_str()).collect();
         bail!("unknown dimension {dimension:?} (one of {})", names.join(", "));
     }
-    let name = id.strip_prefix(&format!("{dimension}.")).unwrap_or(id);
+    let name = match id.split_once('.') {
+        Some((prefix, rest)) if prefix == dimension => rest,
+        Some((prefix, _)) => bail!(
+            "{id:?}: the id's dimension prefix {prefix:?} does not match --dimension {dimension} (write {dimension}.<name>, or only <name>)"
+        ),
+        None => id,
+    };
     if name.is_empty()
         || name.starts_with('-')
         || name.ends_with('-')
@@ -324,7 +328,7 @@ fn new(args: &EngineArgs, id: &str, dimension: &str, rust: bool) -> Result<ExitC
     let first_value = catalog.dimensions.get(dimension).map(|d| d.values[0].clone()).unwrap_or_default();
 
     let manifest = if rust {
-        let plugins = args.plugins.clone().unwrap_or_else(|| sibling_plugins(&args.principles));
+        let plugins = args.plugins_dir();
         scaffold_crate(&plugins, name)?;
         println!("created plugin crate {}", plugins.join(name).display());
         rust_manifest(&full_id, dimension, name, &first_value)
@@ -333,17 +337,10 @@ fn new(args: &EngineArgs, id: &str, dimension: &str, rust: bool) -> Result<ExitC
     };
     std::fs::create_dir_all(manifest_path.parent().unwrap())
         .with_context(|| format!("{}: cannot create", manifest_path.parent().unwrap().display()))?;
-    clinalign::util::write_atomic(&manifest_path, manifest.as_bytes())?;
+    clinalign::files::write_atomic(&manifest_path, manifest.as_bytes())?;
     println!("created {}", manifest_path.display());
     println!("next: edit it, then run `clinalign principles test {full_id}`");
     Ok(ExitCode::SUCCESS)
-}
-
-fn sibling_plugins(principles: &Path) -> PathBuf {
-    std::path::absolute(principles)
-        .ok()
-        .and_then(|p| p.parent().map(|p| p.join("plugins")))
-        .unwrap_or_else(|| PathBuf::from("plugins"))
 }
 
 fn template_manifest(id: &str, dimension: &str, value: &str) -> String {
@@ -499,6 +496,6 @@ export_principle!(MyPrinciple);
 "#;
     std::fs::write(dir.join("Cargo.toml"), cargo).with_context(|| format!("{}: cannot write", dir.display()))?;
     std::fs::write(dir.join("src/lib.rs"), lib).with_context(|| format!("{}: cannot write", dir.display()))?;
-    clinalign::util::write_atomic(&ws_path, ws.to_string().as_bytes())?;
+    clinalign::files::write_atomic(&ws_path, ws.to_string().as_bytes())?;
     Ok(())
 }

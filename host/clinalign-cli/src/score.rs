@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use clinalign::healthbench::{GradedRow, aggregate, example_metrics, meta_eval, parse_graded_row};
+use clinalign::Reading;
+use clinalign::eval::{GradedRow, aggregate, example_metrics, meta_eval, parse_graded_row};
 use serde_json::json;
 
 use crate::jsonl::{JsonlReader, write_json_atomic};
@@ -46,7 +47,7 @@ pub fn run(args: ScoreArgs) -> Result<ExitCode> {
         }
         for line in batch {
             let parsed = parse_graded_row(&line.text).and_then(|row| match row {
-                GradedRow::Example { example_tags, items } => example_metrics(&example_tags, &items)
+                GradedRow::Example { example_tags, items } => example_metrics(&example_tags, &items, Reading::Verdict)
                     .map(|m| examples.push(m))
                     .ok_or_else(|| "no rubric item has positive points, so the example has no score".to_string()),
                 GradedRow::Meta(m) => {

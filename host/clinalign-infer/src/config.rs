@@ -10,6 +10,16 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+/// The most layers a configuration may have (real models have up to a few hundred).
+/// `Model::from_source` reserves a slot per layer before any tensor confirms the count.
+pub const MAX_LAYERS: usize = 4096;
+/// The most experts per mixture-of-experts layer (real models have up to a few hundred).
+pub const MAX_EXPERTS: usize = 1 << 16;
+/// The most entries of each of the two rotary tables (`max_position_embeddings ×
+/// head_dim / 2`, one `f32` each): 2^28 is 1 GiB a table, enough for a million positions
+/// at `head_dim` 128. No tensor confirms the context length, so it is bounded here.
+pub const MAX_ROPE_ENTRIES: usize = 1 << 28;
+
 /// The architectures this crate runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
@@ -101,9 +111,20 @@ impl ModelConfig {
         2.0 * (per_token * t + attn + logits_rows as f64 * h * self.vocab_size as f64)
     }
 
-    /// Checks the sizes fit together; the error names the problem.
+    /// Checks the sizes fit together and stay within what can be allocated (the limits
+    /// above; every weight matrix's element count must fit in memory); the error names the
+    /// problem.
     pub fn validate(&self, origin: &Path) -> Result<()> {
         let bad = |m: String| Err(Error::format(origin, m));
+        // Element counts of f32 buffers the model builds from these sizes.
+        let fits = |what: &str, dims: &[(&str, usize)]| -> Result<()> {
+            let n = dims.iter().try_fold(1usize, |n, &(_, d)| n.checked_mul(d));
+            if n.is_some_and(|n| n <= isize::MAX as usize / 4) {
+                return Ok(());
+            }
+            let dims: Vec<String> = dims.iter().map(|(k, d)| format!("{k} {d}")).collect();
+            bad(format!("{what} would be too large: {}", dims.join(" × ")))
+        };
         if self.num_heads == 0 || self.num_kv_heads == 0 || !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return bad(format!(
                 "{} attention heads cannot share {} key/value heads",
@@ -121,6 +142,46 @@ impl ModelConfig {
         {
             return bad(format!("num_experts_per_tok {} with {} experts", m.top_k, m.num_experts));
         }
+        if self.num_layers > MAX_LAYERS {
+            return bad(format!(
+                "{} layers (num_hidden_layers) is more than the {MAX_LAYERS} supported",
+                self.num_layers
+            ));
+        }
+        if let Some(m) = &self.moe
+            && m.num_experts > MAX_EXPERTS
+        {
+            return bad(format!("{} experts is more than the {MAX_EXPERTS} supported", m.num_experts));
+        }
+        let h = ("hidden_size", self.hidden_size);
+        fits("the embedding matrix", &[("vocab_size", self.vocab_size), h])?;
+        fits("the query projection", &[("num_attention_heads", self.num_heads), ("head_dim", self.head_dim), h])?;
+        fits(
+            "the key/value projections",
+            &[("num_key_value_heads", self.num_kv_heads), ("head_dim", self.head_dim), h],
+        )?;
+        fits("the feed-forward projections", &[("intermediate_size", self.intermediate_size), h])?;
+        if let Some(m) = &self.moe {
+            fits("the router", &[("num_experts", m.num_experts), h])?;
+            fits(
+                "the experts",
+                &[("num_experts", m.num_experts), ("moe_intermediate_size", m.expert_intermediate_size), h, ("3", 3)],
+            )?;
+        }
+        let positions = self.max_position_embeddings.max(1);
+        if positions.checked_mul(self.head_dim / 2).is_none_or(|n| n > MAX_ROPE_ENTRIES) {
+            return bad(format!(
+                "max_position_embeddings {positions} with head_dim {} needs rotary tables of more than the \
+                 {MAX_ROPE_ENTRIES} entries supported",
+                self.head_dim
+            ));
+        }
+        if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
+            return bad(format!("rope_theta {} must be a positive finite number", self.rope_theta));
+        }
+        if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps >= 0.0) {
+            return bad(format!("rms_norm_eps {} must be a finite number, zero or more", self.rms_norm_eps));
+        }
         Ok(())
     }
 
@@ -130,11 +191,14 @@ impl ModelConfig {
     pub fn from_hf_json(path: &Path) -> Result<ModelConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let v: Value = serde_json::from_str(&text).map_err(|e| Error::format(path, format!("invalid JSON: {e}")))?;
+        if !v.is_object() {
+            return Err(Error::format(path, "not a JSON object"));
+        }
         let field = |k: &str| v.get(k).filter(|x| !x.is_null());
+        let as_usize = |x: &Value| x.as_u64().and_then(|n| usize::try_from(n).ok());
         let usize_of = |k: &str| -> Result<usize> {
             field(k)
-                .and_then(Value::as_u64)
-                .map(|n| n as usize)
+                .and_then(as_usize)
                 .ok_or_else(|| Error::format(path, format!("missing or invalid \"{k}\" (a whole number)")))
         };
         let f32_or =
@@ -159,8 +223,8 @@ impl ModelConfig {
         }
         let hidden_size = usize_of("hidden_size")?;
         let num_heads = usize_of("num_attention_heads")?;
-        let head_dim = match field("head_dim").and_then(Value::as_u64) {
-            Some(d) => d as usize,
+        let head_dim = match field("head_dim").and_then(as_usize) {
+            Some(d) => d,
             None => hidden_size / num_heads.max(1),
         };
         let rope_theta = field("rope_theta")
@@ -170,18 +234,17 @@ impl ModelConfig {
         let moe = if arch == Arch::Qwen3Moe {
             let num_experts = field("num_experts")
                 .or(field("num_local_experts"))
-                .and_then(Value::as_u64)
-                .ok_or_else(|| Error::format(path, "missing \"num_experts\" (or \"num_local_experts\")"))?
-                as usize;
+                .and_then(as_usize)
+                .ok_or_else(|| Error::format(path, "missing \"num_experts\" (or \"num_local_experts\")"))?;
             Some(MoeConfig {
                 num_experts,
                 top_k: usize_of("num_experts_per_tok")?,
                 expert_intermediate_size: usize_of("moe_intermediate_size")?,
                 norm_topk_prob: field("norm_topk_prob").and_then(Value::as_bool).unwrap_or(false),
-                decoder_sparse_step: field("decoder_sparse_step").and_then(Value::as_u64).unwrap_or(1) as usize,
+                decoder_sparse_step: field("decoder_sparse_step").and_then(as_usize).unwrap_or(1),
                 mlp_only_layers: field("mlp_only_layers")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_u64).map(|n| n as usize).collect())
+                    .map(|a| a.iter().filter_map(as_usize).collect())
                     .unwrap_or_default(),
             })
         } else {
@@ -194,12 +257,12 @@ impl ModelConfig {
             intermediate_size: usize_of("intermediate_size")?,
             num_layers: usize_of("num_hidden_layers")?,
             num_heads,
-            num_kv_heads: field("num_key_value_heads").and_then(Value::as_u64).map(|n| n as usize).unwrap_or(num_heads),
+            num_kv_heads: field("num_key_value_heads").and_then(as_usize).unwrap_or(num_heads),
             head_dim,
             rms_norm_eps: f32_or("rms_norm_eps", 1e-6),
             rope_theta,
             rope_style: RopeStyle::Half,
-            max_position_embeddings: field("max_position_embeddings").and_then(Value::as_u64).unwrap_or(4096) as usize,
+            max_position_embeddings: field("max_position_embeddings").and_then(as_usize).unwrap_or(4096),
             tie_word_embeddings: field("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false),
             attention_bias: field("attention_bias").and_then(Value::as_bool).unwrap_or(arch == Arch::Qwen2),
             qk_norm: matches!(arch, Arch::Qwen3 | Arch::Qwen3Moe),
@@ -226,7 +289,7 @@ impl ModelConfig {
         };
         let key = |k: &str| format!("{arch_name}.{k}");
         let u = |k: &str| -> Result<usize> { g.get_u32(&key(k)).map(|n| n as usize) };
-        let opt_u = |k: &str| g.get(&key(k)).and_then(|v| v.as_u64()).map(|n| n as usize);
+        let opt_u = |k: &str| g.get(&key(k)).and_then(|v| v.as_usize());
         let opt_f = |k: &str| g.get(&key(k)).and_then(|v| v.as_f64()).map(|x| x as f32);
         let hidden_size = u("embedding_length")?;
         let num_heads = u("attention.head_count")?;

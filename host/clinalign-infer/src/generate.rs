@@ -4,7 +4,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::error::Result;
-use crate::model::{KvCache, Logits, Model, Step};
+use crate::model::{KvCache, LogitsFor, Model, Step};
 
 /// How to pick each next token.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,8 +72,8 @@ pub fn generate(model: &Model, prompt: &[u32], s: &Sampling) -> Result<Vec<u32>>
     let mut out = Vec::new();
     let mut next: Vec<u32> = prompt.to_vec();
     for _ in 0..s.max_tokens {
-        let logits = model.forward(&mut [Step { tokens: &next, cache: &mut cache, prefix: None }], Logits::Last)?;
-        let tok = pick(&logits[0][0], s, &mut rng);
+        let logits = model.forward(&mut [Step { tokens: &next, cache: &mut cache, prefix: None }], LogitsFor::Last)?;
+        let tok = pick(logits.step(0).last(), s, &mut rng);
         out.push(tok);
         if s.stop.contains(&tok) {
             break;

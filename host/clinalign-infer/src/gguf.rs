@@ -7,9 +7,11 @@
 //! padding to the alignment (`general.alignment`, default 32); the tensor data.
 //!
 //! [`Gguf::open`] validates everything up front — every count and length against the bytes
-//! left, tensor types, sizes, alignment, bounds and overlaps — so a malformed file gives an
-//! [`Error::Format`] naming the file and the problem, never a panic or a huge allocation,
-//! and [`Gguf::data`] can then hand out slices without further checks.
+//! left (and counts against [`MAX_TENSORS`], [`MAX_METADATA_ENTRIES`] and
+//! [`MAX_ARRAY_ELEMENTS`], since items take more memory than file bytes), tensor types, sizes,
+//! alignment, bounds and overlaps — so a malformed file gives an [`Error::Format`] naming the
+//! file and the problem, never a panic or a huge allocation, and [`Gguf::data`] can then hand
+//! out slices without further checks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -26,6 +28,18 @@ pub const DEFAULT_ALIGNMENT: usize = 32;
 pub const MAX_DIMS: usize = 4;
 /// How deeply arrays may nest inside arrays.
 const MAX_ARRAY_DEPTH: usize = 16;
+/// The most tensors a file may describe (large models have a few thousand).
+pub const MAX_TENSORS: usize = 1 << 20;
+/// The most metadata entries a file may have (models have a few dozen).
+pub const MAX_METADATA_ENTRIES: usize = 1 << 20;
+/// The most elements all metadata arrays of a file may hold together. Each element takes
+/// 32 bytes in memory however small it is in the file (a `u8` takes one byte there), so
+/// without a limit a multi-gigabyte file could ask for far more memory than it has bytes;
+/// the largest tokenizers (a few hundred thousand tokens, merges and scores) stay far below.
+pub const MAX_ARRAY_ELEMENTS: usize = 1 << 25;
+/// Vectors sized by a count from the file reserve at most this many items up front and
+/// grow as items are actually read, so a count alone never causes a large allocation.
+const MAX_RESERVE: usize = 1 << 16;
 
 /// The type tag of a metadata value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -317,9 +331,11 @@ impl TensorInfo {
         self.shape.len()
     }
 
-    /// The number of elements (product of the dimensions; 1 for a scalar).
+    /// The number of elements (product of the dimensions; 1 for a scalar). Checked against
+    /// the file when it was opened; for a `TensorInfo` built by hand whose product
+    /// overflows, `usize::MAX` (which no data can hold).
     pub fn n_elements(&self) -> usize {
-        self.shape.iter().product()
+        self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).unwrap_or(usize::MAX)
     }
 }
 
@@ -613,6 +629,9 @@ struct Header {
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Metadata array elements still allowed, of `element_limit` (see [`MAX_ARRAY_ELEMENTS`]).
+    elements_left: usize,
+    element_limit: usize,
 }
 
 impl<'a> Cursor<'a> {
@@ -707,7 +726,15 @@ impl<'a> Cursor<'a> {
                 let et = ValueType::from_id(id)
                     .ok_or_else(|| format!("{} at byte {at}: unknown array element type {id}", what()))?;
                 let n = self.count(et.min_size(), &|| format!("element count of {}", what()))?;
-                let mut v = Vec::with_capacity(n);
+                if n > self.elements_left {
+                    return Err(format!(
+                        "{} at byte {at}: {n} elements would exceed the limit of {} metadata array elements per file",
+                        what(),
+                        self.element_limit
+                    ));
+                }
+                self.elements_left -= n;
+                let mut v = Vec::with_capacity(n.min(MAX_RESERVE));
                 for i in 0..n {
                     v.push(self.value(et, depth + 1, &|| format!("element {i} of {}", what()))?);
                 }
@@ -718,7 +745,12 @@ impl<'a> Cursor<'a> {
 }
 
 fn parse_header(buf: &[u8]) -> Result<Header, String> {
-    let mut c = Cursor { buf, pos: 0 };
+    parse_header_with(buf, MAX_ARRAY_ELEMENTS)
+}
+
+/// [`parse_header`] with a given budget of metadata array elements (tests lower it).
+fn parse_header_with(buf: &[u8], max_array_elements: usize) -> Result<Header, String> {
+    let mut c = Cursor { buf, pos: 0, elements_left: max_array_elements, element_limit: max_array_elements };
     let magic = c.array::<4>(&|| "magic".into())?;
     if &magic != b"GGUF" {
         return Err(format!("not a GGUF file: bad magic {:?} (expected \"GGUF\")", String::from_utf8_lossy(&magic)));
@@ -744,6 +776,12 @@ fn parse_header(buf: &[u8]) -> Result<Header, String> {
         ));
     }
     let (n_kv, n_tensors) = (n_kv as usize, n_tensors as usize);
+    if n_kv > MAX_METADATA_ENTRIES {
+        return Err(format!("header claims {n_kv} metadata entries; at most {MAX_METADATA_ENTRIES} are supported"));
+    }
+    if n_tensors > MAX_TENSORS {
+        return Err(format!("header claims {n_tensors} tensors; at most {MAX_TENSORS} are supported"));
+    }
 
     let mut metadata = BTreeMap::new();
     for i in 0..n_kv {
@@ -771,8 +809,8 @@ fn parse_header(buf: &[u8]) -> Result<Header, String> {
         },
     };
 
-    let mut tensors = Vec::with_capacity(n_tensors);
-    let mut names = HashMap::with_capacity(n_tensors);
+    let mut tensors = Vec::with_capacity(n_tensors.min(MAX_RESERVE));
+    let mut names = HashMap::with_capacity(n_tensors.min(MAX_RESERVE));
     for i in 0..n_tensors {
         let name_at = c.pos;
         let name = c.string_bytes(&|| format!("name of tensor {i}"))?;
@@ -811,7 +849,7 @@ fn parse_header(buf: &[u8]) -> Result<Header, String> {
             )
         })?;
         let size = row
-            .checked_mul(if ne0 == 0 { 0 } else { n_elements / ne0 })
+            .checked_mul(n_elements.checked_div(ne0).unwrap_or(0))
             .ok_or_else(|| format!("tensor {name}: data size overflows"))?;
         if offset % alignment as u64 != 0 {
             return Err(format!("tensor {name}: data offset {offset} is not a multiple of the alignment {alignment}"));
@@ -830,10 +868,13 @@ fn parse_header(buf: &[u8]) -> Result<Header, String> {
         let end = t.offset.checked_add(t.size as u64);
         if t.size > 0 && end.is_none_or(|e| e > data_len) {
             return Err(format!(
-                "tensor {} data out of bounds: bytes {}..{} of the data section (at byte {data_offset}), which has {data_len} bytes",
+                "tensor {} data out of bounds: it runs past the end of the file (needs {} bytes at byte {} = data \
+                 section start {data_offset} + offset {}, but the file has {} bytes)",
                 t.name,
+                t.size,
+                data_offset as u128 + t.offset as u128,
                 t.offset,
-                t.offset as u128 + t.size as u128
+                buf.len()
             ));
         }
     }
@@ -1263,6 +1304,21 @@ mod tests {
             v = Value::Array(ValueType::Array, vec![v]);
         }
         assert!(err(File::new().kv("deep", v).bytes()).contains("nested"));
+    }
+
+    #[test]
+    fn metadata_array_elements_are_limited_per_file() {
+        let three = |x| Value::Array(ValueType::U8, vec![Value::U8(x); 3]);
+        let b = File::new().kv("a", three(1)).kv("b", three(2)).bytes();
+        assert!(parse_header_with(&b, 6).is_ok());
+        let e = parse_header_with(&b, 5).err().unwrap();
+        assert!(e.contains("metadata b at byte") && e.contains("3 elements would exceed the limit of 5"), "{e}");
+        // every element of nested arrays counts
+        let nested = Value::Array(ValueType::Array, vec![three(1), three(2)]);
+        let b = File::new().kv("n", nested).bytes();
+        assert!(parse_header_with(&b, 8).is_ok());
+        let e = parse_header_with(&b, 7).err().unwrap();
+        assert!(e.contains("element 1 of metadata n"), "{e}");
     }
 
     #[test]

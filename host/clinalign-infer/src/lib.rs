@@ -3,8 +3,9 @@
 //! Loads Llama, Qwen2, Qwen3 and Qwen3-MoE models from Hugging Face safetensors or GGUF,
 //! with their tokenizers and chat templates, runs batched forward passes with a KV cache,
 //! generates text, and judges rubric criteria by the log-probabilities of "yes" and "no".
-//! It implements the engine's model traits ([`clinalign::LanguageModel`]); the engine never
-//! depends on this crate.
+//! It implements the model traits of [`clinalign_core`] ([`clinalign_core::LanguageModel`]
+//! for [`local::LocalModel`], [`clinalign_core::Judge`] for [`judge::LogprobJudge`]) and
+//! depends on that crate only: no WebAssembly runtime; the engine never depends on this crate.
 
 pub mod assets;
 pub mod error;

@@ -3,12 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use clinalign_core::ModelError;
+
 use crate::chat::{ChatTemplate, Turn};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
 use crate::generate::{Sampling, generate};
 use crate::gguf::Gguf;
-use crate::model::{KvCache, Logits, Model, Step};
+use crate::model::{KvCache, LogitsFor, Model, Step};
 use crate::qmatmul::{Q4Matrix, QK};
 use crate::quant::GgmlType;
 use crate::tokenizer::Tokenizer;
@@ -155,8 +157,10 @@ impl LocalModel {
         // The prompt's last token is run with each option so its logits predict the option's
         // first token.
         if p.len() > 1 {
-            self.model
-                .forward(&mut [Step { tokens: &p[..p.len() - 1], cache: &mut prefix, prefix: None }], Logits::None)?;
+            self.model.forward(
+                &mut [Step { tokens: &p[..p.len() - 1], cache: &mut prefix, prefix: None }],
+                LogitsFor::None,
+            )?;
         }
         options
             .iter()
@@ -168,28 +172,28 @@ impl LocalModel {
                 let mut tokens = vec![p[p.len() - 1]];
                 tokens.extend(&ids[..ids.len() - 1]);
                 let mut cache = KvCache::new(&self.model.cfg);
-                let logits = self
-                    .model
-                    .forward(&mut [Step { tokens: &tokens, cache: &mut cache, prefix: Some(&prefix) }], Logits::All)?;
-                Ok(ids.iter().zip(&logits[0]).map(|(id, row)| Model::log_probs(row, &[*id])[0]).sum())
+                let logits = self.model.forward(
+                    &mut [Step { tokens: &tokens, cache: &mut cache, prefix: Some(&prefix) }],
+                    LogitsFor::All,
+                )?;
+                Ok(ids.iter().zip(logits.step(0).rows()).map(|(id, row)| Model::log_probs(row, &[*id])[0]).sum())
             })
             .collect()
     }
 }
 
-impl clinalign::LanguageModel for LocalModel {
+impl clinalign_core::LanguageModel for LocalModel {
     fn name(&self) -> &str {
         &self.name
     }
 
-    fn generate(&self, prompt: &str, max_tokens: u32) -> std::result::Result<String, String> {
-        let p = self.user_prompt(prompt).map_err(|e| e.to_string())?;
-        self.complete(&p, &Sampling { max_tokens: max_tokens as usize, ..Default::default() })
-            .map_err(|e| e.to_string())
+    fn generate(&self, prompt: &str, max_tokens: u32) -> std::result::Result<String, ModelError> {
+        let p = self.user_prompt(prompt)?;
+        Ok(self.complete(&p, &Sampling { max_tokens: max_tokens as usize, ..Default::default() })?)
     }
 
-    fn score_options(&self, prompt: &str, options: &[String]) -> std::result::Result<Vec<f32>, String> {
-        self.option_logprobs(prompt, options).map_err(|e| e.to_string())
+    fn score_options(&self, prompt: &str, options: &[String]) -> std::result::Result<Vec<f32>, ModelError> {
+        Ok(self.option_logprobs(prompt, options)?)
     }
 }
 

@@ -1,5 +1,7 @@
 //! The numeric building blocks of the forward pass, on row-major `f32` slices.
 
+use std::ops::Range;
+
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -8,6 +10,131 @@ const PARALLEL_WORK: usize = 1 << 18;
 
 fn parallelism(work: usize) -> Parallelism {
     if work >= PARALLEL_WORK { Parallelism::Rayon(rayon::current_num_threads()) } else { Parallelism::None }
+}
+
+/// A read-only view of a row-major `f32` matrix: `rows × cols` elements of `data`, row `i`
+/// starting at `i · row_stride`. With `row_stride > cols` it is a block of a wider matrix (one
+/// head's columns of a projection, the first columns of a score block), read without a copy.
+#[derive(Debug, Clone, Copy)]
+pub struct MatRef<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+}
+
+/// A mutable view of a row-major `f32` matrix, laid out as [`MatRef`].
+#[derive(Debug)]
+pub struct MatMut<'a> {
+    data: &'a mut [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+}
+
+/// Checks that `rows × cols` at `row_stride` fits in `len` elements: every view's invariant,
+/// which [`gemm_into`] relies on.
+fn check_view(len: usize, rows: usize, cols: usize, row_stride: usize) {
+    assert!(row_stride >= cols, "matrix view: row stride {row_stride} is shorter than {cols} columns");
+    assert!(
+        rows == 0 || len >= (rows - 1) * row_stride + cols,
+        "matrix view: {rows}×{cols} at row stride {row_stride} does not fit in {len} elements"
+    );
+}
+
+/// Where row `r.start` of a view begins (an empty range past the last row stays in bounds).
+fn rows_at(len: usize, rows: usize, row_stride: usize, r: &Range<usize>) -> usize {
+    assert!(r.start <= r.end && r.end <= rows, "matrix view: rows {r:?} outside 0..{rows}");
+    (r.start * row_stride).min(len)
+}
+
+impl<'a> MatRef<'a> {
+    /// `rows × cols` elements of `data` at `row_stride`; panics if they do not fit.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> MatRef<'a> {
+        check_view(data.len(), rows, cols, row_stride);
+        MatRef { data, rows, cols, row_stride }
+    }
+
+    /// A contiguous `rows × cols` matrix; panics unless `data` holds exactly that.
+    pub fn dense(data: &'a [f32], rows: usize, cols: usize) -> MatRef<'a> {
+        assert_eq!(data.len(), rows * cols, "matrix view: {} elements are not {rows}×{cols}", data.len());
+        MatRef { data, rows, cols, row_stride: cols }
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Elements from the start of one row to the start of the next.
+    pub fn row_stride(&self) -> usize {
+        self.row_stride
+    }
+
+    /// The rows in `r`, every column.
+    pub fn subrows(self, r: Range<usize>) -> MatRef<'a> {
+        let at = rows_at(self.data.len(), self.rows, self.row_stride, &r);
+        MatRef { data: &self.data[at..], rows: r.len(), ..self }
+    }
+
+    /// The columns in `c`, every row.
+    pub fn subcols(self, c: Range<usize>) -> MatRef<'a> {
+        assert!(c.start <= c.end && c.end <= self.cols, "matrix view: columns {c:?} outside 0..{}", self.cols);
+        let at = c.start.min(self.data.len());
+        MatRef { data: &self.data[at..], cols: c.len(), ..self }
+    }
+}
+
+impl<'a> MatMut<'a> {
+    /// `rows × cols` elements of `data` at `row_stride`; panics if they do not fit.
+    pub fn new(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize) -> MatMut<'a> {
+        check_view(data.len(), rows, cols, row_stride);
+        MatMut { data, rows, cols, row_stride }
+    }
+
+    /// A contiguous `rows × cols` matrix; panics unless `data` holds exactly that.
+    pub fn dense(data: &'a mut [f32], rows: usize, cols: usize) -> MatMut<'a> {
+        assert_eq!(data.len(), rows * cols, "matrix view: {} elements are not {rows}×{cols}", data.len());
+        MatMut { data, rows, cols, row_stride: cols }
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Elements from the start of one row to the start of the next.
+    pub fn row_stride(&self) -> usize {
+        self.row_stride
+    }
+
+    /// The same matrix, borrowed again (to write it more than once).
+    pub fn rb_mut(&mut self) -> MatMut<'_> {
+        MatMut { data: self.data, rows: self.rows, cols: self.cols, row_stride: self.row_stride }
+    }
+
+    /// The rows in `r`, every column.
+    pub fn subrows(&mut self, r: Range<usize>) -> MatMut<'_> {
+        let at = rows_at(self.data.len(), self.rows, self.row_stride, &r);
+        MatMut { data: &mut self.data[at..], rows: r.len(), cols: self.cols, row_stride: self.row_stride }
+    }
+
+    /// The columns in `c`, every row.
+    pub fn subcols(&mut self, c: Range<usize>) -> MatMut<'_> {
+        assert!(c.start <= c.end && c.end <= self.cols, "matrix view: columns {c:?} outside 0..{}", self.cols);
+        let at = c.start.min(self.data.len());
+        MatMut { data: &mut self.data[at..], rows: self.rows, cols: c.len(), row_stride: self.row_stride }
+    }
 }
 
 /// `out[n×m] = x[n×k] · w[m×k]ᵀ`: `w` is laid out like a linear layer's weight
@@ -23,68 +150,70 @@ pub fn matmul_wt(x: &[f32], n: usize, k: usize, w: &[f32], m: usize, out: &mut [
         out.fill(0.0);
         return;
     }
+    let w = Rhs::Transposed(MatRef::dense(w, m, k));
     // Many rows: split them across the threads, each running gemm alone (measured faster
     // than gemm's own threading for prefill shapes on small machines).
     let threads = rayon::current_num_threads();
     if threads > 1 && n >= 32 * threads && n * m * k >= PARALLEL_WORK {
         let rows = n.div_ceil(threads);
-        x.par_chunks(rows * k)
-            .zip(out.par_chunks_mut(rows * m))
-            .for_each(|(xc, oc)| gemm_into(xc, k, xc.len() / k, k, w, (k, 1), m, oc, m, 1.0, false, Parallelism::None));
+        x.par_chunks(rows * k).zip(out.par_chunks_mut(rows * m)).for_each(|(xc, oc)| {
+            let r = xc.len() / k;
+            gemm_into(MatRef::dense(xc, r, k), w, MatMut::dense(oc, r, m), 1.0, false, Parallelism::None)
+        });
         return;
     }
-    gemm_into(x, k, n, k, w, (k, 1), m, out, m, 1.0, false, parallelism(n * m * k));
+    gemm_into(MatRef::dense(x, n, k), w, MatMut::dense(out, n, m), 1.0, false, parallelism(n * m * k));
 }
 
-/// `out[i·out_rs + j] = (out[i·out_rs + j] if accumulate) + scale · Σ_p x[i·x_rs + p] · rhs(p, j)`
-/// for `i < n`, `j < m`, where `rhs(p, j) = rhs[j·cs + p·rs]` with `(cs, rs) = rhs_strides`:
-/// the one place that calls `gemm`. Checks every bound it is given.
-#[allow(clippy::too_many_arguments)]
-fn gemm_into(
-    x: &[f32],
-    x_rs: usize,
-    n: usize,
-    k: usize,
-    rhs: &[f32],
-    rhs_strides: (usize, usize),
-    m: usize,
-    out: &mut [f32],
-    out_rs: usize,
-    scale: f32,
-    accumulate: bool,
-    par: Parallelism,
-) {
+/// The right-hand operand of a product, as [`gemm_into`] reads it.
+#[derive(Debug, Clone, Copy)]
+enum Rhs<'a> {
+    /// `wᵀ` for an `[m × k]` view `w` (a linear layer's weight, keys).
+    Transposed(MatRef<'a>),
+    /// A `[k × m]` view as it is (values).
+    Plain(MatRef<'a>),
+}
+
+/// `out (+)= scale · x · rhs`, with `x` `[n × k]`, `rhs` `[k × m]` and `out` `[n × m]`: the one
+/// place that calls `gemm`. With `accumulate`, adds to `out`; otherwise overwrites it.
+fn gemm_into(x: MatRef<'_>, rhs: Rhs<'_>, out: MatMut<'_>, scale: f32, accumulate: bool, par: Parallelism) {
+    let (n, k) = (x.rows, x.cols);
+    // The view, its inner and outer dimensions, and its strides: rhs(p, j) = data[j·cs + p·rs].
+    let (b, inner, m, cs, rs) = match rhs {
+        Rhs::Transposed(w) => (w, w.cols, w.rows, w.row_stride, 1),
+        Rhs::Plain(b) => (b, b.rows, b.cols, 1, b.row_stride),
+    };
+    assert_eq!(inner, k, "gemm: x has {k} columns, rhs {inner} rows");
+    assert!(out.rows == n && out.cols == m, "gemm: out is {}×{}, expected {n}×{m}", out.rows, out.cols);
     if n == 0 || m == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
             for i in 0..n {
-                out[i * out_rs..i * out_rs + m].fill(0.0);
+                out.data[i * out.row_stride..i * out.row_stride + m].fill(0.0);
             }
         }
         return;
     }
-    let (cs, rs) = rhs_strides;
-    assert!(x_rs >= k && out_rs >= m, "gemm: row strides shorter than rows");
-    assert!(x.len() >= (n - 1) * x_rs + k && out.len() >= (n - 1) * out_rs + m, "gemm: lhs or dst slice too short");
-    assert!(rhs.len() > (m - 1) * cs + (k - 1) * rs, "gemm: rhs slice too short");
-    // SAFETY: the assertions bound every index gemm derives: dst rows i < n at stride out_rs
-    // with m columns, lhs rows at stride x_rs with k columns, rhs element (p, j) at
-    // j·cs + p·rs. `out` is borrowed mutably, so it aliases neither input.
+    // SAFETY: every view's constructor checked that its rows × cols at its row stride lie in
+    // its slice, so gemm's indices stay in bounds: dst rows i < n at stride out.row_stride with
+    // m columns, lhs rows at stride x.row_stride with k columns, rhs element (p, j) at
+    // j·cs + p·rs (inside the m×k or k×m view `b`). `out` borrows its slice mutably, so it
+    // aliases neither input.
     unsafe {
         gemm::gemm(
             n,
             m,
             k,
-            out.as_mut_ptr(),
+            out.data.as_mut_ptr(),
             1,
-            out_rs as isize,
+            out.row_stride as isize,
             accumulate,
-            x.as_ptr(),
+            x.data.as_ptr(),
             1,
-            x_rs as isize,
-            rhs.as_ptr(),
+            x.row_stride as isize,
+            b.data.as_ptr(),
             cs as isize,
             rs as isize,
             1.0,
@@ -121,6 +250,30 @@ pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
     }
 }
 
+/// An RMSNorm layer: a weight per feature and the epsilon under the square root.
+#[derive(Debug, Clone)]
+pub struct RmsNorm {
+    weight: Vec<f32>,
+    eps: f32,
+}
+
+impl RmsNorm {
+    /// A norm over `weight.len()` features.
+    pub fn new(weight: Vec<f32>, eps: f32) -> RmsNorm {
+        RmsNorm { weight, eps }
+    }
+
+    /// Normalises every `weight.len()`-long row of `x` into `out` (see [`rms_norm`]).
+    pub fn forward(&self, x: &[f32], out: &mut [f32]) {
+        rms_norm(x, &self.weight, self.eps, out);
+    }
+
+    /// Normalises every row of `x` in place.
+    pub fn forward_inplace(&self, x: &mut [f32]) {
+        rms_norm_inplace(x, &self.weight, self.eps);
+    }
+}
+
 /// `gate = silu(gate) * up`, element-wise.
 pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
     for (g, u) in gate.iter_mut().zip(up) {
@@ -137,13 +290,7 @@ fn exp_fast(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³
-    let x = if x < -87.0 {
-        -87.0
-    } else if x > 88.0 {
-        88.0
-    } else {
-        x
-    };
+    let x = x.clamp(-87.0, 88.0);
     let shifted = x * LOG2E + ROUND;
     let k = shifted - ROUND;
     // The integer k sits in the low mantissa bits of `shifted` (no float-to-int cast, whose
@@ -192,40 +339,17 @@ pub fn softmax(row: &mut [f32]) {
     }
 }
 
-/// `out[i·out_rs + j] (+)= scale · Σ_p x[i·x_rs + p] · w[j·k + p]` for `i < n`, `j < m`:
-/// a product with `w` in linear-layer layout, reading and writing strided rows (sub-blocks
-/// of larger matrices), single-threaded. With `accumulate`, adds to `out`.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_wt_strided(
-    x: &[f32],
-    x_rs: usize,
-    n: usize,
-    k: usize,
-    w: &[f32],
-    m: usize,
-    out: &mut [f32],
-    out_rs: usize,
-    scale: f32,
-    accumulate: bool,
-) {
-    gemm_into(x, x_rs, n, k, w, (k, 1), m, out, out_rs, scale, accumulate, Parallelism::None);
+/// `out (+)= scale · x · wᵀ`, with `x` `[n × k]`, `w` `[m × k]` (linear-layer layout) and `out`
+/// `[n × m]`, any of them blocks of larger matrices; single-threaded. With `accumulate`, adds
+/// to `out`.
+pub fn matmul_wt_strided(x: MatRef<'_>, w: MatRef<'_>, out: MatMut<'_>, scale: f32, accumulate: bool) {
+    gemm_into(x, Rhs::Transposed(w), out, scale, accumulate, Parallelism::None);
 }
 
-/// `out[i·out_rs + j] (+)= Σ_p a[i·a_rs + p] · b[p·m + j]`: `b` row-major `[k × m]`, strided
-/// rows of `a` and `out`, single-threaded.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_strided(
-    a: &[f32],
-    a_rs: usize,
-    n: usize,
-    k: usize,
-    b: &[f32],
-    m: usize,
-    out: &mut [f32],
-    out_rs: usize,
-    accumulate: bool,
-) {
-    gemm_into(a, a_rs, n, k, b, (1, m), m, out, out_rs, 1.0, accumulate, Parallelism::None);
+/// `out (+)= a · b`, with `a` `[n × k]`, `b` `[k × m]` (row-major) and `out` `[n × m]`, any of
+/// them blocks of larger matrices; single-threaded. With `accumulate`, adds to `out`.
+pub fn matmul_strided(a: MatRef<'_>, b: MatRef<'_>, out: MatMut<'_>, accumulate: bool) {
+    gemm_into(a, Rhs::Plain(b), out, 1.0, accumulate, Parallelism::None);
 }
 
 /// `log Σ exp(row)`, computed stably in f64.
@@ -246,6 +370,7 @@ pub struct Rope {
 }
 
 impl Rope {
+    /// Tables for heads of `head_dim`, base `theta`, positions `0..max_positions`.
     pub fn new(head_dim: usize, theta: f32, max_positions: usize, style: crate::config::RopeStyle) -> Rope {
         let half = head_dim / 2;
         let inv_freq: Vec<f32> = (0..half).map(|i| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32)).collect();
@@ -326,7 +451,7 @@ mod tests {
             }
         }
         let mut out2 = vec![0.0; n * m];
-        matmul_strided(&x, k, n, k, &wt, m, &mut out2, m, false);
+        matmul_strided(MatRef::dense(&x, n, k), MatRef::dense(&wt, k, m), MatMut::dense(&mut out2, n, m), false);
         for (a, b) in out.iter().zip(&out2) {
             assert!((a - b).abs() < 1e-5);
         }
@@ -369,7 +494,13 @@ mod tests {
         let x: Vec<f32> = (0..21).map(|i| i as f32 * 0.5 - 3.0).collect();
         let w: Vec<f32> = (0..8).map(|i| (i as f32 - 4.0) * 0.25).collect(); // 2×4
         let mut out = vec![9f32; 15];
-        matmul_wt_strided(&x, 7, 3, 4, &w, 2, &mut out, 5, 2.0, false);
+        matmul_wt_strided(
+            MatRef::new(&x, 3, 4, 7),
+            MatRef::dense(&w, 2, 4),
+            MatMut::new(&mut out, 3, 2, 5),
+            2.0,
+            false,
+        );
         for i in 0..3 {
             for j in 0..2 {
                 let want: f32 = 2.0 * (0..4).map(|p| x[i * 7 + p] * w[j * 4 + p]).sum::<f32>();
@@ -379,13 +510,39 @@ mod tests {
         }
         let b: Vec<f32> = (0..8).map(|i| i as f32).collect(); // 4×2
         let mut acc = vec![1f32; 15];
-        matmul_strided(&x, 7, 3, 4, &b, 2, &mut acc, 5, true);
+        matmul_strided(MatRef::new(&x, 3, 4, 7), MatRef::dense(&b, 4, 2), MatMut::new(&mut acc, 3, 2, 5), true);
         for i in 0..3 {
             for j in 0..2 {
                 let want: f32 = 1.0 + (0..4).map(|p| x[i * 7 + p] * b[p * 2 + j]).sum::<f32>();
                 assert!((acc[i * 5 + j] - want).abs() < 1e-4);
             }
         }
+    }
+
+    #[test]
+    fn views_narrow_to_blocks() {
+        // A 3×4 matrix; the block of rows 1..3 and columns 1..3 through both narrowings.
+        let a: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        let v = MatRef::dense(&a, 3, 4).subrows(1..3).subcols(1..3);
+        assert_eq!((v.rows(), v.cols(), v.row_stride()), (2, 2, 4));
+        let id = [1.0, 0.0, 0.0, 1.0];
+        let mut out = vec![0f32; 4];
+        matmul_strided(v, MatRef::dense(&id, 2, 2), MatMut::dense(&mut out, 2, 2), false);
+        assert_eq!(out, [5.0, 6.0, 9.0, 10.0]);
+        // Empty blocks at the edges are allowed.
+        assert_eq!(MatRef::dense(&a, 3, 4).subrows(3..3).rows(), 0);
+        assert_eq!(MatRef::dense(&a, 3, 4).subcols(4..4).cols(), 0);
+        let mut b = vec![0f32; 12];
+        let mut m = MatMut::dense(&mut b, 3, 4);
+        matmul_strided(v, MatRef::dense(&id, 2, 2), m.subcols(2..4).subrows(0..2), false);
+        assert_eq!(b[..8], [0.0, 0.0, 5.0, 6.0, 0.0, 0.0, 9.0, 10.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn views_check_their_bounds() {
+        let a = [0f32; 10];
+        MatRef::new(&a, 3, 4, 4);
     }
 
     #[test]

@@ -253,6 +253,10 @@ pub struct QActs {
     s: Vec<f32>,
 }
 
+/// One token's slices while quantising: (((x, quantised values), lane scales), (block
+/// scales, block sums)), as the zipped chunk iterators hand them out.
+type RowParts<'a> = (((&'a [f32], &'a mut [i8]), &'a mut [f32]), (&'a mut [f32], &'a mut [f32]));
+
 impl QActs {
     /// Quantises `x[n × k]` (`k` a multiple of 64).
     pub fn quantize(x: &[f32], n: usize, k: usize) -> QActs {
@@ -271,29 +275,28 @@ impl QActs {
         };
         let tables: Vec<[usize; QK]> =
             groups.iter().flat_map(|&(_, size)| (0..size).map(move |l| table(size, l))).collect();
-        let quantize_row =
-            |(((xr, qr), dvr), (dr, sr)): (((&[f32], &mut [i8]), &mut [f32]), (&mut [f32], &mut [f32]))| {
-                const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding and subtracting rounds to nearest
-                for (gi, &(b0, size)) in groups.iter().enumerate() {
-                    let gq = &mut qr[b0 * QK..(b0 + size) * QK];
-                    for l in 0..size {
-                        let b = b0 + l;
-                        let xb: &[f32; QK] = xr[b * QK..(b + 1) * QK].try_into().expect("a block");
-                        let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
-                        let scale = amax / 127.0;
-                        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-                        let q: [i32; QK] = std::array::from_fn(|e| ((xb[e] * inv + ROUND) - ROUND) as i32);
-                        for (e, at) in tables[b].iter().enumerate() {
-                            gq[*at] = q[e] as i8;
-                        }
-                        dr[b] = scale;
-                        sr[b] = scale * q.iter().sum::<i32>() as f32;
+        let quantize_row = |(((xr, qr), dvr), (dr, sr)): RowParts<'_>| {
+            const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding and subtracting rounds to nearest
+            for (gi, &(b0, size)) in groups.iter().enumerate() {
+                let gq = &mut qr[b0 * QK..(b0 + size) * QK];
+                for l in 0..size {
+                    let b = b0 + l;
+                    let xb: &[f32; QK] = xr[b * QK..(b + 1) * QK].try_into().expect("a block");
+                    let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
+                    let scale = amax / 127.0;
+                    let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+                    let q: [i32; QK] = std::array::from_fn(|e| ((xb[e] * inv + ROUND) - ROUND) as i32);
+                    for (e, at) in tables[b].iter().enumerate() {
+                        gq[*at] = q[e] as i8;
                     }
-                    for lane in 0..8 {
-                        dvr[gi * 8 + lane] = dr[b0 + lane * size / 8];
-                    }
+                    dr[b] = scale;
+                    sr[b] = scale * q.iter().sum::<i32>() as f32;
                 }
-            };
+                for lane in 0..8 {
+                    dvr[gi * 8 + lane] = dr[b0 + lane * size / 8];
+                }
+            }
+        };
         let rows =
             x.chunks(k).zip(qs.chunks_mut(k)).zip(dv.chunks_mut(ng * 8)).zip(d.chunks_mut(nb).zip(s.chunks_mut(nb)));
         if n * k >= 1 << 16 {
@@ -351,6 +354,7 @@ mod avx2 {
     /// 16-bit lanes, widened once, scaled by the group's lane scales.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::needless_range_loop, reason = "lane-indexed loops over register arrays, as the kernel was tuned")]
     unsafe fn row<const C: usize>(w: &Q4Matrix, acts: &QActs, r: usize, t: usize) -> [f32; C] {
         let (nb, ng) = (w.nb, w.groups.len());
         let mask = _mm256_set1_epi8(0x0F);
@@ -409,6 +413,7 @@ mod avx2 {
     /// quantised activations stay in L1 while every row of the range passes over them),
     /// the remainder one at a time.
     #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::needless_range_loop, reason = "lane-indexed loops over register arrays, as the kernel was tuned")]
     pub(super) unsafe fn dot_rows(w: &Q4Matrix, acts: &QActs, r0: usize, r1: usize, part: &mut [f32]) {
         let width = r1 - r0;
         let n = acts.n;

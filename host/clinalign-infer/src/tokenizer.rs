@@ -38,6 +38,10 @@ const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L
 const QWEN2_SPLIT: &str =
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+/// The longest padding a `tokenizer.json` may ask for: [`Tokenizer::encode`] pads every
+/// input to it, so a huge value would be a huge allocation on every call.
+const MAX_PADDING: usize = 1 << 20;
+
 /// GGUF token types.
 const TOKEN_CONTROL: i32 = 3;
 const TOKEN_USER_DEFINED: i32 = 4;
@@ -100,6 +104,58 @@ pub struct Tokenizer {
     n_ids: usize,
 }
 
+/// Checks the `TemplateProcessing` post-processors in `v` (a serialised post-processor):
+/// `tokenizers` checks templates only when they are built in code, and when a template
+/// read from a file names a special token it does not define, or uses sequence B for single
+/// inputs, encoding panics.
+fn check_templates(v: &serde_json::Value) -> std::result::Result<(), String> {
+    use serde_json::Value;
+    match v {
+        Value::Array(a) => a.iter().try_for_each(check_templates),
+        Value::Object(o) => {
+            if o.get("type").and_then(Value::as_str) == Some("TemplateProcessing") {
+                let special = o.get("special_tokens").and_then(Value::as_object);
+                for (name, t) in special.into_iter().flatten() {
+                    let len = |k: &str| t.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+                    if len("ids") != len("tokens") {
+                        return Err(format!(
+                            "special token {name:?} of the template has {} ids but {} tokens",
+                            len("ids"),
+                            len("tokens")
+                        ));
+                    }
+                }
+                for which in ["single", "pair"] {
+                    for piece in o.get(which).and_then(Value::as_array).into_iter().flatten() {
+                        if let Some(id) = piece.pointer("/SpecialToken/id").and_then(Value::as_str)
+                            && !special.is_some_and(|s| s.contains_key(id))
+                        {
+                            return Err(format!(
+                                "the {which} template uses special token {id:?}, which it does not define"
+                            ));
+                        }
+                        if which == "single" && piece.pointer("/Sequence/id").and_then(Value::as_str) == Some("B") {
+                            return Err("the single template uses sequence B".into());
+                        }
+                    }
+                }
+            }
+            o.values().try_for_each(check_templates)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs `f`, a call into `tokenizers`, with a panic turned into an error message. Files
+/// can make `tokenizers` panic (the cases known are checked for when a file is read: see
+/// [`Tokenizer::from_files`]); a tokenizer file must not bring the process down.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+        format!("the tokenizers library failed: {}", msg.unwrap_or_else(|| "panic".into()))
+    })
+}
+
 /// Highest token id plus one, added tokens included.
 fn count_ids(t: &tokenizers::Tokenizer) -> usize {
     t.get_vocab(true).values().max().map_or(0, |&m| m as usize + 1)
@@ -120,8 +176,33 @@ impl Tokenizer {
     /// Loads a Hugging Face `tokenizer.json`, with the BOS/EOS/padding tokens and chat
     /// template of `tokenizer_config.json` when given.
     pub fn from_files(tokenizer_json: &Path, tokenizer_config_json: Option<&Path>) -> Result<Tokenizer> {
-        let inner = tokenizers::Tokenizer::from_file(tokenizer_json)
-            .map_err(|e| Error::format(tokenizer_json, format!("not a usable tokenizer.json: {e}")))?;
+        let not_usable =
+            |e: &dyn std::fmt::Display| Error::format(tokenizer_json, format!("not a usable tokenizer.json: {e}"));
+        let text = std::fs::read_to_string(tokenizer_json).map_err(|e| Error::io(tokenizer_json, e))?;
+        // `tokenizers` panics on some malformed JSON (a `decoder` cut short) instead of
+        // failing, so the syntax is checked first.
+        serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| not_usable(&e))?;
+        let inner: tokenizers::Tokenizer =
+            guarded(|| text.parse()).map_err(|m| not_usable(&m))?.map_err(|e: tokenizers::Error| not_usable(&e))?;
+        if let Some(post) = inner.get_post_processor() {
+            let v = serde_json::to_value(post).map_err(|e| not_usable(&e))?;
+            check_templates(&v).map_err(|m| not_usable(&format!("post_processor: {m}")))?;
+        }
+        if let Some(p) = inner.get_padding() {
+            let fixed = match p.strategy {
+                tokenizers::PaddingStrategy::Fixed(n) => n,
+                tokenizers::PaddingStrategy::BatchLongest => 0,
+            };
+            let multiple = p.pad_to_multiple_of.unwrap_or(0);
+            if fixed.max(multiple) > MAX_PADDING {
+                return Err(Error::format(
+                    tokenizer_json,
+                    format!(
+                        "padding to {fixed} tokens (pad_to_multiple_of {multiple}) is more than the {MAX_PADDING} supported"
+                    ),
+                ));
+            }
+        }
         let n_ids = count_ids(&inner);
         let mut t = Tokenizer {
             inner,
@@ -285,6 +366,11 @@ impl Tokenizer {
             if single.iter().any(|s| s.is_empty() || s.contains(char::is_whitespace)) {
                 return Err(fail("BOS/EOS tokens with whitespace cannot be added automatically".into()));
             }
+            // The template is a string in which `$…` means an input sequence (`$B`, the
+            // second input, makes encoding a single input panic).
+            if let Some(t) = specials.iter().find(|(t, _)| t.starts_with('$')) {
+                return Err(fail(format!("BOS/EOS token {:?} starts with '$' and cannot be added automatically", t.0)));
+            }
             let single = single.join(" ");
             let pair = format!("{single} {}", single.replace("$A", "$B:1"));
             let post = TemplateProcessing::builder()
@@ -311,10 +397,12 @@ impl Tokenizer {
     /// The token ids of `text`. Special tokens written in the text are recognised;
     /// `add_special` adds the model's automatic tokens (e.g. BOS) where it has any.
     pub fn encode(&self, text: &str, add_special: bool) -> Result<Vec<u32>> {
-        self.inner
-            .encode_fast(text, add_special)
+        let fail =
+            |e: &dyn std::fmt::Display| Error::Invalid(format!("tokenizing with {}: {e}", self.source.display()));
+        guarded(|| self.inner.encode_fast(text, add_special))
+            .map_err(|m| fail(&m))?
             .map(|e| e.get_ids().to_vec())
-            .map_err(|e| Error::Invalid(format!("tokenizing with {}: {e}", self.source.display())))
+            .map_err(|e| fail(&e))
     }
 
     /// The text of `ids`; `skip_special` leaves special tokens out. Bytes that do not form
@@ -323,9 +411,12 @@ impl Tokenizer {
         if let Some(bad) = ids.iter().find(|&&i| self.inner.id_to_token(i).is_none()) {
             return Err(Error::Invalid(format!("token id {bad} is outside the vocabulary of {} tokens", self.n_ids)));
         }
-        self.inner
-            .decode(ids, skip_special)
-            .map_err(|e| Error::Invalid(format!("decoding with {}: {e}", self.source.display())))
+        // Nothing to decode (some decoders of `tokenizers` panic on an empty list).
+        if ids.is_empty() || (skip_special && ids.iter().all(|&i| self.is_special(i))) {
+            return Ok(String::new());
+        }
+        let fail = |e: &dyn std::fmt::Display| Error::Invalid(format!("decoding with {}: {e}", self.source.display()));
+        guarded(|| self.inner.decode(ids, skip_special)).map_err(|m| fail(&m))?.map_err(|e| fail(&e))
     }
 
     /// The id of a token (in its vocabulary spelling, e.g. "Ġthe" for byte-level BPE).

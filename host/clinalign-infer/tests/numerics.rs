@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clinalign_infer::chat::Turn;
 use clinalign_infer::local::{LocalModel, Precision};
-use clinalign_infer::model::{KvCache, Logits, Model, Step};
+use clinalign_infer::model::{KvCache, LogitsFor, Model, Step, StepLogits};
 use safetensors::SafeTensors;
 
 fn fixtures() -> PathBuf {
@@ -49,9 +49,16 @@ fn argmax(row: &[f32]) -> usize {
     row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0
 }
 
+/// One step's logits rows, owned.
+fn to_rows(logits: StepLogits<'_>) -> Vec<Vec<f32>> {
+    logits.rows().map(<[f32]>::to_vec).collect()
+}
+
 fn one(model: &Model, ids: &[u32]) -> Vec<Vec<f32>> {
     let mut cache = KvCache::new(&model.cfg);
-    model.forward(&mut [Step { tokens: ids, cache: &mut cache, prefix: None }], Logits::All).unwrap().remove(0)
+    to_rows(
+        model.forward(&mut [Step { tokens: ids, cache: &mut cache, prefix: None }], LogitsFor::All).unwrap().step(0),
+    )
 }
 
 fn check_tiny(name: &str) {
@@ -72,37 +79,41 @@ fn check_tiny(name: &str) {
         .zip(caches.iter_mut())
         .map(|((ids, _), cache)| Step { tokens: ids, cache, prefix: None })
         .collect();
-    let batched = model.forward(&mut steps, Logits::All).unwrap();
-    for ((_, want), got) in golden.iter().zip(&batched) {
-        let d = max_diff(got, want);
+    let batched = model.forward(&mut steps, LogitsFor::All).unwrap();
+    for ((_, want), got) in golden.iter().zip(batched.steps()) {
+        let d = max_diff(&to_rows(got), want);
         assert!(d <= 1e-4, "{name} batched: max |Δlogit| {d}");
     }
     // Through the KV cache: a prefill, then one token at a time.
     let (ids, want) = &golden[1];
     let mut cache = KvCache::new(&model.cfg);
     let split = ids.len() / 2;
-    let mut rows = model
-        .forward(&mut [Step { tokens: &ids[..split], cache: &mut cache, prefix: None }], Logits::All)
-        .unwrap()
-        .remove(0);
+    let mut rows = to_rows(
+        model
+            .forward(&mut [Step { tokens: &ids[..split], cache: &mut cache, prefix: None }], LogitsFor::All)
+            .unwrap()
+            .step(0),
+    );
     for t in split..ids.len() {
-        rows.extend(
+        rows.extend(to_rows(
             model
-                .forward(&mut [Step { tokens: &ids[t..t + 1], cache: &mut cache, prefix: None }], Logits::All)
+                .forward(&mut [Step { tokens: &ids[t..t + 1], cache: &mut cache, prefix: None }], LogitsFor::All)
                 .unwrap()
-                .remove(0),
-        );
+                .step(0),
+        ));
     }
     let d = max_diff(&rows, want);
     assert!(d <= 1e-4, "{name} incremental: max |Δlogit| {d}");
     // A shared prefix gives what one sequence gives.
     let mut prefix = KvCache::new(&model.cfg);
-    model.forward(&mut [Step { tokens: &ids[..split], cache: &mut prefix, prefix: None }], Logits::None).unwrap();
+    model.forward(&mut [Step { tokens: &ids[..split], cache: &mut prefix, prefix: None }], LogitsFor::None).unwrap();
     let mut own = KvCache::new(&model.cfg);
-    let tail = model
-        .forward(&mut [Step { tokens: &ids[split..], cache: &mut own, prefix: Some(&prefix) }], Logits::All)
-        .unwrap()
-        .remove(0);
+    let tail = to_rows(
+        model
+            .forward(&mut [Step { tokens: &ids[split..], cache: &mut own, prefix: Some(&prefix) }], LogitsFor::All)
+            .unwrap()
+            .step(0),
+    );
     let d = max_diff(&tail, &want[split..]);
     assert!(d <= 1e-4, "{name} over a shared prefix: max |Δlogit| {d}");
 }

@@ -7,16 +7,18 @@
 //! The rules, dimension by dimension:
 //!
 //! - **urgency**: a red-flag symptom (chest pain, stroke signs, trouble breathing,
-//!   anaphylaxis, heavy bleeding, suicidal thoughts, …) *described in someone's situation*
-//!   is emergent; the same words in a general question ("what are the signs of a stroke?")
-//!   are not. Symptoms that can turn serious (fever in a baby, bleeding in pregnancy, severe
+//!   anaphylaxis, heavy bleeding, suicidal thoughts, …, as the shared red-flag lexicon
+//!   [`clinalign_core::red_flags`] detects them) *described in someone's situation* is
+//!   emergent; the same words in a general question ("what are the signs of a stroke?") are
+//!   not. Symptoms that can turn serious (fever in a baby, bleeding in pregnancy, severe
 //!   or worsening pain, …) in someone's situation are conditionally emergent. The rest is
 //!   non-emergent.
 //! - **uncertainty**: a question about an outcome nobody can know (prognosis, chances,
 //!   "will it…") is irreducible. A general-knowledge question is answerable as asked
 //!   (none). A personal question is answerable when the facts that decide it are given —
 //!   counted as context slots: age, duration, measurements, medicines, history, pertinent
-//!   negatives, what was already tried, sex or pregnancy — and reducible when few are.
+//!   negatives (any of [`clinalign_core::text::NEGATION_CUES`]), what was already tried, sex
+//!   or pregnancy — and reducible when few are.
 //! - **expertise**: clinical register (a patient in the third person, dosing units,
 //!   abbreviations, guideline and work-up language, a stated clinical role) means a health
 //!   professional; otherwise a layperson.
@@ -24,9 +26,11 @@
 //!   otherwise the strongest of medication, diagnosis, treatment and lifestyle cues, else
 //!   information.
 
-use clinalign_sdk::lookup::Lookup;
-use clinalign_sdk::quantities::{Tok, ages_in_days, tokenize};
-use clinalign_sdk::{Label, Message};
+use clinalign_core::lookup::Lookup;
+use clinalign_core::quantities::{Tok, Token, ages_in_days};
+use clinalign_core::red_flags::{self, detect::Ctx};
+use clinalign_core::text::NEGATION_CUES;
+use clinalign_core::{Label, Message};
 
 use crate::dimensions::Dimensions;
 
@@ -43,20 +47,6 @@ pub trait Classifier: Send + Sync {
 /// The built-in classifier: clinical cue lexicons and context slots, negation-aware, no model.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RuleClassifier;
-
-/// Symptoms and situations that need emergency care now.
-const RED_FLAGS: &[&str] = &[
-    "chest pain", "chest pressure", "chest tightness", "crushing", "can't breathe", "cannot breathe", "cant breathe",
-    "struggling to breathe", "hard to breathe", "not breathing", "stopped breathing", "gasping", "turning blue",
-    "blue lips", "unconscious", "unresponsive", "won't wake", "passed out", "fainted", "collapsed", "seizure",
-    "seizing", "convulsion*", "stroke", "face drooping", "face is drooping", "drooping face", "slurred",
-    "sudden weakness", "sudden numbness", "can't move", "worst headache", "thunderclap", "suicid*", "kill myself",
-    "end my life", "want to die", "overdose", "overdosed", "took too many", "anaphyla*", "throat closing",
-    "throat is closing", "tongue swelling", "swollen tongue", "lips swelling", "bleeding heavily", "heavy bleeding",
-    "won't stop bleeding", "severe bleeding", "vomiting blood", "coughing up blood", "blood in vomit", "black stool*",
-    "tarry stool*", "stiff neck", "non-blanching", "poisoning", "poisoned", "swallowed bleach", "heart attack",
-    "severe burn*", "hit by a car", "gunshot", "stabbed",
-];
 
 /// Situations that may be emergencies depending on details.
 const CAN_TURN_SERIOUS: &[&str] = &[
@@ -233,8 +223,7 @@ fn any(text: &Lookup, terms: &[&str]) -> bool {
     terms.iter().any(|t| text.mentions(t))
 }
 
-fn features(raw: &str, text: &Lookup) -> Features {
-    let tokens = tokenize(text.normalized());
+fn features(raw: &str, text: &Lookup, tokens: &[Token]) -> Features {
     let number_then = |units: &[&str]| {
         tokens.windows(2).any(|w| match (&w[0].kind, &w[1].kind) {
             (Tok::Num(_), Tok::Word(u)) => units.contains(&u.as_str()),
@@ -249,14 +238,12 @@ fn features(raw: &str, text: &Lookup) -> Features {
             split > 0 && split < w.len() && units.contains(&&w[split..])
         })
     };
-    let age = !ages_in_days(&tokens).is_empty() || any(text, AGE_WORDS);
+    let age = !ages_in_days(tokens).is_empty() || any(text, AGE_WORDS);
     let duration = number_then(DURATION_UNITS) || glued(DURATION_UNITS) || any(text, DURATION_WORDS);
     let measurement = number_then(MEASURE_UNITS) || glued(MEASURE_UNITS);
     let medicine = count(text, MEDICATION) > 0;
     let history = any(text, HISTORY_WORDS);
-    let negatives = ["no", "not", "denies", "without", "none", "never", "isn't", "doesn't", "don't"]
-        .iter()
-        .any(|cue| text.contains(cue));
+    let negatives = NEGATION_CUES.iter().any(|cue| text.contains(cue));
     let tried = any(text, TRIED_WORDS);
     let sex = any(text, SEX_WORDS);
     let slots = [age, duration, measurement, medicine, history, negatives, tried, sex].iter().filter(|s| **s).count();
@@ -276,8 +263,9 @@ impl Classifier for RuleClassifier {
     fn classify(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Label> {
         let user: Vec<&str> = conversation.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()).collect();
         let raw = user.join("\n\n");
-        let text = Lookup::new(&raw);
-        let f = features(&raw, &text);
+        let ctx = Ctx::new(&raw);
+        let text = &ctx.text;
+        let f = features(&raw, text, ctx.tokens());
 
         let mut labels = Vec::new();
         let mut push = |dim: &str, value: &str, confidence: f32| {
@@ -287,8 +275,10 @@ impl Classifier for RuleClassifier {
         };
 
         // Urgency: red flags count when they describe someone's situation.
-        let red = count(&text, RED_FLAGS);
-        let serious = count(&text, CAN_TURN_SERIOUS);
+        // Red flags are the red-flag lexicon's features (the one the `red-flags` principle
+        // uses), counted over every category they signal.
+        let red: usize = red_flags::detect(&ctx, &[]).iter().map(|f| f.features.len()).sum();
+        let serious = count(text, CAN_TURN_SERIOUS);
         match (red, serious, f.personal) {
             (r, _, true) if r >= 2 => push("urgency", "emergent", 0.9),
             (1, _, true) => push("urgency", "emergent", 0.75),
@@ -302,14 +292,14 @@ impl Classifier for RuleClassifier {
         // irreducible; a decision about a specific person depends on their facts (reducible
         // unless nearly all the deciding facts are given); an explanation or a fact is
         // answerable as asked; a personal account with no clear question needs more.
-        let decision = any(&text, DECISION);
-        let explanation = any(&text, EXPLANATION);
-        let professional = count(&text, PROFESSIONAL);
-        if any(&text, IRREDUCIBLE) && (f.personal || f.words > 6) {
+        let decision = any(text, DECISION);
+        let explanation = any(text, EXPLANATION);
+        let professional = count(text, PROFESSIONAL);
+        if any(text, IRREDUCIBLE) && (f.personal || f.words > 6) {
             push("uncertainty", "irreducible", 0.65);
-        } else if any(&text, MISSING_INFO) {
+        } else if any(text, MISSING_INFO) {
             push("uncertainty", "reducible", 0.7);
-        } else if professional >= 2 || (any(&text, ASSESSED) && f.slots >= 2) {
+        } else if professional >= 2 || (any(text, ASSESSED) && f.slots >= 2) {
             // A clinician's question, or one about a plan a clinician already made.
             push("uncertainty", "none", 0.6);
         } else if decision {
@@ -335,18 +325,18 @@ impl Classifier for RuleClassifier {
 
         // Task: data transformation first (asked for, or the user's text is itself a
         // clinical record), then the strongest cue family.
-        let data = count(&text, DATA_TASK);
-        let record = count(&text, RECORD_MARKS);
+        let data = count(text, DATA_TASK);
+        let record = count(text, RECORD_MARKS);
         if data >= 1 && (f.words > 40 || data >= 2) {
             push("task", "data-task", if data >= 2 { 0.85 } else { 0.65 });
         } else if record >= 3 {
             push("task", "data-task", 0.6);
         } else {
             let scores = [
-                ("medication", count(&text, MEDICATION) * 2),
-                ("diagnosis", count(&text, DIAGNOSIS) * 2),
-                ("treatment", count(&text, TREATMENT) * 2),
-                ("lifestyle", count(&text, LIFESTYLE)),
+                ("medication", count(text, MEDICATION) * 2),
+                ("diagnosis", count(text, DIAGNOSIS) * 2),
+                ("treatment", count(text, TREATMENT) * 2),
+                ("lifestyle", count(text, LIFESTYLE)),
             ];
             match scores.iter().max_by_key(|(_, s)| *s).filter(|(_, s)| *s > 0) {
                 Some((_, s)) if f.general_question && *s < 4 => push("task", "information", 0.55),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
-use crate::util::line_of;
+use crate::files::line_of;
 
 /// One clinical dimension, e.g. urgency, with the values a query may take on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

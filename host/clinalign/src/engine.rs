@@ -3,34 +3,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use clinalign_sdk::{Label, Query};
-use serde::Serialize;
+use clinalign_core::{Label, LanguageModel, Query, default_cache_dir};
 
 use crate::classify::{Classifier, RuleClassifier};
+use crate::curation::CurationPolicy;
 use crate::error::{Error, Result};
-use crate::model::LanguageModel;
 use crate::principle_set::{PrincipleSet, SetSource};
-use crate::rubric_quality::CurationPolicy;
+use crate::reload::{ReloadReport, reload};
+use crate::rubric::Rubric;
 use crate::runtime::{Limits, Runtime, RuntimeOptions};
-use crate::synthesis::Rubric;
-
-/// The cache directory used when none is given: `$CLINALIGN_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/clinalign`, else `~/.cache/clinalign`, else a folder in the temp dir.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("CLINALIGN_CACHE_DIR") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("clinalign");
-    }
-    if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(h).join(".cache").join("clinalign");
-    }
-    std::env::temp_dir().join("clinalign-cache")
-}
+use crate::watch::Watch;
 
 /// Configures and builds an [`Engine`].
 pub struct EngineBuilder {
@@ -199,7 +184,8 @@ impl EngineBuilder {
     }
 }
 
-fn default_plugins_dir(principles_dir: &Path) -> PathBuf {
+/// The plugins workspace beside a principles directory: `<parent>/plugins`.
+pub fn default_plugins_dir(principles_dir: &Path) -> PathBuf {
     let abs = std::path::absolute(principles_dir).unwrap_or_else(|_| principles_dir.to_path_buf());
     abs.parent().map(|p| p.join("plugins")).unwrap_or_else(|| PathBuf::from("plugins"))
 }
@@ -219,30 +205,6 @@ struct Inner {
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
-}
-
-/// How the last reload went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReloadReport {
-    /// What asked for it: "manual", or "watch: <changed paths>".
-    pub trigger: String,
-    /// When it finished, in milliseconds since the Unix epoch.
-    pub finished_at_ms: u64,
-    /// How long building and self-testing took.
-    pub duration_ms: u64,
-    pub outcome: ReloadOutcome,
-}
-
-/// The result of a reload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum ReloadOutcome {
-    /// The new set is live.
-    Live { principle_set: String, previous: String, principles: usize },
-    /// The new set has the same content hash as the live one; nothing changed.
-    Unchanged { principle_set: String },
-    /// The new set failed to build or self-test and never went live.
-    Rejected { reason: String, live: String },
 }
 
 impl Engine {
@@ -297,38 +259,9 @@ impl Engine {
         self.reload_because("manual".into())
     }
 
-    pub(crate) fn reload_because(&self, trigger: String) -> ReloadReport {
+    fn reload_because(&self, trigger: String) -> ReloadReport {
         let _one_at_a_time = self.inner.reloading.lock().unwrap();
-        let started = Instant::now();
-        let live = self.principle_set();
-        let outcome = match PrincipleSet::build(&self.inner.runtime, &self.inner.source, true) {
-            Ok(set) if set.hash() == live.hash() => ReloadOutcome::Unchanged { principle_set: set.hash().to_string() },
-            Ok(set) => {
-                let outcome = ReloadOutcome::Live {
-                    principle_set: set.hash().to_string(),
-                    previous: live.hash().to_string(),
-                    principles: set.principles().len(),
-                };
-                self.inner.set.store(Arc::new(set));
-                outcome
-            }
-            Err(e) => ReloadOutcome::Rejected { reason: e.to_string(), live: live.hash().to_string() },
-        };
-        match &outcome {
-            ReloadOutcome::Live { principle_set, previous, .. } => {
-                tracing::info!(%trigger, %principle_set, %previous, "reloaded principle set is live")
-            }
-            ReloadOutcome::Unchanged { .. } => tracing::debug!(%trigger, "reload: principle set unchanged"),
-            ReloadOutcome::Rejected { reason, live } => {
-                tracing::warn!(%trigger, %live, "reload rejected; the live set keeps answering: {reason}")
-            }
-        }
-        let report = ReloadReport {
-            trigger,
-            finished_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
-            duration_ms: started.elapsed().as_millis() as u64,
-            outcome,
-        };
+        let report = reload(&self.inner.runtime, &self.inner.source, &self.inner.set, trigger);
         *self.inner.last_reload.lock().unwrap() = Some(report.clone());
         report
     }
@@ -339,9 +272,13 @@ impl Engine {
     }
 
     /// Watches the principles directory and the plugins workspace, and reloads after
-    /// changes settle, until the returned [`crate::Watch`] is dropped.
-    pub fn watch(&self) -> Result<crate::reload::Watch> {
-        crate::reload::Watch::start(self.clone(), &self.inner.source.principles_dir, &self.inner.source.plugins_dir)
+    /// changes settle, until the returned [`Watch`] is dropped.
+    pub fn watch(&self) -> Result<Watch> {
+        let source = &self.inner.source;
+        let engine = self.clone();
+        Watch::start(&[&source.principles_dir, &source.plugins_dir], move |trigger| {
+            engine.reload_because(trigger);
+        })
     }
 }
 

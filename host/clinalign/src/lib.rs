@@ -24,40 +24,59 @@
 //! # Ok::<(), clinalign::Error>(())
 //! ```
 //!
-//! Data flows one way: `Query` → classify → scenario → principle pool → `emit` in each
-//! plugin → merge → [`Rubric`]. The library has no async runtime and no global state.
+//! Data flows one way: `Query` → [`classify`] → scenario → pool and [`gate`] → `emit` in
+//! each plugin ([`runtime`]) → [`curation`] → [`Rubric`]. The modules, by job:
+//!
+//! - the principle set: [`catalog`] and [`manifest`] (reading principles), [`dimensions`]
+//!   (the vocabulary), [`plugin_build`] (building plugin crates), [`principle_set`] (loading
+//!   and self-testing them, [`self_test`]), [`reload`] and [`watch`] (hot reload);
+//! - a query: [`classify`], [`gate`], [`synthesis`], [`curation`] with [`similarity`] and
+//!   [`criterion_style`], [`rubric`] (what synthesis returns), [`report`] (run reports);
+//! - rows and results: [`row`] (HealthBench JSONL rows), [`eval`] (scoring, meta-evaluation,
+//!   rubric comparison, physician labels);
+//! - [`Engine`] ties them together. The library has no async runtime and no global state.
 
+pub mod catalog;
 pub mod classify;
+pub mod criterion_style;
+pub mod curation;
 pub mod dimensions;
 mod engine;
 pub mod error;
-pub mod ground_truth;
-pub mod healthbench;
+pub mod eval;
+pub mod files;
+pub mod gate;
 pub mod manifest;
-pub mod model;
 pub mod plugin_build;
 pub mod principle_set;
-mod reload;
+pub mod reload;
 pub mod report;
-pub mod rows;
-pub mod rubric_eval;
-pub mod rubric_quality;
+pub mod row;
+pub mod rubric;
 mod runtime;
+pub mod self_test;
+pub mod similarity;
 pub mod synthesis;
-pub mod util;
+pub mod watch;
 
+pub use catalog::{Catalog, LoadFailure};
 pub use classify::{Classifier, RuleClassifier};
-pub use clinalign_sdk::{Axis, Label, Message, Query, RubricItem};
+pub use clinalign_core::{
+    Axis, Grade, Judge, Label, LanguageModel, Message, ModelError, Query, Reading, RubricEntry, RubricItem,
+    default_cache_dir,
+};
+pub use curation::CurationPolicy;
 pub use dimensions::Dimensions;
-pub use engine::{Engine, EngineBuilder, ReloadOutcome, ReloadReport, default_cache_dir};
+pub use engine::{Engine, EngineBuilder, default_plugins_dir};
 pub use error::{Error, Result};
-pub use manifest::{Catalog, Manifest};
-pub use model::{Grade, Judge, JudgeItem, LanguageModel};
+pub use manifest::Manifest;
 pub use principle_set::PrincipleSet;
-pub use reload::Watch;
+pub use reload::{ReloadOutcome, ReloadReport};
 pub use report::RunReport;
-pub use runtime::{ErrorKind, Limits, PrincipleError, WIT_VERSION};
-pub use synthesis::{PrincipleCall, Rubric, RubricEntry};
+pub use row::Row;
+pub use rubric::{PrincipleCall, Rubric};
+pub use runtime::{ErrorKind, Limits, PrincipleError, SUPPORTED_VERSIONS, WIT_VERSION};
+pub use watch::Watch;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,4 @@
-//! Principle manifests (`principles/<dimension>/<name>.toml`) and the catalog of a
-//! principles directory.
+//! Principle manifests (`principles/<dimension>/<name>.toml`).
 //!
 //! A manifest says what a principle is (id, version, statement), which plugin runs it and
 //! with what `[config]`, when it applies (`[applies_when]`, the pool lookup), which model
@@ -9,16 +8,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clinalign_sdk::{Label, Message};
+use clinalign_core::template::{TemplateConfig, Triggers};
+use clinalign_core::{Label, Message};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::dimensions::{Dimensions, is_slug};
 use crate::error::{Error, Result};
-use crate::util::{line_of, sha256_hex};
+use crate::files::{line_of, sha256_hex};
 
-/// The name of the vocabulary file at the top of a principles directory.
-pub const DIMENSIONS_FILE: &str = "dimensions.toml";
+/// The crate of the declarative template principle.
+pub const TEMPLATE_PLUGIN: &str = "template";
 
 /// Model capabilities a manifest may grant.
 pub const CAPABILITIES: [&str; 2] = ["generate", "score"];
@@ -96,6 +96,9 @@ pub struct Manifest {
     pub path: PathBuf,
     /// sha256 of the file's bytes.
     pub sha256: String,
+    /// See [`Manifest::is_specific`]; worked out once, at parse time.
+    #[serde(skip)]
+    specific: bool,
 }
 
 impl Manifest {
@@ -114,28 +117,44 @@ impl Manifest {
         self.gate.as_deref()
     }
 
-    fn derive_gate(plugin: &PluginRef, config: &serde_json::Value) -> Option<Vec<String>> {
-        if *plugin != PluginRef::Crate("template".into()) {
+    /// The triggers of a template principle (`None` for other plugins, or when the config
+    /// has no valid `triggers` table: the template itself then rejects it at `init`).
+    pub fn template_triggers(&self) -> Option<Triggers> {
+        if !self.is_template() {
             return None;
         }
-        let t = &config["triggers"];
-        let user_only = match t.get("roles") {
-            None => true,
-            Some(r) => r.as_array().is_some_and(|a| a.len() == 1 && a[0] == "user"),
-        };
-        let any: Vec<String> = t["any"].as_array()?.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
-        (user_only && !any.is_empty()).then_some(any)
+        match self.config.get("triggers") {
+            None => Some(Triggers::default()),
+            Some(t) => Triggers::deserialize(t).ok(),
+        }
+    }
+
+    /// The whole config of a template principle, parsed (`None` for other plugins or an
+    /// invalid config).
+    pub fn template_config(&self) -> Option<TemplateConfig> {
+        self.is_template().then(|| TemplateConfig::deserialize(&self.config).ok()).flatten()
+    }
+
+    /// Whether the built-in `template` plugin runs it.
+    pub fn is_template(&self) -> bool {
+        matches!(&self.plugin, PluginRef::Crate(c) if c == TEMPLATE_PLUGIN)
+    }
+
+    /// A template's `triggers.any`, when it searches user turns only (the derived gate).
+    fn derived_gate(triggers: Option<&Triggers>) -> Option<Vec<String>> {
+        let t = triggers?;
+        (t.roles == ["user"] && !t.any.is_empty()).then(|| t.any.clone())
     }
 
     /// Whether the principle speaks only when its topic comes up: it runs its own code, or
     /// it is a template with trigger terms. Scenario-only templates speak for every query
     /// of their pool, so curation ranks their items a little lower.
     pub fn is_specific(&self) -> bool {
-        if self.plugin != PluginRef::Crate("template".into()) {
-            return true;
-        }
-        let t = &self.config["triggers"];
-        ["any", "all"].iter().any(|k| t[*k].as_array().is_some_and(|a| !a.is_empty()))
+        self.specific
+    }
+
+    fn work_out_specific(&self, triggers: Option<&Triggers>) -> bool {
+        !self.is_template() || triggers.is_some_and(|t| !t.any.is_empty() || !t.all.is_empty())
     }
 
     /// `principle:<id>@<version>`, the tag every emitted item carries.
@@ -152,161 +171,28 @@ impl Manifest {
     /// Parses manifest text; `path` is where it lives (for the folder check and for
     /// resolving a `.wasm` plugin path).
     pub fn parse(src: &str, path: &Path, dims: &Dimensions) -> Result<Manifest> {
-        let origin = path.display().to_string();
+        let at = Source { origin: path.display().to_string(), src };
         let raw: RawManifest =
-            toml::from_str(src).map_err(|e| Error::Invalid(format!("{origin}: {}", one_line(&e))))?;
-        let err = |offset: usize, key: &str, msg: String| {
-            Error::Invalid(format!("{origin}:{}: {key}: {msg}", line_of(src, offset)))
-        };
-
-        let dimension = raw.dimension.get_ref().clone();
-        if dims.get(&dimension).is_none() {
-            return Err(err(raw.dimension.span().start, "dimension", dims.check(&dimension, "").unwrap_err()));
-        }
-        if let Some(folder) = path.parent().and_then(|p| p.file_name()).and_then(|f| f.to_str())
-            && folder != dimension
-        {
-            return Err(err(
-                raw.dimension.span().start,
-                "dimension",
-                format!("{dimension:?} but the file is in folder {folder:?} (the folder must be the dimension)"),
-            ));
-        }
-
-        let id = raw.id.get_ref().clone();
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let expected_id = format!("{dimension}.{stem}");
-        if id != expected_id {
-            return Err(err(
-                raw.id.span().start,
-                "id",
-                format!("{id:?} does not match its file: expected {expected_id:?} (<dimension>.<file name>)"),
-            ));
-        }
-        if !is_slug(stem) {
-            return Err(err(raw.id.span().start, "id", format!("{stem:?}: use lower-case letters, digits and '-'")));
-        }
-
-        let version = raw.version.get_ref().clone();
-        let parts: Vec<&str> = version.split('.').collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
-            return Err(err(raw.version.span().start, "version", format!("{version:?} is not MAJOR.MINOR.PATCH")));
-        }
-
+            toml::from_str(src).map_err(|e| Error::Invalid(format!("{}: {}", at.origin, one_line(&e))))?;
+        let (dimension, id) = at.identity(&raw, path, dims)?;
+        let version = at.version(&raw.version)?;
         for (key, text) in [("title", &raw.title), ("statement", &raw.statement)] {
             if text.trim().is_empty() {
-                return Err(Error::Invalid(format!("{origin}: {key}: must not be empty")));
+                return Err(Error::Invalid(format!("{}: {key}: must not be empty", at.origin)));
             }
         }
-
-        let plugin_text = raw.plugin.get_ref().trim().to_string();
-        let plugin = if plugin_text.ends_with(".wasm") {
-            let p = PathBuf::from(&plugin_text);
-            PluginRef::Wasm(if p.is_absolute() { p } else { path.parent().unwrap_or(Path::new(".")).join(p) })
-        } else if !plugin_text.is_empty()
-            && plugin_text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            PluginRef::Crate(plugin_text)
-        } else {
-            return Err(err(
-                raw.plugin.span().start,
-                "plugin",
-                format!("{plugin_text:?}: name a crate under plugins/ or a path ending in .wasm"),
-            ));
-        };
-
-        let mut capabilities = Capabilities::default();
-        for (i, c) in raw.capabilities.iter().enumerate() {
-            match c.get_ref().as_str() {
-                "generate" => capabilities.generate = true,
-                "score" => capabilities.score = true,
-                other => {
-                    return Err(err(
-                        c.span().start,
-                        &format!("capabilities[{i}]"),
-                        format!("unknown capability {other:?} (one of {})", CAPABILITIES.join(", ")),
-                    ));
-                }
-            }
-        }
-
-        let mut applies_when = BTreeMap::new();
-        for (key, values) in &raw.applies_when {
-            let d = key.get_ref();
-            if dims.get(d).is_none() {
-                return Err(err(key.span().start, &format!("applies_when.{d}"), dims.check(d, "").unwrap_err()));
-            }
-            if values.get_ref().is_empty() {
-                return Err(err(
-                    values.span().start,
-                    &format!("applies_when.{d}"),
-                    "empty list (leave the dimension out to accept any value)".into(),
-                ));
-            }
-            let mut list = Vec::new();
-            for v in values.get_ref() {
-                dims.check(d, v.get_ref()).map_err(|m| err(v.span().start, &format!("applies_when.{d}"), m))?;
-                list.push(v.get_ref().clone());
-            }
-            applies_when.insert(d.clone(), list);
-        }
-
-        let gate_explicit = match &raw.gate {
-            Some(g) if g.is_empty() || g.iter().any(|t| t.trim().is_empty() || t.trim() == "*") => {
-                return Err(Error::Invalid(format!(
-                    "{origin}: gate: needs at least one non-empty term (or leave it out)"
-                )));
-            }
-            g => g.clone(),
-        };
+        let plugin = at.plugin(&raw.plugin, path)?;
+        let capabilities = at.capabilities(&raw.capabilities)?;
+        let applies_when = at.applies_when(&raw.applies_when, dims)?;
+        let explicit_gate = at.gate(raw.gate.as_ref())?;
         let config = match &raw.config {
             Some(table) => serde_json::to_value(table)
-                .map_err(|e| Error::Invalid(format!("{origin}: config: cannot be represented as JSON: {e}")))?,
+                .map_err(|e| Error::Invalid(format!("{}: config: cannot be represented as JSON: {e}", at.origin)))?,
             None => serde_json::Value::Object(Default::default()),
         };
-
-        let mut fixtures = Vec::new();
-        for (i, f) in raw.fixtures.iter().enumerate() {
-            let at = f.span().start;
-            let f = f.get_ref();
-            let key = format!("fixtures[{i}]");
-            if f.conversation.is_empty() {
-                return Err(err(at, &key, "conversation: needs at least one message".into()));
-            }
-            if let Some(m) = f.conversation.iter().find(|m| !matches!(m.role.as_str(), "user" | "assistant" | "system"))
-            {
-                return Err(err(
-                    at,
-                    &key,
-                    format!("conversation: unknown role {:?} (user, assistant or system)", m.role),
-                ));
-            }
-            let mut scenario = Vec::new();
-            for (d, v) in &f.scenario {
-                dims.check(d.get_ref(), v.get_ref()).map_err(|m| err(v.span().start, &format!("{key}.scenario"), m))?;
-                scenario.push(Label { dimension: d.get_ref().clone(), value: v.get_ref().clone(), confidence: 1.0 });
-            }
-            let expect = match f.expect.get_ref().as_str() {
-                "emits" => Expect::Emits,
-                "silent" => Expect::Silent,
-                other => {
-                    return Err(err(
-                        f.expect.span().start,
-                        &format!("{key}.expect"),
-                        format!("{other:?}: use \"emits\" or \"silent\""),
-                    ));
-                }
-            };
-            fixtures.push(Fixture {
-                name: f.name.clone().unwrap_or_else(|| key.clone()),
-                conversation: f.conversation.clone(),
-                scenario,
-                expect,
-            });
-        }
-        let gate = gate_explicit.or_else(|| Manifest::derive_gate(&plugin, &config));
-        Ok(Manifest {
-            gate,
+        let fixtures = raw.fixtures.iter().enumerate().map(|(i, f)| at.fixture(i, f, dims)).collect::<Result<_>>()?;
+        let mut m = Manifest {
+            gate: explicit_gate,
             id,
             version,
             dimension,
@@ -319,7 +205,169 @@ impl Manifest {
             fixtures,
             path: path.to_path_buf(),
             sha256: sha256_hex(src.as_bytes()),
-        })
+            specific: false,
+        };
+        let triggers = m.template_triggers();
+        if m.gate.is_none() {
+            m.gate = Manifest::derived_gate(triggers.as_ref());
+        }
+        m.specific = m.work_out_specific(triggers.as_ref());
+        Ok(m)
+    }
+}
+
+/// Manifest text and its file name, for errors that name the file, the line and the key.
+struct Source<'s> {
+    origin: String,
+    src: &'s str,
+}
+
+impl Source<'_> {
+    /// `file:line: key: message`, the line being the one holding byte `offset`.
+    fn err(&self, offset: usize, key: &str, message: impl std::fmt::Display) -> Error {
+        Error::Invalid(format!("{}:{}: {key}: {message}", self.origin, line_of(self.src, offset)))
+    }
+
+    /// The dimension (which must be the manifest's folder) and the id (`<dimension>.<file stem>`).
+    fn identity(&self, raw: &RawManifest, path: &Path, dims: &Dimensions) -> Result<(String, String)> {
+        let dimension = raw.dimension.get_ref().clone();
+        if dims.get(&dimension).is_none() {
+            return Err(self.err(raw.dimension.span().start, "dimension", dims.check(&dimension, "").unwrap_err()));
+        }
+        if let Some(folder) = path.parent().and_then(|p| p.file_name()).and_then(|f| f.to_str())
+            && folder != dimension
+        {
+            return Err(self.err(
+                raw.dimension.span().start,
+                "dimension",
+                format!("{dimension:?} but the file is in folder {folder:?} (the folder must be the dimension)"),
+            ));
+        }
+        let id = raw.id.get_ref().clone();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let expected_id = format!("{dimension}.{stem}");
+        if id != expected_id {
+            return Err(self.err(
+                raw.id.span().start,
+                "id",
+                format!("{id:?} does not match its file: expected {expected_id:?} (<dimension>.<file name>)"),
+            ));
+        }
+        if !is_slug(stem) {
+            return Err(self.err(
+                raw.id.span().start,
+                "id",
+                format!("{stem:?}: use lower-case letters, digits and '-'"),
+            ));
+        }
+        Ok((dimension, id))
+    }
+
+    fn version(&self, v: &Spanned<String>) -> Result<String> {
+        let version = v.get_ref().clone();
+        let parts: Vec<&str> = version.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+            return Err(self.err(v.span().start, "version", format!("{version:?} is not MAJOR.MINOR.PATCH")));
+        }
+        Ok(version)
+    }
+
+    /// A crate of the plugins workspace, or a `.wasm` path resolved against the manifest's folder.
+    fn plugin(&self, p: &Spanned<String>, path: &Path) -> Result<PluginRef> {
+        let text = p.get_ref().trim().to_string();
+        if text.ends_with(".wasm") {
+            let wasm = PathBuf::from(&text);
+            let base = path.parent().unwrap_or(Path::new("."));
+            return Ok(PluginRef::Wasm(if wasm.is_absolute() { wasm } else { base.join(wasm) }));
+        }
+        if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Ok(PluginRef::Crate(text));
+        }
+        Err(self.err(
+            p.span().start,
+            "plugin",
+            format!("{text:?}: name a crate under plugins/ or a path ending in .wasm"),
+        ))
+    }
+
+    fn capabilities(&self, list: &[Spanned<String>]) -> Result<Capabilities> {
+        let mut capabilities = Capabilities::default();
+        for (i, c) in list.iter().enumerate() {
+            match c.get_ref().as_str() {
+                "generate" => capabilities.generate = true,
+                "score" => capabilities.score = true,
+                other => {
+                    return Err(self.err(
+                        c.span().start,
+                        &format!("capabilities[{i}]"),
+                        format!("unknown capability {other:?} (one of {})", CAPABILITIES.join(", ")),
+                    ));
+                }
+            }
+        }
+        Ok(capabilities)
+    }
+
+    fn applies_when(&self, raw: &RawAppliesWhen, dims: &Dimensions) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut applies_when = BTreeMap::new();
+        for (key, values) in raw {
+            let d = key.get_ref();
+            let at = format!("applies_when.{d}");
+            if dims.get(d).is_none() {
+                return Err(self.err(key.span().start, &at, dims.check(d, "").unwrap_err()));
+            }
+            if values.get_ref().is_empty() {
+                let why = "empty list (leave the dimension out to accept any value)";
+                return Err(self.err(values.span().start, &at, why));
+            }
+            let mut list = Vec::new();
+            for v in values.get_ref() {
+                dims.check(d, v.get_ref()).map_err(|m| self.err(v.span().start, &at, m))?;
+                list.push(v.get_ref().clone());
+            }
+            applies_when.insert(d.clone(), list);
+        }
+        Ok(applies_when)
+    }
+
+    fn gate(&self, gate: Option<&Vec<String>>) -> Result<Option<Vec<String>>> {
+        match gate {
+            Some(g) if g.is_empty() || g.iter().any(|t| t.trim().is_empty() || t.trim() == "*") => Err(Error::Invalid(
+                format!("{}: gate: needs at least one non-empty term (or leave it out)", self.origin),
+            )),
+            g => Ok(g.cloned()),
+        }
+    }
+
+    fn fixture(&self, i: usize, f: &Spanned<RawFixture>, dims: &Dimensions) -> Result<Fixture> {
+        let at = f.span().start;
+        let f = f.get_ref();
+        let key = format!("fixtures[{i}]");
+        if f.conversation.is_empty() {
+            return Err(self.err(at, &key, "conversation: needs at least one message"));
+        }
+        if let Some(m) = f.conversation.iter().find(|m| !matches!(m.role.as_str(), "user" | "assistant" | "system")) {
+            return Err(self.err(
+                at,
+                &key,
+                format!("conversation: unknown role {:?} (user, assistant or system)", m.role),
+            ));
+        }
+        let mut scenario = Vec::new();
+        for (d, v) in &f.scenario {
+            dims.check(d.get_ref(), v.get_ref())
+                .map_err(|m| self.err(v.span().start, &format!("{key}.scenario"), m))?;
+            scenario.push(Label { dimension: d.get_ref().clone(), value: v.get_ref().clone(), confidence: 1.0 });
+        }
+        let expect = match f.expect.get_ref().as_str() {
+            "emits" => Expect::Emits,
+            "silent" => Expect::Silent,
+            other => {
+                let why = format!("{other:?}: use \"emits\" or \"silent\"");
+                return Err(self.err(f.expect.span().start, &format!("{key}.expect"), why));
+            }
+        };
+        Ok(Fixture { name: f.name.clone().unwrap_or(key), conversation: f.conversation.clone(), scenario, expect })
     }
 }
 
@@ -328,6 +376,9 @@ impl Manifest {
 fn one_line(e: &toml::de::Error) -> String {
     e.to_string().trim_end().to_string()
 }
+
+/// `[applies_when]` as written: dimension → values, with their places in the file.
+type RawAppliesWhen = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -341,7 +392,7 @@ struct RawManifest {
     #[serde(default)]
     capabilities: Vec<Spanned<String>>,
     #[serde(default)]
-    applies_when: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    applies_when: RawAppliesWhen,
     #[serde(default)]
     gate: Option<Vec<String>>,
     #[serde(default)]
@@ -361,123 +412,25 @@ struct RawFixture {
     expect: Spanned<String>,
 }
 
-/// A manifest that could not be loaded, or a principle that failed to build or self-test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LoadFailure {
-    /// The principle's id when known, else the file's path.
-    pub principle: String,
-    pub path: PathBuf,
-    pub message: String,
-}
-
-/// Everything in a principles directory: the vocabulary, the manifests that parsed, and
-/// the files that did not.
-#[derive(Debug, Clone)]
-pub struct Catalog {
-    pub dir: PathBuf,
-    pub dimensions: Dimensions,
-    /// sha256 of `dimensions.toml`.
-    pub dimensions_sha256: String,
-    /// Sorted by id.
-    pub manifests: Vec<Manifest>,
-    pub failures: Vec<LoadFailure>,
-}
-
-impl Catalog {
-    /// Reads `dir/dimensions.toml` and every `dir/<dimension>/*.toml`. A bad vocabulary
-    /// fails the whole catalog; a bad manifest only fails itself (see `failures`).
-    pub fn load(dir: &Path) -> Result<Catalog> {
-        let dims_path = dir.join(DIMENSIONS_FILE);
-        let dims_src = std::fs::read_to_string(&dims_path).map_err(|e| Error::io(&dims_path, e))?;
-        let dimensions = Dimensions::parse(&dims_src, &dims_path.display().to_string())?;
-        let mut manifests: Vec<Manifest> = Vec::new();
-        let mut failures = Vec::new();
-        for folder in sorted_entries(dir)? {
-            if !folder.is_dir() || is_hidden(&folder) {
-                continue;
-            }
-            let folder_name = folder.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
-            for file in sorted_entries(&folder)? {
-                if is_hidden(&file) || file.extension().and_then(|e| e.to_str()) != Some("toml") || !file.is_file() {
-                    continue;
-                }
-                let fail = |message: String| LoadFailure {
-                    principle: file.display().to_string(),
-                    path: file.clone(),
-                    message,
-                };
-                if dimensions.get(&folder_name).is_none() {
-                    failures.push(fail(format!(
-                        "{}: folder {folder_name:?} is not a dimension of {}",
-                        file.display(),
-                        dims_path.display()
-                    )));
-                    continue;
-                }
-                match Manifest::load(&file, &dimensions) {
-                    Ok(m) => {
-                        if let Some(first) = manifests.iter().find(|x| x.id == m.id) {
-                            failures.push(LoadFailure {
-                                principle: m.id.clone(),
-                                path: file.clone(),
-                                message: format!(
-                                    "{}: id {:?} is already used by {}",
-                                    file.display(),
-                                    m.id,
-                                    first.path.display()
-                                ),
-                            });
-                        } else {
-                            manifests.push(m);
-                        }
-                    }
-                    Err(e) => failures.push(fail(e.to_string())),
-                }
-            }
-        }
-        manifests.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(Catalog {
-            dir: dir.to_path_buf(),
-            dimensions,
-            dimensions_sha256: sha256_hex(dims_src.as_bytes()),
-            manifests,
-            failures,
-        })
-    }
-}
-
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    out.sort();
-    Ok(out)
-}
-
-/// Dot files and editor back-ups (`x.toml~`, `.x.toml.swp`) are not principles.
-pub(crate) fn is_hidden(p: &Path) -> bool {
-    p.file_name().and_then(|f| f.to_str()).is_none_or(|f| f.starts_with('.') || f.ends_with('~'))
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    fn dims() -> Dimensions {
-        Dimensions::parse(
-            r#"
+    const DIMS: &str = r#"
 [[dimension]]
 name = "urgency"
 values = ["emergent", "conditionally-emergent", "non-emergent"]
 [[dimension]]
 name = "task"
 values = ["information", "medication"]
-"#,
-            "dims",
-        )
-        .unwrap()
+"#;
+
+    fn dims() -> Dimensions {
+        Dimensions::parse(DIMS, "dims").unwrap()
     }
 
-    const GOOD: &str = r#"id = "urgency.red-flags"
+    pub(crate) const GOOD: &str = r#"id = "urgency.red-flags"
 version = "1.0.0"
 dimension = "urgency"
 title = "Escalate red flags"
@@ -587,24 +540,56 @@ expect = "emits"
         }
     }
 
-    #[test]
-    fn catalog_loads_good_files_and_reports_bad_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path();
-        std::fs::write(p.join(DIMENSIONS_FILE), "[[dimension]]\nname = \"urgency\"\nvalues = [\"emergent\", \"conditionally-emergent\", \"non-emergent\"]\n[[dimension]]\nname = \"task\"\nvalues = [\"information\"]\n").unwrap();
-        std::fs::create_dir_all(p.join("urgency")).unwrap();
-        std::fs::create_dir_all(p.join("mood")).unwrap();
-        std::fs::write(p.join("urgency/red-flags.toml"), GOOD).unwrap();
-        std::fs::write(p.join("urgency/broken.toml"), "id = ").unwrap();
-        std::fs::write(p.join("urgency/.hidden.toml"), "junk").unwrap();
-        std::fs::write(p.join("urgency/notes.md"), "junk").unwrap();
-        std::fs::write(p.join("mood/x.toml"), GOOD).unwrap();
-        let c = Catalog::load(p).unwrap();
-        assert_eq!(c.manifests.len(), 1);
-        assert_eq!(c.failures.len(), 2, "{:?}", c.failures);
-        assert!(c.failures.iter().any(|f| f.message.contains("folder \"mood\" is not a dimension")));
-        assert!(c.failures.iter().any(|f| f.path.ends_with("broken.toml") && f.message.contains("TOML parse error")));
-        std::fs::remove_file(p.join(DIMENSIONS_FILE)).unwrap();
-        assert!(Catalog::load(p).unwrap_err().to_string().contains("dimensions.toml"));
+    /// Bytes of `src` with some changed: truncated, bits flipped, bytes overwritten.
+    fn mangled(src: &str) -> impl Strategy<Value = String> {
+        let n = src.len();
+        let bytes = src.as_bytes().to_vec();
+        prop_oneof![
+            (0..=n).prop_map({
+                let b = bytes.clone();
+                move |cut| String::from_utf8_lossy(&b[..cut]).into_owned()
+            }),
+            prop::collection::vec((0..n, 0u8..8), 1..8).prop_map({
+                let b = bytes.clone();
+                move |flips| {
+                    let mut b = b.clone();
+                    for (i, bit) in flips {
+                        b[i] ^= 1 << bit;
+                    }
+                    String::from_utf8_lossy(&b).into_owned()
+                }
+            }),
+            prop::collection::vec((0..n, any::<u8>()), 1..8).prop_map({
+                let b = bytes.clone();
+                move |writes| {
+                    let mut b = b.clone();
+                    for (i, v) in writes {
+                        b[i] = v;
+                    }
+                    String::from_utf8_lossy(&b).into_owned()
+                }
+            }),
+            ".{0,400}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// A damaged manifest never panics the parser; an error names the file.
+        #[test]
+        fn damaged_manifests_fail_with_the_file_named(src in mangled(GOOD)) {
+            if let Err(e) = parse(&src) {
+                prop_assert!(e.to_string().starts_with("principles/urgency/red-flags.toml"), "{e}");
+            }
+        }
+
+        /// A damaged vocabulary never panics; an error names the file.
+        #[test]
+        fn damaged_vocabularies_fail_with_the_file_named(src in mangled(DIMS)) {
+            if let Err(e) = Dimensions::parse(&src, "principles/dimensions.toml") {
+                prop_assert!(e.to_string().starts_with("principles/dimensions.toml"), "{e}");
+            }
+        }
     }
 }

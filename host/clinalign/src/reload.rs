@@ -1,121 +1,75 @@
-//! Hot reload: watch the principles directory and the plugins workspace, and rebuild the
-//! set once edits settle.
-//!
-//! Editors save through temporary files and renames; the debouncer coalesces those into
-//! one batch, and changes under `target/`, hidden files and editor back-ups are ignored
-//! (cargo's own output must not trigger a reload). Reloads run on one worker thread, one
-//! at a time; a batch that arrives during a reload is handled right after it.
+//! Reloading a principle set: build a new set from the sources, self-test it, and swap it in
+//! only if every principle passes; requests in flight finish on the set they started with.
 
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use arc_swap::ArcSwap;
+use serde::Serialize;
 
-use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::principle_set::{PrincipleSet, SetSource};
+use crate::runtime::Runtime;
 
-/// How long changes must be quiet before a reload starts.
-pub const DEBOUNCE: Duration = Duration::from_millis(200);
-
-/// A running watcher; reloading stops when it is dropped.
-pub struct Watch {
-    debouncer: Option<Debouncer<notify::RecommendedWatcher, RecommendedCache>>,
-    worker: Option<JoinHandle<()>>,
+/// How the last reload went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReloadReport {
+    /// What asked for it: "manual", or "watch: <changed paths>".
+    pub trigger: String,
+    /// When it finished, in milliseconds since the Unix epoch.
+    pub finished_at_ms: u64,
+    /// How long building and self-testing took.
+    pub duration_ms: u64,
+    pub outcome: ReloadOutcome,
 }
 
-impl Watch {
-    pub(crate) fn start(engine: Engine, principles_dir: &Path, plugins_dir: &Path) -> Result<Watch> {
-        let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
-        let roots: Vec<PathBuf> = [principles_dir, plugins_dir]
-            .iter()
-            .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.to_path_buf()))
-            .collect();
-        let watched = roots.clone();
-        let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| match result {
-            Ok(events) => {
-                let paths: Vec<PathBuf> =
-                    events.iter().flat_map(|e| e.paths.iter()).filter(|p| relevant(p, &watched)).cloned().collect();
-                if !paths.is_empty() {
-                    let _ = tx.send(paths);
-                }
-            }
-            Err(errors) => {
-                for e in errors {
-                    tracing::warn!("file watcher: {e}");
-                }
-            }
-        })
-        .map_err(|e| Error::Watch { path: principles_dir.to_path_buf(), message: e.to_string() })?;
-        for dir in &roots {
-            if dir.is_dir() {
-                debouncer
-                    .watch(dir, RecursiveMode::Recursive)
-                    .map_err(|e| Error::Watch { path: dir.to_path_buf(), message: e.to_string() })?;
-            }
+/// The result of a reload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum ReloadOutcome {
+    /// The new set is live.
+    Live { principle_set: String, previous: String, principles: usize },
+    /// The new set has the same content hash as the live one; nothing changed.
+    Unchanged { principle_set: String },
+    /// The new set failed to build or self-test and never went live.
+    Rejected { reason: String, live: String },
+}
+
+/// Builds a new set from `source` and stores it in `live` if it is whole and differs from
+/// the live one. The caller makes sure one reload runs at a time.
+pub(crate) fn reload(
+    runtime: &Arc<Runtime>,
+    source: &SetSource,
+    live: &ArcSwap<PrincipleSet>,
+    trigger: String,
+) -> ReloadReport {
+    let started = Instant::now();
+    let current = live.load_full();
+    let outcome = match PrincipleSet::build(runtime, source, true) {
+        Ok(set) if set.hash() == current.hash() => ReloadOutcome::Unchanged { principle_set: set.hash().to_string() },
+        Ok(set) => {
+            let outcome = ReloadOutcome::Live {
+                principle_set: set.hash().to_string(),
+                previous: current.hash().to_string(),
+                principles: set.principles().len(),
+            };
+            live.store(Arc::new(set));
+            outcome
         }
-        let worker = std::thread::Builder::new()
-            .name("clinalign-reload".into())
-            .spawn(move || {
-                while let Ok(mut paths) = rx.recv() {
-                    while let Ok(more) = rx.try_recv() {
-                        paths.extend(more);
-                    }
-                    paths.sort();
-                    paths.dedup();
-                    let shown: Vec<String> = paths.iter().take(5).map(|p| p.display().to_string()).collect();
-                    let more = if paths.len() > 5 { format!(" and {} more", paths.len() - 5) } else { String::new() };
-                    engine.reload_because(format!("watch: {}{more}", shown.join(", ")));
-                }
-            })
-            .map_err(|e| Error::Watch { path: principles_dir.to_path_buf(), message: e.to_string() })?;
-        Ok(Watch { debouncer: Some(debouncer), worker: Some(worker) })
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        // Dropping the debouncer drops the sender, which ends the worker's loop.
-        drop(self.debouncer.take());
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
-    }
-}
-
-/// Whether a changed path can change the principle set. Only the part below the watched
-/// root counts (a project may itself live in a hidden or temporary folder).
-fn relevant(p: &Path, roots: &[PathBuf]) -> bool {
-    let Some(rel) = roots.iter().find_map(|r| p.strip_prefix(r).ok()) else {
-        return false;
+        Err(e) => ReloadOutcome::Rejected { reason: e.to_string(), live: current.hash().to_string() },
     };
-    let hidden = |s: &str| s.starts_with('.') && s != ".cargo";
-    !rel.components().any(|c| {
-        let s = c.as_os_str().to_string_lossy();
-        s == "target" || hidden(&s)
-    }) && !rel.file_name().is_some_and(|f| {
-        let f = f.to_string_lossy();
-        f.ends_with('~') || f.ends_with(".swp") || f.ends_with(".tmp")
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ignores_build_output_and_editor_files() {
-        let roots = [PathBuf::from("/tmp/.tmpAb12/principles"), PathBuf::from("/tmp/.tmpAb12/plugins")];
-        let relevant = |p: &str| relevant(Path::new(p), &roots);
-        assert!(relevant("/tmp/.tmpAb12/principles/urgency/a.toml"), "hidden folders above the root are fine");
-        assert!(relevant("/tmp/.tmpAb12/plugins/template/src/lib.rs"));
-        assert!(relevant("/tmp/.tmpAb12/plugins/.cargo/config.toml"));
-        assert!(!relevant("/tmp/.tmpAb12/plugins/target/release/x.wasm"));
-        assert!(!relevant("/tmp/.tmpAb12/principles/urgency/.a.toml.swp"));
-        assert!(!relevant("/tmp/.tmpAb12/principles/urgency/a.toml~"));
-        assert!(!relevant("/tmp/.tmpAb12/principles/.git/index"));
-        assert!(!relevant("/elsewhere/a.toml"));
+    match &outcome {
+        ReloadOutcome::Live { principle_set, previous, .. } => {
+            tracing::info!(%trigger, %principle_set, %previous, "reloaded principle set is live")
+        }
+        ReloadOutcome::Unchanged { .. } => tracing::debug!(%trigger, "reload: principle set unchanged"),
+        ReloadOutcome::Rejected { reason, live } => {
+            tracing::warn!(%trigger, %live, "reload rejected; the live set keeps answering: {reason}")
+        }
+    }
+    ReloadReport {
+        trigger,
+        finished_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        duration_ms: started.elapsed().as_millis() as u64,
+        outcome,
     }
 }

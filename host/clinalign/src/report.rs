@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::principle_set::PrincipleSet;
+use crate::rubric::Rubric;
 use crate::runtime::ErrorKind;
-use crate::synthesis::Rubric;
 
 /// Counters of one principle over a run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

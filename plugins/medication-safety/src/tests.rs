@@ -1,7 +1,7 @@
 //! Unit tests of the medication-safety principle, run natively.
 
 use super::*;
-use clinalign_sdk::{Label, Message};
+use clinalign_sdk::{Axis, Label, Message};
 
 fn query(text: &str) -> Query {
     Query {

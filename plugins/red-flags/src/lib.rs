@@ -1,7 +1,8 @@
 //! # red-flags — escalate red-flag symptoms
 //!
 //! A ClinAlign principle with its own logic. It looks for red-flag symptoms in the user's
-//! turns using a built-in lexicon ([`lexicon::CATEGORIES`]: heart attack, stroke, breathing
+//! turns using the red-flag lexicon of the SDK ([`clinalign_sdk::red_flags`], shared with the
+//! host's scenario classifier: heart attack, stroke, breathing
 //! emergencies, anaphylaxis, bleeding, sepsis and meningitis, suicide risk, poisoning,
 //! collapse and seizures, paediatric and obstetric red flags, DKA, head injury, testicular
 //! torsion). Negated mentions ("no chest pain", "denies fever") do not count.
@@ -19,13 +20,9 @@
 //! disable = ["testicular-torsion"]                        # category ids
 //! ```
 
-pub mod detect;
-pub mod lexicon;
-
+pub use clinalign_sdk::red_flags::lexicon::{CATEGORIES, DELAY};
+pub use clinalign_sdk::red_flags::{Finding, category_ids, detect_text};
 use clinalign_sdk::{Axis, EmitError, Query, RubricItem, config, slots};
-
-use crate::detect::Ctx;
-use crate::lexicon::{CATEGORIES, Category, DELAY, Feature};
 
 /// The most categories a config may ask for (4 items each keeps a rubric within 32 items).
 pub const MAX_CATEGORIES_LIMIT: usize = 8;
@@ -87,52 +84,6 @@ impl Config {
         }
         Ok(config)
     }
-}
-
-/// Every category id, in lexicon order.
-pub fn category_ids() -> Vec<&'static str> {
-    CATEGORIES.iter().map(|c| c.id).collect()
-}
-
-/// One detected category.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    pub category: &'static Category,
-    /// The strongest feature that fired; it names the finding in criteria.
-    pub feature: &'static Feature,
-    /// Every feature that fired, strongest first.
-    pub features: Vec<&'static Feature>,
-    /// Ranking score: 10 × the strongest weight, plus one per further feature (up to 5).
-    pub strength: u32,
-}
-
-/// Every category the text signals, strongest first; equal strengths keep lexicon order.
-pub fn detect_text(text: &str, disable: &[String]) -> Vec<Finding> {
-    let ctx = Ctx::new(text);
-    let mut found = Vec::new();
-    for category in CATEGORIES {
-        if disable.iter().any(|d| d == category.id) || category.unless.iter().any(|t| ctx.text.mentions(t)) {
-            continue;
-        }
-        let features: Vec<&'static Feature> = category
-            .features
-            .iter()
-            .filter(|f| !f.unless.iter().any(|t| ctx.text.mentions(t)) && ctx.holds(&f.cond))
-            .collect();
-        let Some(top) = features.iter().copied().max_by_key(|f| (f.weight, std::cmp::Reverse(position(category, f))))
-        else {
-            continue;
-        };
-        let strength = 10 * top.weight as u32 + (features.len() as u32 - 1).min(5);
-        found.push(Finding { category, feature: top, features, strength });
-    }
-    // Stable: equal strengths keep lexicon order.
-    found.sort_by_key(|f| std::cmp::Reverse(f.strength));
-    found
-}
-
-fn position(category: &Category, feature: &Feature) -> usize {
-    category.features.iter().position(|f| std::ptr::eq(f, feature)).unwrap_or(usize::MAX)
 }
 
 /// The categories to write items for: the strongest `max_categories` in the user's turns.

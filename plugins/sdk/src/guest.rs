@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::cell::RefCell;
 
-use crate::model::{Axis, EmitError, Label, Message, Query, RubricItem};
+use clinalign_core::{Axis, EmitError, Label, Message, Query, RubricItem};
 
 /// Bindings generated from `wit/principle.wit` (`clinalign:principle@0.1.0`).
 #[doc(hidden)]

@@ -1,20 +1,22 @@
 //! # clinalign-sdk — write ClinAlign principles
 //!
 //! A principle is a WebAssembly component that, given a medical query and its scenario
-//! labels, emits rubric items (HealthBench format). This crate gives principle authors:
+//! labels, emits rubric items (HealthBench format). This crate is [`clinalign_core`] (the
+//! plain types and clinical text helpers the host uses too) plus the WebAssembly glue:
 //!
-//! - [`model`]: plain `Query` / `RubricItem` types mirroring the WIT interface;
-//! - [`config`]: hand-validated JSON configs whose errors name the field;
-//! - [`lookup`]: a word-set prefilter over [`text`] for plugins with large lexicons;
+//! - the types: [`Query`], [`Message`], [`Label`], [`RubricItem`], [`Axis`], [`EmitError`];
 //! - [`text`]: case-insensitive, word-bounded term matching with negation cues, sentences;
+//! - [`lookup`]: a word-set prefilter over [`text`] for plugins with large lexicons;
 //! - [`quantities`]: numbers, spelled numbers and stated ages in normalised text;
 //! - [`slots`]: `{slot}` filling for criterion templates;
 //! - [`template`]: the declarative template principle most manifests use;
-//! - with the default `guest` feature: the [`Principle`] trait, [`export_principle!`], and the
-//!   host functions [`log`], [`generate`] and [`score_options`].
+//! - [`red_flags`]: the red-flag lexicon and detector (shared with the host's classifier);
+//! - [`config`]: hand-validated JSON configs whose errors name the field;
+//! - the [`Principle`] trait, [`export_principle!`], and the host functions [`log`],
+//!   [`generate`] and [`score_options`].
 //!
 //! ```ignore
-//! use clinalign_sdk::{export_principle, Principle, model::*};
+//! use clinalign_sdk::{export_principle, Axis, EmitError, Principle, Query, RubricItem};
 //!
 //! struct AskAge;
 //! impl Principle for AskAge {
@@ -27,18 +29,10 @@
 //! ```
 
 pub mod config;
-pub mod lookup;
-pub mod model;
-pub mod quantities;
-pub mod slots;
-pub mod template;
-pub mod text;
-
-pub use model::{Axis, EmitError, Label, Message, Query, RubricItem};
-
-#[cfg(feature = "guest")]
 mod guest;
-#[cfg(feature = "guest")]
+
+pub use clinalign_core::{Axis, EmitError, Label, Message, Query, RubricItem};
+pub use clinalign_core::{lookup, quantities, red_flags, slots, template, text};
 pub use guest::*;
 
 /// Parses a principle's JSON config into `T`; the error says what is wrong and where.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::util::write_atomic;
+use crate::files::write_atomic;
 
 pub(crate) struct ComponentCache {
     dir: Option<PathBuf>,

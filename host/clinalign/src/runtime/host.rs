@@ -11,7 +11,7 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, 
 use super::bindings::v0_1_0 as wit;
 use super::limits::{Limiter, Limits};
 use crate::manifest::Capabilities;
-use crate::model::LanguageModel;
+use clinalign_core::{LanguageModel, ModelError};
 
 /// 2026-01-01T00:00:00Z: the only time a principle ever sees.
 const FIXED_WALL_CLOCK_SECS: u64 = 1_767_225_600;
@@ -65,18 +65,18 @@ impl HostState {
         }
     }
 
-    fn model_for(&self, capability: &str, granted: bool) -> Result<&Arc<dyn LanguageModel>, String> {
+    fn model_for(&self, capability: &str, granted: bool) -> Result<&Arc<dyn LanguageModel>, ModelError> {
         if !granted {
-            return Err(format!(
+            return Err(ModelError::Unavailable(format!(
                 "principle {} may not call the model: its manifest does not grant the \"{capability}\" capability (add capabilities = [\"{capability}\"])",
                 self.principle
-            ));
+            )));
         }
         self.model.as_ref().ok_or_else(|| {
-            format!(
+            ModelError::Unavailable(format!(
                 "no language model is configured in this host, so \"{capability}\" is unavailable to principle {}",
                 self.principle
-            )
+            ))
         })
     }
 }
@@ -158,10 +158,12 @@ impl wit::Host for HostState {
     }
 
     fn generate(&mut self, prompt: String, max_tokens: u32) -> Result<String, String> {
-        self.model_for("generate", self.capabilities.generate)?.generate(&prompt, max_tokens)
+        let model = self.model_for("generate", self.capabilities.generate).map_err(|e| e.to_string())?;
+        model.generate(&prompt, max_tokens).map_err(|e| e.to_string())
     }
 
     fn score_options(&mut self, prompt: String, options: Vec<String>) -> Result<Vec<f32>, String> {
-        self.model_for("score", self.capabilities.score)?.score_options(&prompt, &options)
+        let model = self.model_for("score", self.capabilities.score).map_err(|e| e.to_string())?;
+        model.score_options(&prompt, &options).map_err(|e| e.to_string())
     }
 }

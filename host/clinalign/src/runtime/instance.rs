@@ -4,17 +4,19 @@
 
 use std::sync::{Arc, Mutex};
 
-use clinalign_sdk::RubricItem;
+use clinalign_core::{EmitError, RubricItem};
 use wasmtime::{Store, Trap};
 
+use super::bindings::Principle;
 use super::output::{ErrorKind, PrincipleError, check_items};
-use super::{HostState, LoadedComponent, Runtime, wit};
+use super::query::PreparedQuery;
+use super::{HostState, LoadedComponent, Runtime};
 use crate::manifest::Capabilities;
 
 /// A live instance with its store.
 struct Warm {
     store: Store<HostState>,
-    bindings: wit::Principle,
+    bindings: Principle,
 }
 
 /// One principle of a set, ready to run.
@@ -51,6 +53,11 @@ impl PrincipleRuntime {
         &self.component.sha256
     }
 
+    /// The `clinalign:principle` version the component was built against.
+    pub(crate) fn wit_version(&self) -> &str {
+        self.component.version
+    }
+
     /// Creates and initialises one instance and keeps it warm; fails if `init` does.
     pub(crate) fn warm_up(&self) -> Result<(), PrincipleError> {
         let w = self.instantiate()?;
@@ -61,7 +68,7 @@ impl PrincipleRuntime {
     }
 
     /// Runs `emit` for one query and checks its output.
-    pub(crate) fn emit(&self, query: &wit::Query) -> Result<Vec<RubricItem>, PrincipleError> {
+    pub(crate) fn emit(&self, query: &PreparedQuery) -> Result<Vec<RubricItem>, PrincipleError> {
         let strict = self.runtime.options.strict;
         let popped = if strict { None } else { self.warm.lock().unwrap().pop() };
         let mut w = match popped {
@@ -76,8 +83,8 @@ impl PrincipleRuntime {
             Ok(returned) => {
                 let out = match returned {
                     Ok(items) => check_items(items, &self.runtime.options.limits),
-                    Err(wit::EmitError::InvalidConfig(m)) => Err(PrincipleError::new(ErrorKind::InvalidConfig, m)),
-                    Err(wit::EmitError::Failed(m)) => Err(PrincipleError::new(ErrorKind::Failed, m)),
+                    Err(EmitError::InvalidConfig(m)) => Err(PrincipleError::new(ErrorKind::InvalidConfig, m)),
+                    Err(EmitError::Failed(m)) => Err(PrincipleError::new(ErrorKind::Failed, m)),
                 };
                 if !strict {
                     self.warm.lock().unwrap().push(w);

@@ -8,6 +8,7 @@ mod host;
 mod instance;
 mod limits;
 mod output;
+mod query;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,18 +16,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use clinalign_core::LanguageModel;
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub(crate) use self::bindings::v0_1_0 as wit;
-pub use self::bindings::v0_1_0::VERSION as WIT_VERSION;
+use self::bindings::{PrinciplePre, Version};
+pub use self::bindings::{SUPPORTED_VERSIONS, WIT_VERSION};
 pub(crate) use self::host::HostState;
 pub(crate) use self::instance::PrincipleRuntime;
 pub use self::limits::Limits;
 pub use self::output::{ErrorKind, PrincipleError};
+pub use self::query::PreparedQuery;
 use crate::error::{Error, Result};
-use crate::model::LanguageModel;
-use crate::util::sha256_hex;
+use crate::files::sha256_hex;
 
 /// Guest wasm stack cap (the native wasm stack, not the shadow stack in linear memory).
 const MAX_WASM_STACK: usize = 512 << 10;
@@ -62,7 +64,9 @@ impl std::fmt::Debug for RuntimeOptions {
 #[derive(Clone)]
 pub(crate) struct LoadedComponent {
     pub(crate) sha256: String,
-    pub(crate) pre: wit::PrinciplePre<HostState>,
+    /// The `clinalign:principle` version it was built against.
+    pub(crate) version: &'static str,
+    pub(crate) pre: PrinciplePre,
 }
 
 /// The wasm side of an [`crate::Engine`].
@@ -110,8 +114,7 @@ impl Runtime {
 
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Wasm(format!("linking WASI: {e:#}")))?;
-        wit::Principle::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| Error::Wasm(format!("linking the host interface: {e:#}")))?;
+        bindings::add_to_linker(&mut linker).map_err(|e| Error::Wasm(format!("linking the host interface: {e:#}")))?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(&engine, tick, ticker_stop.clone())?;
@@ -133,20 +136,24 @@ impl Runtime {
         self.pooling
     }
 
-    /// Compiles (or takes from the caches) the component in `bytes` and checks that it is
-    /// a `clinalign:principle` component whose imports this host can satisfy.
+    /// Compiles (or takes from the caches) the component in `bytes`, reads which version of
+    /// `clinalign:principle` it was built against, and pre-links it in that version's
+    /// bindings, checking that this host can satisfy its imports.
     pub(crate) fn load_component(&self, bytes: &[u8]) -> std::result::Result<LoadedComponent, String> {
         let sha256 = sha256_hex(bytes);
         if let Some(c) = self.loaded.lock().unwrap().get(&sha256) {
             return Ok(c.clone());
         }
         let component: Component = self.cache.load(&self.engine, bytes, &sha256)?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            format!("not a clinalign:principle@{WIT_VERSION} component: its imports cannot be satisfied: {e:#}")
-        })?;
-        let pre = wit::PrinciplePre::new(instance_pre)
-            .map_err(|e| format!("not a clinalign:principle@{WIT_VERSION} component: {e:#}"))?;
-        let loaded = LoadedComponent { sha256: sha256.clone(), pre };
+        let version = Version::of(&component, &self.engine)?;
+        let v = version.name();
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("not a clinalign:principle@{v} component: its imports cannot be satisfied: {e:#}"))?;
+        let pre = PrinciplePre::new(version, instance_pre)
+            .map_err(|e| format!("not a clinalign:principle@{v} component: {e:#}"))?;
+        let loaded = LoadedComponent { sha256: sha256.clone(), version: v, pre };
         self.loaded.lock().unwrap().insert(sha256, loaded.clone());
         Ok(loaded)
     }

@@ -1,10 +1,9 @@
 //! What can go wrong in a principle call, and the checks on what a principle returns.
 
-use clinalign_sdk::{Axis, RubricItem};
+use clinalign_core::RubricItem;
 use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
-use super::wit;
 
 /// Tags the host sets itself; a principle may not emit them.
 pub const RESERVED_TAG_PREFIXES: [&str; 3] = ["axis:", "dimension:", "principle:"];
@@ -71,8 +70,8 @@ impl std::fmt::Display for PrincipleError {
 
 impl std::error::Error for PrincipleError {}
 
-/// Converts a call's raw items to SDK items, enforcing the caps of `limits`.
-pub(crate) fn check_items(items: Vec<wit::RubricItem>, limits: &Limits) -> Result<Vec<RubricItem>, PrincipleError> {
+/// Checks a call's items against the caps of `limits` (criteria trimmed).
+pub(crate) fn check_items(items: Vec<RubricItem>, limits: &Limits) -> Result<Vec<RubricItem>, PrincipleError> {
     let bad = |msg: String| Err(PrincipleError::new(ErrorKind::InvalidOutput, msg));
     if items.len() > limits.max_items {
         return bad(format!("returned {} items; at most {} are allowed", items.len(), limits.max_items));
@@ -114,12 +113,7 @@ pub(crate) fn check_items(items: Vec<wit::RubricItem>, limits: &Limits) -> Resul
                 return bad(format!("item {i}: tag {t:?}: the host sets {p}* tags itself"));
             }
         }
-        out.push(RubricItem {
-            criterion: criterion.to_string(),
-            points: item.points,
-            axis: axis_from_wit(item.axis),
-            tags: item.tags,
-        });
+        out.push(RubricItem { criterion: criterion.to_string(), ..item });
     }
     Ok(out)
 }
@@ -128,25 +122,16 @@ fn cut(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-pub(crate) fn axis_from_wit(a: wit::Axis) -> Axis {
-    match a {
-        wit::Axis::Accuracy => Axis::Accuracy,
-        wit::Axis::Completeness => Axis::Completeness,
-        wit::Axis::ContextAwareness => Axis::ContextAwareness,
-        wit::Axis::CommunicationQuality => Axis::CommunicationQuality,
-        wit::Axis::InstructionFollowing => Axis::InstructionFollowing,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clinalign_core::Axis;
 
-    fn item(criterion: &str, points: i32, tags: &[&str]) -> wit::RubricItem {
-        wit::RubricItem {
+    fn item(criterion: &str, points: i32, tags: &[&str]) -> RubricItem {
+        RubricItem {
             criterion: criterion.into(),
             points,
-            axis: wit::Axis::Completeness,
+            axis: Axis::Completeness,
             tags: tags.iter().map(|t| t.to_string()).collect(),
         }
     }
@@ -162,7 +147,7 @@ mod tests {
     fn rejects_each_broken_cap_with_a_reason() {
         let l = Limits::default();
         let long = "x".repeat(1001);
-        let cases: Vec<(Vec<wit::RubricItem>, &str)> = vec![
+        let cases: Vec<(Vec<RubricItem>, &str)> = vec![
             ((0..33).map(|_| item("a", 1, &[])).collect(), "returned 33 items; at most 32"),
             (vec![item(&long, 1, &[])], "1001 characters"),
             (vec![item(" ", 1, &[])], "empty criterion"),

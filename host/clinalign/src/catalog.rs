@@ -1,0 +1,152 @@
+//! The catalog of a principles directory: its vocabulary (`dimensions.toml`), the manifests
+//! under `<dimension>/`, and the files that failed to load.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::dimensions::Dimensions;
+use crate::error::{Error, Result};
+use crate::files::sha256_hex;
+use crate::manifest::Manifest;
+
+/// The name of the vocabulary file at the top of a principles directory.
+pub const DIMENSIONS_FILE: &str = "dimensions.toml";
+
+/// A manifest that could not be loaded, or a principle that failed to build or self-test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadFailure {
+    /// The principle's id when known, else the file's path.
+    pub principle: String,
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl LoadFailure {
+    /// Whether this failure is principle `id`'s: by its id, or for a manifest that did not
+    /// parse, by the id its place implies (`<folder>.<file stem>`).
+    pub fn is_for(&self, id: &str) -> bool {
+        if self.principle == id {
+            return true;
+        }
+        let stem = self.path.file_stem().and_then(|s| s.to_str());
+        let folder = self.path.parent().and_then(|p| p.file_name()).and_then(|f| f.to_str());
+        matches!((folder, stem), (Some(f), Some(s)) if id.strip_prefix(f).and_then(|r| r.strip_prefix('.')) == Some(s))
+    }
+}
+
+/// Everything in a principles directory: the vocabulary, the manifests that parsed, and
+/// the files that did not.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub dir: PathBuf,
+    pub dimensions: Dimensions,
+    /// sha256 of `dimensions.toml`.
+    pub dimensions_sha256: String,
+    /// Sorted by id.
+    pub manifests: Vec<Manifest>,
+    pub failures: Vec<LoadFailure>,
+}
+
+impl Catalog {
+    /// Reads `dir/dimensions.toml` and every `dir/<dimension>/*.toml`. A bad vocabulary
+    /// fails the whole catalog; a bad manifest only fails itself (see `failures`).
+    pub fn load(dir: &Path) -> Result<Catalog> {
+        let dims_path = dir.join(DIMENSIONS_FILE);
+        let dims_src = std::fs::read_to_string(&dims_path).map_err(|e| Error::io(&dims_path, e))?;
+        let dimensions = Dimensions::parse(&dims_src, &dims_path.display().to_string())?;
+        let mut manifests: Vec<Manifest> = Vec::new();
+        let mut failures = Vec::new();
+        for folder in sorted_entries(dir)? {
+            if !folder.is_dir() || is_hidden(&folder) {
+                continue;
+            }
+            let folder_name = folder.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
+            for file in sorted_entries(&folder)? {
+                if is_hidden(&file) || file.extension().and_then(|e| e.to_str()) != Some("toml") || !file.is_file() {
+                    continue;
+                }
+                let fail = |message: String| LoadFailure {
+                    principle: file.display().to_string(),
+                    path: file.clone(),
+                    message,
+                };
+                if dimensions.get(&folder_name).is_none() {
+                    failures.push(fail(format!(
+                        "{}: folder {folder_name:?} is not a dimension of {}",
+                        file.display(),
+                        dims_path.display()
+                    )));
+                    continue;
+                }
+                match Manifest::load(&file, &dimensions) {
+                    Ok(m) => {
+                        if let Some(first) = manifests.iter().find(|x| x.id == m.id) {
+                            failures.push(LoadFailure {
+                                principle: m.id.clone(),
+                                path: file.clone(),
+                                message: format!(
+                                    "{}: id {:?} is already used by {}",
+                                    file.display(),
+                                    m.id,
+                                    first.path.display()
+                                ),
+                            });
+                        } else {
+                            manifests.push(m);
+                        }
+                    }
+                    Err(e) => failures.push(fail(e.to_string())),
+                }
+            }
+        }
+        manifests.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Catalog {
+            dir: dir.to_path_buf(),
+            dimensions,
+            dimensions_sha256: sha256_hex(dims_src.as_bytes()),
+            manifests,
+            failures,
+        })
+    }
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Dot files and editor back-ups (`x.toml~`, `.x.toml.swp`) are not principles.
+pub(crate) fn is_hidden(p: &Path) -> bool {
+    p.file_name().and_then(|f| f.to_str()).is_none_or(|f| f.starts_with('.') || f.ends_with('~'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::manifest::tests::GOOD;
+
+    #[test]
+    fn catalog_loads_good_files_and_reports_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(p.join(DIMENSIONS_FILE), "[[dimension]]\nname = \"urgency\"\nvalues = [\"emergent\", \"conditionally-emergent\", \"non-emergent\"]\n[[dimension]]\nname = \"task\"\nvalues = [\"information\"]\n").unwrap();
+        std::fs::create_dir_all(p.join("urgency")).unwrap();
+        std::fs::create_dir_all(p.join("mood")).unwrap();
+        std::fs::write(p.join("urgency/red-flags.toml"), GOOD).unwrap();
+        std::fs::write(p.join("urgency/broken.toml"), "id = ").unwrap();
+        std::fs::write(p.join("urgency/.hidden.toml"), "junk").unwrap();
+        std::fs::write(p.join("urgency/notes.md"), "junk").unwrap();
+        std::fs::write(p.join("mood/x.toml"), GOOD).unwrap();
+        let c = Catalog::load(p).unwrap();
+        assert_eq!(c.manifests.len(), 1);
+        assert_eq!(c.failures.len(), 2, "{:?}", c.failures);
+        assert!(c.failures.iter().any(|f| f.message.contains("folder \"mood\" is not a dimension")));
+        assert!(c.failures.iter().any(|f| f.path.ends_with("broken.toml") && f.message.contains("TOML parse error")));
+        std::fs::remove_file(p.join(DIMENSIONS_FILE)).unwrap();
+        assert!(Catalog::load(p).unwrap_err().to_string().contains("dimensions.toml"));
+    }
+}

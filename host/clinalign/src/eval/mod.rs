@@ -1,0 +1,15 @@
+//! Evaluation: HealthBench scoring, the meta-evaluation of graders against physicians,
+//! the physician-agreed scenario labels (and the classifier evaluation on them), and the
+//! comparison of synthesized rubrics with physician rubrics. Nothing here runs principles.
+
+pub mod graded;
+pub mod meta;
+pub mod physician_labels;
+pub mod rubric_comparison;
+pub mod scoring;
+
+pub use graded::{GradedRow, parse_graded_row};
+pub use meta::{MetaEval, MetaRow, Rate, meta_eval, rater_agreement};
+pub use physician_labels::{ClassifierEval, DimensionEval, healthbench_labels};
+pub use rubric_comparison::{MatchPair, RowRubrics, RubricEval, RubricShape, THRESHOLDS, evaluate};
+pub use scoring::{Aggregate, BOOTSTRAP_SAMPLES, aggregate, bootstrap_std, clipped_mean, example_metrics, score};
