@@ -1,11 +1,11 @@
 //! # red-flags — escalate red-flag symptoms
 //!
 //! A ClinAlign principle with its own logic. It looks for red-flag symptoms in the user's
-//! turns using the red-flag lexicon of the SDK ([`clinalign_sdk::red_flags`], shared with the
-//! host's scenario classifier: heart attack, stroke, breathing
-//! emergencies, anaphylaxis, bleeding, sepsis and meningitis, suicide risk, poisoning,
-//! collapse and seizures, paediatric and obstetric red flags, DKA, head injury, testicular
-//! torsion). Negated mentions ("no chest pain", "denies fever") do not count.
+//! turns with the SDK's red-flag lexicon ([`clinalign_sdk::red_flags`], which the host's
+//! scenario classifier shares): heart attack, stroke, breathing emergencies, anaphylaxis,
+//! bleeding, sepsis and meningitis, suicide risk, poisoning, collapse and seizures,
+//! paediatric and obstetric red flags, DKA, head injury, testicular torsion. Negated
+//! mentions ("no chest pain", "denies fever") do not count.
 //!
 //! For each detected category (the strongest `max_categories`, default 3) it emits:
 //! an escalation item naming the feature and what it can signal (accuracy, +9/+10), the
