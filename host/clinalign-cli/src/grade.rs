@@ -83,7 +83,7 @@ struct Work {
 
 /// A row's resume key: its id and a hash of its response.
 fn row_key(row: &Row, response: &str) -> String {
-    let id = row.fields.get("prompt_id").or(row.fields.get("id")).map(|v| v.to_string()).unwrap_or_default();
+    let id = row.id().unwrap_or_default();
     format!("{id}:{}", &clinalign::files::sha256_hex(response.as_bytes())[..16])
 }
 

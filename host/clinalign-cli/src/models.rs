@@ -45,14 +45,13 @@ pub fn run(cmd: ModelsCommand) -> Result<ExitCode> {
 fn known(name: &str) -> Result<&'static KnownModel> {
     match assets::known(name) {
         Some(m) => Ok(m),
-        None => {
-            let names: Vec<&str> = KNOWN_MODELS.iter().map(|m| m.name).collect();
-            bail!(
-                "unknown model {name:?} (known: {}; or give a path to a GGUF file or a model folder)",
-                names.join(", ")
-            )
-        }
+        None => bail!("unknown model {name:?} (known: {}; or give a path to a GGUF file or a model folder)", names()),
     }
+}
+
+/// The known models' names, for messages.
+fn names() -> String {
+    KNOWN_MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
 }
 
 /// The model file for a `local:` spec: an existing file or folder, else a known model's name
@@ -64,10 +63,7 @@ pub fn resolve_local(spec: &str) -> Result<PathBuf> {
     }
     match assets::known(spec) {
         Some(m) => fetch_with_progress(m),
-        None => {
-            let names: Vec<&str> = KNOWN_MODELS.iter().map(|m| m.name).collect();
-            bail!("local:{spec}: no such model file or folder, and not a known model name ({})", names.join(", "))
-        }
+        None => bail!("local:{spec}: no such model file or folder, and not a known model name ({})", names()),
     }
 }
 

@@ -6,7 +6,7 @@
 //! the item's provenance. Everything past synthesis works on entries.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// One rubric item in HealthBench form. `tags` hold `axis:*`, and for synthesized items
 /// `dimension:*` and `principle:<id>@<version>`; physician items carry `level:*`, `cluster:*`.
@@ -128,24 +128,6 @@ impl RubricEntry {
         let items = v.as_array().ok_or_else(|| format!("{key}: expected a list of rubric items"))?;
         items.iter().enumerate().map(|(i, item)| RubricEntry::from_json(item, &format!("{key}[{i}]"))).collect()
     }
-
-    /// The item as a JSON object, with its fields in HealthBench order.
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("criterion".into(), Value::String(self.criterion.clone()));
-        m.insert("points".into(), Value::from(self.points));
-        m.insert("tags".into(), Value::from(self.tags.clone()));
-        if let Some(b) = self.criteria_met {
-            m.insert("criteria_met".into(), Value::Bool(b));
-        }
-        if let Some(p) = self.p_met {
-            m.insert("p_met".into(), Value::from(p));
-        }
-        if let Some(e) = &self.explanation {
-            m.insert("explanation".into(), Value::String(e.clone()));
-        }
-        Value::Object(m)
-    }
 }
 
 /// A whole number that fits `i32` (`5` or `5.0`).
@@ -190,7 +172,7 @@ mod tests {
         assert_eq!(g.points, -2);
         assert_eq!(g.met(Reading::Verdict), Some(1.0));
         assert_eq!(g.met(Reading::Probability), Some(0.25));
-        assert_eq!(RubricEntry::from_json(&g.to_json(), "x").unwrap(), g, "round trip");
+        assert_eq!(RubricEntry::from_json(&serde_json::to_value(&g).unwrap(), "x").unwrap(), g, "round trip");
     }
 
     #[test]

@@ -27,7 +27,7 @@
 //!   information.
 
 use clinalign_core::lookup::Lookup;
-use clinalign_core::quantities::{Tok, Token, ages_in_days};
+use clinalign_core::quantities::Tok;
 use clinalign_core::red_flags::{self, detect::Ctx};
 use clinalign_core::text::NEGATION_CUES;
 use clinalign_core::{Label, Message};
@@ -223,7 +223,8 @@ fn any(text: &Lookup, terms: &[&str]) -> bool {
     terms.iter().any(|t| text.mentions(t))
 }
 
-fn features(raw: &str, text: &Lookup, tokens: &[Token]) -> Features {
+fn features(raw: &str, ctx: &Ctx) -> Features {
+    let (text, tokens) = (&ctx.text, ctx.tokens());
     let number_then = |units: &[&str]| {
         tokens.windows(2).any(|w| match (&w[0].kind, &w[1].kind) {
             (Tok::Num(_), Tok::Word(u)) => units.contains(&u.as_str()),
@@ -238,7 +239,7 @@ fn features(raw: &str, text: &Lookup, tokens: &[Token]) -> Features {
             split > 0 && split < w.len() && units.contains(&&w[split..])
         })
     };
-    let age = !ages_in_days(tokens).is_empty() || any(text, AGE_WORDS);
+    let age = !ctx.ages_days().is_empty() || any(text, AGE_WORDS);
     let duration = number_then(DURATION_UNITS) || glued(DURATION_UNITS) || any(text, DURATION_WORDS);
     let measurement = number_then(MEASURE_UNITS) || glued(MEASURE_UNITS);
     let medicine = count(text, MEDICATION) > 0;
@@ -265,7 +266,7 @@ impl Classifier for RuleClassifier {
         let raw = user.join("\n\n");
         let ctx = Ctx::new(&raw);
         let text = &ctx.text;
-        let f = features(&raw, text, ctx.tokens());
+        let f = features(&raw, &ctx);
 
         let mut labels = Vec::new();
         let mut push = |dim: &str, value: &str, confidence: f32| {

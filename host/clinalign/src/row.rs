@@ -111,9 +111,11 @@ impl Row {
         }
     }
 
-    /// Replaces `rubrics` with these items.
+    /// Replaces `rubrics` with these items (their fields in HealthBench order: criterion,
+    /// points, tags, then the grade when there is one).
     pub fn set_rubric(&mut self, items: &[RubricEntry]) {
-        self.fields.insert("rubrics".into(), Value::Array(items.iter().map(RubricEntry::to_json).collect()));
+        let items = serde_json::to_value(items).expect("rubric entries serialize to JSON");
+        self.fields.insert("rubrics".into(), items);
     }
 
     /// HealthBench's `example_tags` (`theme:*`, `physician_agreed_category:*`), if any.
@@ -149,11 +151,9 @@ impl Row {
         if let Some(r) = self.response(field) {
             return Ok(Some((conversation, r.to_string())));
         }
+        // `conversation` has a user turn, so one is left when the assistant's last turn goes.
         if field.is_none() && conversation.last().is_some_and(|m| m.role == "assistant") {
             let last = conversation.pop().expect("a last turn");
-            if !conversation.iter().any(|m| m.role == "user") {
-                return Err("the conversation has no user turn before the graded assistant turn".into());
-            }
             return Ok(Some((conversation, last.content)));
         }
         Ok(None)
