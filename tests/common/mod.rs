@@ -133,7 +133,12 @@ pub fn hostile_components() -> &'static (PathBuf, PathBuf) {
             target_dir: repo().join("target/hostile-plugins"),
             cache_dir: Some(cache_dir()),
         };
-        let paths = builder.build(&["hostile".into(), "wrong-world".into()]).expect("hostile components build");
+        let paths: Vec<PathBuf> = builder
+            .build(&["hostile".into(), "wrong-world".into()])
+            .expect("cargo runs")
+            .into_iter()
+            .map(|p| p.expect("hostile components build"))
+            .collect();
         (paths[0].clone(), paths[1].clone())
     })
 }
@@ -148,7 +153,11 @@ pub fn future_version_component() -> &'static PathBuf {
             target_dir: repo().join("target/hostile-plugins"),
             cache_dir: Some(cache_dir()),
         };
-        builder.build(&["future-version".into()]).expect("the future-version component builds").remove(0)
+        builder
+            .build(&["future-version".into()])
+            .expect("cargo runs")
+            .remove(0)
+            .expect("the future-version component builds")
     })
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clinalign::{Engine, EngineBuilder};
+use clinalign::{Engine, EngineBuilder, PrincipleSet};
 use indicatif::ProgressBar;
 
 /// Builds the engine. On a terminal a spinner runs while it loads; otherwise one line on
@@ -40,8 +40,30 @@ pub fn load_engine(builder: EngineBuilder, principles: &Path) -> Result<Engine> 
             set.hash()
         );
     }
-    for f in set.failures() {
-        eprintln!("warning: principle {} left out: {}", f.principle, f.message);
+    for line in left_out(&set) {
+        eprintln!("warning: {line}");
     }
     Ok(engine)
+}
+
+/// What a set left out, one entry per cause: a plugin that failed once (its error indented
+/// below, naming the principles it took out), then each other principle that failed.
+pub fn left_out(set: &PrincipleSet) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in set.plugin_failures() {
+        let message: Vec<String> = p.message.lines().map(|l| format!("    {l}")).collect();
+        out.push(format!(
+            "plugin {} failed; {} principle(s) left out: {}\n{}",
+            p.plugin,
+            p.principles.len(),
+            p.principles.join(", "),
+            message.join("\n")
+        ));
+    }
+    for f in set.failures() {
+        if !set.plugin_failures().iter().any(|p| p.principles.contains(&f.principle)) {
+            out.push(format!("principle {} left out: {}", f.principle, f.message));
+        }
+    }
+    out
 }

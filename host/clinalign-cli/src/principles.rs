@@ -283,8 +283,15 @@ fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
             println!("STYLE {} · {}: criterion {l}", t.principle, t.fixture);
         }
     }
+    for p in set.plugin_failures() {
+        println!("FAIL  plugin {} ({}):", p.plugin, p.principles.join(", "));
+        for line in p.message.lines() {
+            println!("        {line}");
+        }
+    }
     for f in set.failures() {
-        if !set.self_tests().iter().any(|t| t.principle == f.principle && !t.passed) {
+        let by_plugin = set.plugin_failures().iter().any(|p| p.principles.contains(&f.principle));
+        if !by_plugin && !set.self_tests().iter().any(|t| t.principle == f.principle && !t.passed) {
             println!("FAIL  {}: {}", f.principle, f.message);
         }
     }

@@ -52,6 +52,13 @@ pub fn run(args: SynthesizeArgs) -> Result<ExitCode> {
     let engine = args.engine.load()?;
     let set = engine.principle_set();
     let load_ms = started.elapsed().as_millis();
+    if set.principles().is_empty() {
+        bail!(
+            "no principle loaded from {} ({} left out, see the warnings above); no rubric would have an item",
+            args.engine.catalog.principles.display(),
+            set.failures().len()
+        );
+    }
 
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;

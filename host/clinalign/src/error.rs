@@ -36,4 +36,21 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io { path: path.into(), cause: source }
     }
+
+    /// A copy of this error (`std::io::Error` is not `Clone`; its kind and message are kept).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { path, cause } => {
+                Error::Io { path: path.clone(), cause: std::io::Error::new(cause.kind(), cause.to_string()) }
+            }
+            Error::Invalid(m) => Error::Invalid(m.clone()),
+            Error::Build { dir, crates, message, log } => {
+                Error::Build { dir: dir.clone(), crates: crates.clone(), message: message.clone(), log: log.clone() }
+            }
+            Error::Wasm(m) => Error::Wasm(m.clone()),
+            Error::Query { id, message } => Error::Query { id: id.clone(), message: message.clone() },
+            Error::Rejected(m) => Error::Rejected(m.clone()),
+            Error::Watch { path, message } => Error::Watch { path: path.clone(), message: message.clone() },
+        }
+    }
 }

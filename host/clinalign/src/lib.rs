@@ -70,7 +70,7 @@ pub use dimensions::Dimensions;
 pub use engine::{Engine, EngineBuilder, default_plugins_dir};
 pub use error::{Error, Result};
 pub use manifest::Manifest;
-pub use principle_set::PrincipleSet;
+pub use principle_set::{PluginFailure, PrincipleSet};
 pub use reload::{ReloadOutcome, ReloadReport};
 pub use report::RunReport;
 pub use row::Row;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use clinalign_core::{Label, Query, RubricItem};
 use rayon::prelude::*;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, LoadFailure};
@@ -36,6 +37,17 @@ pub struct SetSource {
     pub plugin_target_dir: Option<PathBuf>,
     /// Load only these principle ids (all when `None`).
     pub only: Option<Vec<String>>,
+}
+
+/// A plugin that failed to build or load: its error, once, and the principles it took out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginFailure {
+    /// The crate name or the `.wasm` path, as manifests write it.
+    pub plugin: String,
+    /// The principles that use it, in id order.
+    pub principles: Vec<String>,
+    /// The whole error: for a crate that does not compile, the compiler's first errors.
+    pub message: String,
 }
 
 /// A loaded principle: its manifest and its runtime.
@@ -70,6 +82,7 @@ pub struct PrincipleSet {
     dimensions: Dimensions,
     principles: Vec<LoadedPrinciple>,
     failures: Vec<LoadFailure>,
+    plugin_failures: Vec<PluginFailure>,
     self_tests: Vec<SelfTest>,
     load_time: Duration,
 }
@@ -111,6 +124,12 @@ impl PrincipleSet {
         &self.failures
     }
 
+    /// Plugins that failed to build or load, each once, with the principles they took out
+    /// (those are in [`Self::failures`] too, with the first line of the error).
+    pub fn plugin_failures(&self) -> &[PluginFailure] {
+        &self.plugin_failures
+    }
+
     /// Every fixture run while loading.
     pub fn self_tests(&self) -> &[SelfTest] {
         &self.self_tests
@@ -143,15 +162,32 @@ impl PrincipleSet {
         // Components: build crates in one cargo run, then load each distinct file once.
         let components = load_components(runtime, source, &manifests);
         let mut ready = Vec::new();
+        let mut plugin_failures: Vec<PluginFailure> = Vec::new();
         for m in manifests {
             match components.get(&m.plugin) {
                 Some(Ok(c)) => {
                     let c = c.clone();
                     ready.push((m, c));
                 }
-                Some(Err(msg)) => failures.push(failure(&m, format!("plugin {}: {msg}", m.plugin))),
+                Some(Err(msg)) => {
+                    let first = msg.lines().find(|l| l.trim_start().starts_with("error")).or(msg.lines().next());
+                    failures.push(failure(&m, format!("plugin {} failed: {}", m.plugin, first.unwrap_or_default())));
+                    let plugin = m.plugin.to_string();
+                    match plugin_failures.iter_mut().find(|f| f.plugin == plugin) {
+                        Some(f) => f.principles.push(m.id.clone()),
+                        None => plugin_failures.push(PluginFailure {
+                            plugin,
+                            principles: vec![m.id.clone()],
+                            message: msg.clone(),
+                        }),
+                    }
+                }
                 None => failures.push(failure(&m, format!("plugin {}: not loaded", m.plugin))),
             }
+        }
+        plugin_failures.sort_by(|a, b| a.plugin.cmp(&b.plugin));
+        for f in &mut plugin_failures {
+            f.principles.sort();
         }
 
         // Warm up and self-test, spread over the available cores.
@@ -182,6 +218,7 @@ impl PrincipleSet {
             dimensions: catalog.dimensions,
             principles,
             failures,
+            plugin_failures,
             self_tests,
             load_time: started.elapsed(),
         })
@@ -263,7 +300,16 @@ fn load_components(
             builder.target_dir = t.clone();
         }
         match builder.build(&crates) {
-            Ok(paths) => files.extend(crates.iter().cloned().map(PluginRef::Crate).zip(paths)),
+            Ok(built) => {
+                for (c, result) in crates.iter().zip(built) {
+                    match result {
+                        Ok(path) => files.push((PluginRef::Crate(c.clone()), path)),
+                        Err(e) => {
+                            out.insert(PluginRef::Crate(c.clone()), Err(e.to_string()));
+                        }
+                    }
+                }
+            }
             Err(e) => {
                 let msg = e.to_string();
                 for c in &crates {
