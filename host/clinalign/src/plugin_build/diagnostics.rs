@@ -74,7 +74,7 @@ impl BuildOutcome {
     /// Whether this run produced `krate`'s component.
     pub fn produced(&self, krate: &str) -> bool {
         let name = target_name(krate);
-        self.built.iter().any(|b| *b == name)
+        self.built.contains(&name)
     }
 
     /// Why `krate` has no component: its own first errors, or those of the crates that failed
