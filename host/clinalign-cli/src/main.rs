@@ -12,8 +12,10 @@ mod loading;
 mod models;
 mod openai;
 mod principles;
+mod queries;
 mod score;
 mod synthesize;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +68,9 @@ enum Command {
     Models(models::ModelsCommand),
     /// Compare synthesized rubrics with physician rubrics: coverage, precision, axes, balance.
     EvalRubrics(eval_rubrics::EvalRubricsArgs),
+    /// Rebuild and self-test the principle set on every save; show what changed, and with
+    /// --queries how each rubric changed.
+    Watch(watch::WatchArgs),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -172,6 +177,7 @@ fn main() -> ExitCode {
         Command::Lm(cmd) => lm::run(cmd),
         Command::Models(cmd) => models::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Watch(args) => watch::run(args),
     };
     match result {
         Ok(code) => code,

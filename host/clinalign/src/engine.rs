@@ -11,11 +11,13 @@ use clinalign_core::{Label, LanguageModel, Query, default_cache_dir};
 use crate::classify::{Classifier, RuleClassifier};
 use crate::curation::CurationPolicy;
 use crate::error::{Error, Result};
+use crate::plugin_build::PluginBuilder;
 use crate::principle_set::{PrincipleSet, SetSource};
 use crate::reload::{ReloadReport, reload};
 use crate::rubric::Rubric;
 use crate::runtime::{Limits, Runtime, RuntimeOptions};
 use crate::watch::Watch;
+use crate::watch::sources::{FileChange, SourceRoot};
 
 /// Configures and builds an [`Engine`].
 pub struct EngineBuilder {
@@ -256,12 +258,12 @@ impl Engine {
     /// passes its self-tests; otherwise the live set stays. Requests in flight finish on
     /// the set they started with.
     pub fn reload(&self) -> ReloadReport {
-        self.reload_because("manual".into())
+        self.reload_because("manual".into(), Vec::new())
     }
 
-    fn reload_because(&self, trigger: String) -> ReloadReport {
+    fn reload_because(&self, trigger: String, files: Vec<FileChange>) -> ReloadReport {
         let _one_at_a_time = self.inner.reloading.lock().unwrap();
-        let report = reload(&self.inner.runtime, &self.inner.source, &self.inner.set, trigger);
+        let report = reload(&self.inner.runtime, &self.inner.source, &self.inner.set, trigger, files);
         *self.inner.last_reload.lock().unwrap() = Some(report.clone());
         report
     }
@@ -271,14 +273,51 @@ impl Engine {
         self.inner.last_reload.lock().unwrap().clone()
     }
 
-    /// Watches the principles directory and the plugins workspace, and reloads after
-    /// changes settle, until the returned [`Watch`] is dropped.
+    /// Watches the sources of the principle set (the principles directory, the plugins
+    /// workspace and what its crates build from) and reloads when a file's content changes,
+    /// until the returned [`Watch`] is dropped. See [`crate::watch`].
     pub fn watch(&self) -> Result<Watch> {
-        let source = &self.inner.source;
+        self.watch_with(|_| {})
+    }
+
+    /// [`Engine::watch`], calling `on_reload` with each reload's report (on the watcher's
+    /// thread, one at a time), e.g. to show an author what changed.
+    pub fn watch_with(&self, on_reload: impl Fn(&ReloadReport) + Send + 'static) -> Result<Watch> {
         let engine = self.clone();
-        Watch::start(&[&source.principles_dir, &source.plugins_dir], move |trigger| {
-            engine.reload_because(trigger);
+        let principles = &self.inner.source.principles_dir;
+        let project = std::path::absolute(principles).ok().and_then(|p| p.parent().map(Path::to_path_buf));
+        Watch::start(self.sources()?, move |files| {
+            let shown: Vec<String> = files
+                .iter()
+                .take(5)
+                .map(|f| {
+                    let path = project.as_ref().and_then(|p| f.path.strip_prefix(p).ok()).unwrap_or(&f.path);
+                    FileChange { path: path.to_path_buf(), change: f.change }.to_string()
+                })
+                .collect();
+            let more = if files.len() > 5 { format!(" and {} more", files.len() - 5) } else { String::new() };
+            let report = engine.reload_because(format!("watch: {}{more}", shown.join(", ")), files);
+            on_reload(&report);
         })
+    }
+
+    /// The folders the set is built from: the principles (manifests, `dimensions.toml`,
+    /// components), the plugins workspace, the crates outside it that it reaches by path,
+    /// and the WIT package beside it.
+    fn sources(&self) -> Result<Vec<SourceRoot>> {
+        let source = &self.inner.source;
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut roots = vec![SourceRoot { dir: abs(&source.principles_dir), extensions: Some(&["toml", "wasm"]) }];
+        let builder = PluginBuilder::new(&source.plugins_dir, None);
+        if source.plugins_dir.join("Cargo.toml").is_file() {
+            for dir in builder.source_dirs()? {
+                roots.push(SourceRoot { dir: abs(&dir), extensions: None });
+            }
+            if let Some(wit) = abs(&source.plugins_dir).parent().map(|p| p.join("wit")) {
+                roots.push(SourceRoot { dir: wit, extensions: None });
+            }
+        }
+        Ok(roots)
     }
 }
 

@@ -71,12 +71,13 @@ pub use engine::{Engine, EngineBuilder, default_plugins_dir};
 pub use error::{Error, Result};
 pub use manifest::Manifest;
 pub use principle_set::{PluginFailure, PrincipleSet};
-pub use reload::{ReloadOutcome, ReloadReport};
+pub use reload::{ReloadOutcome, ReloadReport, SetChanges};
 pub use report::RunReport;
 pub use row::Row;
 pub use rubric::{PrincipleCall, Rubric};
 pub use runtime::{ErrorKind, Limits, PrincipleError, SUPPORTED_VERSIONS, WIT_VERSION};
 pub use watch::Watch;
+pub use watch::sources::{ChangeKind, FileChange};
 
 #[cfg(test)]
 mod tests {

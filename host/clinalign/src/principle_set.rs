@@ -204,15 +204,7 @@ impl PrincipleSet {
         principles.sort_by(|a, b| a.manifest.id.cmp(&b.manifest.id));
         failures.sort_by(|a, b| a.principle.cmp(&b.principle));
 
-        if require_all && !failures.is_empty() {
-            let list: Vec<String> = failures.iter().map(|f| format!("{}: {}", f.principle, f.message)).collect();
-            return Err(Error::Rejected(format!(
-                "{} principle(s) failed to load: {}",
-                failures.len(),
-                list.join(" | ")
-            )));
-        }
-        Ok(PrincipleSet {
+        let set = PrincipleSet {
             hash: set_hash(&catalog, &principles),
             gate: Gate::new(principles.iter().map(|p| &p.manifest)),
             dimensions: catalog.dimensions,
@@ -221,7 +213,21 @@ impl PrincipleSet {
             plugin_failures,
             self_tests,
             load_time: started.elapsed(),
-        })
+        };
+        if require_all {
+            set.whole()?;
+        }
+        Ok(set)
+    }
+
+    /// Whether every principle loaded and passed its fixtures: what a reload requires
+    /// before the set goes live. The error lists the principles left out and why.
+    pub fn whole(&self) -> Result<()> {
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = self.failures.iter().map(|f| format!("{}: {}", f.principle, f.message)).collect();
+        Err(Error::Rejected(format!("{} principle(s) failed to load: {}", self.failures.len(), list.join(" | "))))
     }
 }
 
