@@ -85,7 +85,8 @@ fn the_watcher_is_quiet_when_idle_and_names_the_edit() {
 
     // An edit goes live, and the report names it.
     std::fs::write(&manifest, original.replace("version = \"1.0.0\"", "version = \"1.0.1\"")).unwrap();
-    wait_for(std::time::Duration::from_secs(60), "the edit to go live", || engine.principle_set().hash() != set);
+    wait_for(std::time::Duration::from_secs(60), "the edit to go live", || engine.last_reload().is_some());
+    assert_ne!(engine.principle_set().hash(), set);
     let report = engine.last_reload().unwrap();
     assert!(matches!(report.outcome, clinalign::ReloadOutcome::Live { .. }), "{report:?}");
     assert_eq!(report.trigger, "watch: principles/urgency/emergency-first.toml (modified)");
@@ -137,7 +138,7 @@ fn clinalign_watch_shows_what_an_edit_changed() {
     });
     let mut lines = Vec::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let mut next = |lines: &mut Vec<String>| {
+    let next = |lines: &mut Vec<String>| {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("watch output so far: {lines:#?}"));
         lines.push(line.clone());
@@ -166,4 +167,215 @@ fn clinalign_watch_shows_what_an_edit_changed() {
         "{text}"
     );
     assert!(text.contains("  rubrics: 1 of 2 queries changed"), "{text}");
+}
+
+/// The engine over the repository's principles, with the shared caches.
+fn repo_engine() -> clinalign::Engine {
+    clinalign::Engine::builder()
+        .principles_dir(repo().join("principles"))
+        .plugin_target_dir(plugin_target_dir())
+        .cache_dir(Some(cache_dir()))
+        .build()
+        .unwrap()
+}
+
+/// `explain` takes synthesis's path: its rubric is synthesize's, every emitted item has one
+/// fate, and the fates add up to the curation counts.
+#[test]
+fn explanations_match_synthesis_and_account_for_every_item() {
+    use clinalign::explain::{Fate, StepOutcome};
+    let engine = repo_engine();
+    let text = std::fs::read_to_string(repo().join("data/queries/liveqa_medical_test_104.jsonl")).unwrap();
+    let dims = engine.principle_set().dimensions().clone();
+    let (mut merges, mut drops, mut gated, mut silent) = (0, 0, 0, 0);
+    for (i, line) in text.lines().enumerate() {
+        let q = clinalign::Row::parse(line).unwrap().query(&format!("line-{}", i + 1), &dims).unwrap();
+        let e = engine.explain(&q).unwrap();
+        let r = engine.synthesize(&q).unwrap();
+        assert_eq!(e.rubric.items, r.items, "{}", q.id);
+        assert_eq!(e.rubric.scenario, r.scenario);
+        assert_eq!(e.rubric.curation, r.curation);
+        assert!(e.scenario.iter().all(|l| l.rule.as_ref().is_some_and(|r| !r.is_empty())), "every label classified");
+        let called: Vec<&str> = r.calls.iter().map(|c| c.principle.as_str()).collect();
+        let mut fates = (0, 0, 0);
+        for step in &e.pool {
+            match &step.outcome {
+                StepOutcome::GatedOut { gate_terms } => {
+                    gated += 1;
+                    assert!(!gate_terms.is_empty());
+                    assert!(!called.contains(&step.principle.as_str()), "{} was gated out", step.principle);
+                }
+                StepOutcome::Silent { why } => {
+                    silent += 1;
+                    assert!(!why.is_empty());
+                }
+                StepOutcome::Emitted { items } => {
+                    for item in items {
+                        match &item.fate {
+                            Fate::Kept => fates.0 += 1,
+                            Fate::Merged { into, similarity, .. } => {
+                                fates.1 += 1;
+                                assert!(*similarity >= e.policy.merge_similarity);
+                                assert!(r.items.iter().any(|k| &k.criterion == into), "merged into a kept item");
+                            }
+                            Fate::Dropped { why, .. } => {
+                                fates.2 += 1;
+                                assert!(!why.is_empty())
+                            }
+                        }
+                    }
+                }
+                StepOutcome::Failed { error } => panic!("{}: {error}", step.principle),
+            }
+        }
+        assert_eq!(fates, (r.items.len(), r.curation.merged, r.curation.dropped), "{}", q.id);
+        merges += fates.1;
+        drops += fates.2;
+    }
+    assert!(merges > 0 && drops > 0 && gated > 0 && silent > 0, "{merges} {drops} {gated} {silent}");
+}
+
+/// `clinalign explain` as text and as JSON, for a question and for a row of a file.
+#[test]
+fn clinalign_explain_shows_labels_pool_curation_and_rubric() {
+    let out = run(clinalign()
+        .current_dir(repo())
+        .args(["explain", "My 7-week-old has a fever of 38.4 and is not feeding well. Should I give Tylenol?"]));
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\nscenario\n  urgency      emergent"), "{text}");
+    assert!(text.contains("classified: 1 red-flag feature(s): a fever in a baby under 3 months old"), "{text}");
+    assert!(text.contains("\npool: ") && text.contains("  emitted  urgency.red-flag-symptoms"), "{text}");
+    assert!(text.contains("  gated    ") && text.contains("none of its trigger terms occurs"), "{text}");
+    assert!(text.contains("→ kept") && text.contains("→ dropped: the rubric was full (20 items)"), "{text}");
+    assert!(text.contains("→ merged into ") && text.contains("(similarity 0."), "{text}");
+    assert!(text.contains("\nrubric: 20 item(s)"), "{text}");
+
+    let rows = repo().join("data/queries/liveqa_medical_test_104.jsonl");
+    let out =
+        run(clinalign().current_dir(repo()).args(["explain", "--json", "--id", "liveqa-TQ3", "--rows"]).arg(&rows));
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["query_id"], "liveqa-TQ3");
+    assert_eq!(v["scenario"].as_array().unwrap().len(), 4);
+    assert!(v["pool"].as_array().unwrap().iter().any(|s| s["status"] == "emitted"), "{v}");
+    assert!(v["rubric"]["items"].as_array().is_some_and(|i| !i.is_empty()));
+
+    let out = run(clinalign().current_dir(repo()).args(["explain", "--id", "nope", "--rows"]).arg(&rows));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no row with id \"nope\""));
+}
+
+/// A fixture is a real query: the labels it leaves out come from the classifier, so an
+/// `applies_when` that lists every value behaves as leaving it out; and a failing fixture
+/// says which step stopped it.
+#[test]
+fn fixtures_are_classified_like_rows_and_failures_say_why() {
+    let p = Project::with_principles();
+    let manifest = |applies: &str, fixtures: &str| {
+        format!(
+            r#"id = "task.fixture-probe"
+version = "0.1.0"
+dimension = "task"
+title = "Probe"
+statement = "Probe."
+plugin = "template"
+{applies}
+[config.triggers]
+any = ["night sweats"]
+[[config.items]]
+criterion = "Asks how long the night sweats have lasted."
+points = 5
+axis = "context-awareness"
+{fixtures}"#
+        )
+    };
+    let emits_unlabelled = "[[fixtures]]\nname = \"no labels\"\nconversation = [{ role = \"user\", content = \"I have night sweats every night.\" }]\nexpect = \"emits\"\n";
+    let every_value = "[applies_when]\nurgency = [\"emergent\", \"conditionally-emergent\", \"non-emergent\"]\n";
+    for applies in ["", every_value] {
+        p.write_manifest("task", "fixture-probe", &manifest(applies, emits_unlabelled));
+        let engine = p.builder().only(vec!["task.fixture-probe".into()]).build().unwrap();
+        let t = engine.principle_set().self_tests()[0].clone();
+        assert!(t.passed, "applies_when {applies:?}: {t:?}");
+        assert_eq!(t.classified, ["urgency", "uncertainty", "expertise", "task"]);
+    }
+
+    let failing = [
+        ("negated", "I have no night sweats.", "", "triggers.any: \"night sweats\" occurs only negated"),
+        ("gated", "I have a headache.", "", "the gate skipped it: none of its 1 trigger term(s) occurs"),
+        (
+            "outside",
+            "I have night sweats.",
+            "scenario = { expertise = \"health-professional\" }\n",
+            "expertise is health-professional (given), but it applies when expertise is one of [layperson]",
+        ),
+        (
+            "classified",
+            "I have night sweats.",
+            "",
+            "urgency is non-emergent (classified), but it applies when urgency is one of [emergent]",
+        ),
+    ];
+    for (name, text, scenario, why) in failing {
+        let applies = match name {
+            "outside" => "[applies_when]\nexpertise = [\"layperson\"]\n",
+            "classified" => "[applies_when]\nurgency = [\"emergent\"]\n",
+            _ => "",
+        };
+        let fixture = format!(
+            "[[fixtures]]\nname = \"{name}\"\nconversation = [{{ role = \"user\", content = \"{text}\" }}]\n{scenario}expect = \"emits\"\n"
+        );
+        p.write_manifest("task", "fixture-probe", &manifest(applies, &fixture));
+        let engine = p.builder().only(vec!["task.fixture-probe".into()]).build().unwrap();
+        let t = engine.principle_set().self_tests()[0].clone();
+        assert!(!t.passed, "{name}");
+        assert!(t.detail.starts_with("expected items, but ") && t.detail.contains(why), "{name}: {}", t.detail);
+    }
+}
+
+/// `synthesize --report R --explain` puts one explanation per row in the report and writes
+/// the same rubrics as without it; `principles test --show-items` prints what each fixture
+/// emitted, under the labels it ran with.
+#[test]
+fn synthesize_explains_on_request_and_tests_show_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let rows: Vec<String> = std::fs::read_to_string(repo().join("data/queries/liveqa_medical_test_104.jsonl"))
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(String::from)
+        .collect();
+    std::fs::write(&input, rows.join("\n")).unwrap();
+    let synth = |out: &str, explain: bool| {
+        let mut c = clinalign();
+        c.current_dir(repo()).arg("synthesize").arg(&input).arg("-o").arg(dir.path().join(out));
+        c.arg("--report").arg(dir.path().join(format!("{out}.report.json")));
+        if explain {
+            c.arg("--explain");
+        }
+        assert!(run(&mut c).status.success());
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(format!("{out}.report.json"))).unwrap())
+                .unwrap();
+        (std::fs::read_to_string(dir.path().join(out)).unwrap(), report)
+    };
+    let (plain, plain_report) = synth("plain.jsonl", false);
+    let (explained, report) = synth("explained.jsonl", true);
+    assert_eq!(plain, explained, "the same rubrics either way");
+    assert!(plain_report.get("explanations").is_none());
+    let explanations = report["explanations"].as_array().unwrap();
+    assert_eq!(explanations.len(), 3);
+    assert_eq!(explanations[0]["query_id"], "liveqa-TQ1");
+    assert!(explanations.iter().all(|e| e["pool"].as_array().is_some_and(|p| !p.is_empty())));
+
+    let out =
+        run(clinalign().current_dir(repo()).args(["principles", "test", "urgency.child-fever-care", "--show-items"]));
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ok    urgency.child-fever-care · toddler with a fever (Emits: 4 item(s))\n        scenario: urgency conditionally-emergent (given), uncertainty "), "{text}");
+    assert!(
+        text.contains("(classified)") && text.contains("        [  9] completeness           Lists the signs"),
+        "{text}"
+    );
 }

@@ -5,6 +5,7 @@
 mod bench;
 mod classify;
 mod eval_rubrics;
+mod explain;
 mod grade;
 mod jsonl;
 mod lm;
@@ -68,6 +69,9 @@ enum Command {
     Models(models::ModelsCommand),
     /// Compare synthesized rubrics with physician rubrics: coverage, precision, axes, balance.
     EvalRubrics(eval_rubrics::EvalRubricsArgs),
+    /// Why one query's rubric came out as it did: labels and their rules, the pool, what
+    /// each principle did, what curation merged and dropped.
+    Explain(explain::ExplainArgs),
     /// Rebuild and self-test the principle set on every save; show what changed, and with
     /// --queries how each rubric changed.
     Watch(watch::WatchArgs),
@@ -178,6 +182,7 @@ fn main() -> ExitCode {
         Command::Models(cmd) => models::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Watch(args) => watch::run(args),
+        Command::Explain(args) => explain::run(args),
     };
     match result {
         Ok(code) => code,

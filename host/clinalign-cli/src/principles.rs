@@ -25,6 +25,10 @@ pub enum PrinciplesCommand {
     Test {
         /// Test only this principle (e.g. urgency.emergency-first).
         id: Option<String>,
+        /// Also print each fixture's scenario (given and classified labels) and the items it
+        /// emitted.
+        #[arg(long)]
+        show_items: bool,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -64,7 +68,7 @@ pub enum PrinciplesCommand {
 pub fn run(cmd: PrinciplesCommand) -> Result<ExitCode> {
     match cmd {
         PrinciplesCommand::List { catalog, json } => list(&catalog, json),
-        PrinciplesCommand::Test { id, engine } => test(&engine, id),
+        PrinciplesCommand::Test { id, show_items, engine } => test(&engine, id, show_items),
         PrinciplesCommand::New { id, dimension, rust, catalog } => new(&catalog, &id, &dimension, rust),
         PrinciplesCommand::Stats { catalog, json } => stats(&catalog, json),
         PrinciplesCommand::Docs { catalog, output } => docs(&catalog, output),
@@ -260,7 +264,7 @@ fn docs(args: &CatalogArgs, output: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
+fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitCode> {
     let mut builder = args.builder();
     if let Some(id) = &id {
         builder = builder.only(vec![id.clone()]);
@@ -277,6 +281,12 @@ fn test(args: &EngineArgs, id: Option<String>) -> Result<ExitCode> {
         } else {
             failed += 1;
             println!("FAIL  {} · {} ({:?}): {}", t.principle, t.fixture, t.expect, t.detail);
+        }
+        if show_items {
+            println!("        scenario: {}", clinalign::self_test::describe_scenario(&t.scenario, &t.classified));
+            for i in &t.items {
+                println!("        [{:>3}] {:<22} {}", i.points, i.axis.name(), i.criterion);
+            }
         }
         for l in &t.lint {
             style += 1;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use clinalign::{Query, Row, Rubric, RunReport};
+use clinalign::{Explanation, Query, Row, Rubric, RunReport};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -38,6 +38,11 @@ pub struct SynthesizeArgs {
     /// Skip invalid input rows (each is reported and counted) instead of stopping.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// With --report: also explain every row in the report (`explanations`: label rules,
+    /// what each principle of the pool did, what curation merged and dropped), as
+    /// `clinalign explain --json` does.
+    #[arg(long, requires = "report")]
+    pub explain: bool,
     /// Exit with status 1 when any principle failed to load or failed on a query; OUT is
     /// then left as it was.
     #[arg(long)]
@@ -93,11 +98,18 @@ pub fn run(args: SynthesizeArgs) -> Result<ExitCode> {
                 Err(msg) => bail!("{input}:{}: {msg}", line.number),
             }
         }
-        let rubrics: Vec<clinalign::Result<Rubric>> =
-            pool.install(|| rows.par_iter().map(|(_, q)| engine.synthesize(q)).collect());
-        for ((row, _), rubric) in rows.into_iter().zip(rubrics) {
-            let rubric = rubric?;
+        let rubrics: Vec<clinalign::Result<(Rubric, Option<Explanation>)>> = pool.install(|| {
+            rows.par_iter()
+                .map(|(_, q)| match args.explain {
+                    true => engine.explain(q).map(|e| (e.rubric.clone(), Some(e))),
+                    false => engine.synthesize(q).map(|r| (r, None)),
+                })
+                .collect()
+        });
+        for ((row, _), result) in rows.into_iter().zip(rubrics) {
+            let (rubric, explanation) = result?;
             report.record(&rubric);
+            report.explanations.extend(explanation);
             summary.add(&rubric);
             out.write(&row.synthesized(&rubric))?;
         }

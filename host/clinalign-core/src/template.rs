@@ -30,6 +30,8 @@
 //! `{terms}` (all affirmed `any` triggers, "a, b and c"), `{urgency}`, `{uncertainty}`,
 //! `{expertise}`, `{task}` (the query's labels), and every key of `[config.vars]`.
 
+mod why;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

@@ -42,6 +42,54 @@ pub trait Classifier: Send + Sync {
     /// One label per dimension of `dims` this classifier knows; values must come from the
     /// vocabulary.
     fn classify(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Label>;
+
+    /// [`Classifier::classify`] with the rule (or the reason) that decided each label, for
+    /// an author asking why. The default names the classifier only.
+    fn explain(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Decision> {
+        let rule = format!("decided by the {} classifier", self.name());
+        self.classify(conversation, dims).into_iter().map(|label| Decision { label, rule: rule.clone() }).collect()
+    }
+}
+
+/// A label and why the classifier chose it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Decision {
+    pub label: Label,
+    /// The rule that decided it, in words.
+    pub rule: String,
+}
+
+/// The query's full scenario: its own labels (checked against the vocabulary), and the
+/// classifier's for the dimensions it lacks, in vocabulary order. Each label comes with
+/// where it came from: `None` for a given label, else the classifier's rule.
+pub fn complete_scenario(
+    dims: &Dimensions,
+    classifier: &dyn Classifier,
+    query: &clinalign_core::Query,
+    with_rules: bool,
+) -> Result<Vec<(Label, Option<String>)>, String> {
+    for l in &query.scenario {
+        dims.check(&l.dimension, &l.value)?;
+    }
+    let missing = dims.iter().any(|d| !query.scenario.iter().any(|l| l.dimension == d.name));
+    let guessed: Vec<Decision> = match (missing, with_rules) {
+        (false, _) => Vec::new(),
+        (true, true) => classifier.explain(&query.conversation, dims),
+        (true, false) => classifier
+            .classify(&query.conversation, dims)
+            .into_iter()
+            .map(|label| Decision { label, rule: String::new() })
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for d in dims.iter() {
+        if let Some(l) = query.scenario.iter().find(|l| l.dimension == d.name) {
+            out.push((l.clone(), None));
+        } else if let Some(g) = guessed.iter().find(|g| g.label.dimension == d.name) {
+            out.push((g.label.clone(), Some(g.rule.clone())));
+        }
+    }
+    Ok(out)
 }
 
 /// The built-in classifier: clinical cue lexicons and context slots, negation-aware, no model.
@@ -262,31 +310,58 @@ impl Classifier for RuleClassifier {
     }
 
     fn classify(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Label> {
+        self.explain(conversation, dims).into_iter().map(|d| d.label).collect()
+    }
+
+    fn explain(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Decision> {
         let user: Vec<&str> = conversation.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()).collect();
         let raw = user.join("\n\n");
         let ctx = Ctx::new(&raw);
         let text = &ctx.text;
         let f = features(&raw, &ctx);
 
-        let mut labels = Vec::new();
-        let mut push = |dim: &str, value: &str, confidence: f32| {
+        let mut labels: Vec<Decision> = Vec::new();
+        let mut push = |dim: &str, value: &str, confidence: f32, rule: String| {
             if dims.check(dim, value).is_ok() {
-                labels.push(Label { dimension: dim.into(), value: value.into(), confidence });
+                labels.push(Decision { label: Label { dimension: dim.into(), value: value.into(), confidence }, rule });
             }
         };
 
         // Urgency: red flags count when they describe someone's situation.
         // Red flags are the red-flag lexicon's features (the one the `red-flags` principle
         // uses), counted over every category they signal.
-        let red: usize = red_flags::detect(&ctx, &[]).iter().map(|f| f.features.len()).sum();
+        let findings = red_flags::detect(&ctx, &[]);
+        let red: usize = findings.iter().map(|f| f.features.len()).sum();
         let serious = count(text, CAN_TURN_SERIOUS);
+        let flags = || {
+            let named: Vec<String> =
+                findings.iter().map(|f| format!("{} ({})", f.feature.label, f.category.id)).collect();
+            format!("{red} red-flag feature(s): {}", named.join(", "))
+        };
+        let situation = if f.personal { "in someone's own situation" } else { "in a general question" };
         match (red, serious, f.personal) {
-            (r, _, true) if r >= 2 => push("urgency", "emergent", 0.9),
-            (1, _, true) => push("urgency", "emergent", 0.75),
-            (r, _, false) if r >= 1 => push("urgency", "non-emergent", 0.55),
-            (0, s, true) if s >= 2 => push("urgency", "conditionally-emergent", 0.7),
-            (0, 1, true) => push("urgency", "conditionally-emergent", 0.55),
-            _ => push("urgency", "non-emergent", 0.75),
+            (r, _, true) if r >= 2 => push("urgency", "emergent", 0.9, format!("{} {situation}", flags())),
+            (1, _, true) => push("urgency", "emergent", 0.75, format!("{} {situation}", flags())),
+            (r, _, false) if r >= 1 => push("urgency", "non-emergent", 0.55, format!("{} {situation}", flags())),
+            (0, s, true) if s >= 2 => push(
+                "urgency",
+                "conditionally-emergent",
+                0.7,
+                format!("no red flag; {s} symptoms that can turn serious {situation}"),
+            ),
+            (0, 1, true) => push(
+                "urgency",
+                "conditionally-emergent",
+                0.55,
+                format!("no red flag; one symptom that can turn serious {situation}"),
+            ),
+            (0, s, _) => push(
+                "urgency",
+                "non-emergent",
+                0.75,
+                format!("no red flag; {s} symptoms that can turn serious {situation}"),
+            ),
+            _ => push("urgency", "non-emergent", 0.75, "no red flag in someone's own situation".into()),
         }
 
         // Uncertainty: what kind of answer is asked for. An outcome nobody can know is
@@ -296,32 +371,64 @@ impl Classifier for RuleClassifier {
         let decision = any(text, DECISION);
         let explanation = any(text, EXPLANATION);
         let professional = count(text, PROFESSIONAL);
+        let slots = f.slots;
         if any(text, IRREDUCIBLE) && (f.personal || f.words > 6) {
-            push("uncertainty", "irreducible", 0.65);
+            push(
+                "uncertainty",
+                "irreducible",
+                0.65,
+                "asks about an outcome nobody can know (prognosis, chances, \"will it…\")".into(),
+            );
         } else if any(text, MISSING_INFO) {
-            push("uncertainty", "reducible", 0.7);
+            push("uncertainty", "reducible", 0.7, "the user says information is missing".into());
         } else if professional >= 2 || (any(text, ASSESSED) && f.slots >= 2) {
             // A clinician's question, or one about a plan a clinician already made.
-            push("uncertainty", "none", 0.6);
+            let why = if professional >= 2 {
+                format!("a clinician's question ({professional} clinical-register cues)")
+            } else {
+                format!("a plan a clinician already made, with {slots} context facts")
+            };
+            push("uncertainty", "none", 0.6, why);
         } else if decision {
+            let why = format!(
+                "asks for a decision about a specific person; {slots} of 8 context facts given (age, duration, measurements, medicines, history, pertinent negatives, what was tried, sex or pregnancy)"
+            );
             match f.slots {
-                0..=3 => push("uncertainty", "reducible", 0.75),
-                4 => push("uncertainty", "reducible", 0.55),
-                _ => push("uncertainty", "none", 0.55),
+                0..=3 => push("uncertainty", "reducible", 0.75, why),
+                4 => push("uncertainty", "reducible", 0.55, why),
+                _ => push("uncertainty", "none", 0.55, why),
             }
         } else if explanation || f.general_question {
-            push("uncertainty", "none", if f.personal { 0.55 } else { 0.7 });
+            let why = if explanation {
+                "asks for an explanation or a fact, answerable as asked"
+            } else {
+                "a general-knowledge question"
+            };
+            push("uncertainty", "none", if f.personal { 0.55 } else { 0.7 }, why.into());
         } else {
-            push("uncertainty", "reducible", if f.words < 12 { 0.7 } else { 0.55 });
+            push(
+                "uncertainty",
+                "reducible",
+                if f.words < 12 { 0.7 } else { 0.55 },
+                format!("a personal account with no clear question ({} words)", f.words),
+            );
         }
 
         // Expertise: clinical register.
+        let register = format!(
+            "{professional} clinical-register cue(s) (a stated clinical role, dosing units, abbreviations, guideline or work-up language)"
+        );
         if professional >= 3 {
-            push("expertise", "health-professional", 0.9);
+            push("expertise", "health-professional", 0.9, register);
         } else if professional == 2 {
-            push("expertise", "health-professional", 0.65);
+            push("expertise", "health-professional", 0.65, register);
         } else {
-            push("expertise", "layperson", if professional == 1 { 0.6 } else { 0.8 });
+            push(
+                "expertise",
+                "layperson",
+                if professional == 1 { 0.6 } else { 0.8 },
+                format!("{register}; 2 or more make a health professional"),
+            );
         }
 
         // Task: data transformation first (asked for, or the user's text is itself a
@@ -329,9 +436,14 @@ impl Classifier for RuleClassifier {
         let data = count(text, DATA_TASK);
         let record = count(text, RECORD_MARKS);
         if data >= 1 && (f.words > 40 || data >= 2) {
-            push("task", "data-task", if data >= 2 { 0.85 } else { 0.65 });
+            push(
+                "task",
+                "data-task",
+                if data >= 2 { 0.85 } else { 0.65 },
+                format!("asks to transform given data ({data} cue(s))"),
+            );
         } else if record >= 3 {
-            push("task", "data-task", 0.6);
+            push("task", "data-task", 0.6, format!("the user's text is a clinical record ({record} record marks)"));
         } else {
             let scores = [
                 ("medication", count(text, MEDICATION) * 2),
@@ -339,15 +451,23 @@ impl Classifier for RuleClassifier {
                 ("treatment", count(text, TREATMENT) * 2),
                 ("lifestyle", count(text, LIFESTYLE)),
             ];
+            let shown: Vec<String> = scores.iter().map(|(t, s)| format!("{t} {s}")).collect();
+            let cues = format!("cue scores: {}", shown.join(", "));
             match scores.iter().max_by_key(|(_, s)| *s).filter(|(_, s)| *s > 0) {
-                Some((_, s)) if f.general_question && *s < 4 => push("task", "information", 0.55),
-                Some((task, s)) => push("task", task, if *s >= 4 { 0.8 } else { 0.6 }),
-                None => push("task", "information", 0.65),
+                Some((_, s)) if f.general_question && *s < 4 => {
+                    push("task", "information", 0.55, format!("a general question with weak cues ({cues})"))
+                }
+                Some((task, s)) => {
+                    push("task", task, if *s >= 4 { 0.8 } else { 0.6 }, format!("the strongest cue family ({cues})"))
+                }
+                None => {
+                    push("task", "information", 0.65, "no medication, diagnosis, treatment or lifestyle cue".into())
+                }
             }
         }
 
         let order: Vec<&str> = dims.iter().map(|d| d.name.as_str()).collect();
-        labels.sort_by_key(|l| order.iter().position(|d| *d == l.dimension));
+        labels.sort_by_key(|d| order.iter().position(|o| *o == d.label.dimension));
         labels
     }
 }

@@ -66,10 +66,71 @@ pub struct CurationStats {
     pub dropped: usize,
 }
 
+/// What curation decided for each candidate, by position in the candidate list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CurationTrace {
+    /// Items folded into a near-duplicate, in the order they were merged.
+    pub merged: Vec<Merge>,
+    /// Items left out, and why.
+    pub dropped: Vec<Dropped>,
+    /// The items kept, in rubric order.
+    pub kept: Vec<usize>,
+}
+
+/// Candidate `item` was folded into candidate `into`, whose wording the rubric keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Merge {
+    pub item: usize,
+    pub into: usize,
+    /// Dice similarity of their content words (see [`crate::similarity`]).
+    pub similarity: f64,
+}
+
+/// Candidate `item` was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    pub item: usize,
+    pub reason: DropReason,
+}
+
+/// Why curation left an item out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropReason {
+    /// The rubric was full (`max_items`) with higher-priority items.
+    Cap,
+    /// Its sign's share was full (penalties kept between the policy's shares).
+    Balance,
+}
+
+impl DropReason {
+    /// In words, for reports.
+    pub fn describe(self, policy: &CurationPolicy) -> String {
+        match self {
+            DropReason::Cap => format!("the rubric was full ({} items) with higher-priority items", policy.max_items),
+            DropReason::Balance => format!(
+                "penalties are kept at {:.0}–{:.0}% of the rubric",
+                100.0 * policy.min_negative_share,
+                100.0 * policy.max_negative_share
+            ),
+        }
+    }
+}
+
 /// Merges near-duplicates and caps the rubric; the kept items stay in their original order.
 /// A merged item keeps the higher-priority wording and gains the other principle's
 /// `principle:` tag.
 pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<RubricEntry>, CurationStats) {
+    let (items, stats, _) = curate_traced(candidates, policy);
+    (items, stats)
+}
+
+/// [`curate`], saying what it did to each candidate.
+pub fn curate_traced(
+    candidates: Vec<Candidate>,
+    policy: &CurationPolicy,
+) -> (Vec<RubricEntry>, CurationStats, CurationTrace) {
+    let mut trace = CurationTrace::default();
     let mut stats = CurationStats { candidates: candidates.len(), ..Default::default() };
     let words: Vec<WordHashes> = candidates.iter().map(|c| WordHashes::of(&c.entry.criterion)).collect();
 
@@ -80,12 +141,15 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
     let mut extra_tags: HashMap<usize, Vec<String>> = HashMap::new();
     for &i in &order {
         let sign = candidates[i].entry.points.signum();
-        let twin = kept.iter().copied().find(|&k| {
-            candidates[k].entry.points.signum() == sign && words[k].dice(&words[i]) >= policy.merge_similarity
+        let twin = kept.iter().copied().find_map(|k| {
+            let similarity = words[k].dice(&words[i]);
+            (candidates[k].entry.points.signum() == sign && similarity >= policy.merge_similarity)
+                .then_some((k, similarity))
         });
         match twin {
-            Some(k) => {
+            Some((k, similarity)) => {
                 stats.merged += 1;
+                trace.merged.push(Merge { item: i, into: k, similarity });
                 let tags = extra_tags.entry(k).or_default();
                 for t in candidates[i].entry.tags.iter().filter(|t| t.starts_with("principle:")) {
                     if !candidates[k].entry.tags.contains(t) && !tags.contains(t) {
@@ -108,6 +172,8 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
     let mut chosen: Vec<usize> = Vec::new();
     let mut per_principle: HashMap<&str, usize> = HashMap::new();
     let (mut pos, mut neg) = (0usize, 0usize);
+    // Why each item not chosen in the last pass was passed over.
+    let mut passed_over: HashMap<usize, DropReason> = HashMap::new();
     for pass in 0..2 {
         for &i in &kept {
             let c = &candidates[i];
@@ -115,7 +181,13 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
             let room = if negative { neg < max_negative } else { pos < max_positive };
             let principle_room =
                 pass == 1 || per_principle.get(c.principle.as_str()).copied().unwrap_or(0) < policy.max_per_principle;
-            if chosen.len() >= target || chosen.contains(&i) || !room || !principle_room {
+            if chosen.contains(&i) {
+                continue;
+            }
+            if chosen.len() >= target || !room || !principle_room {
+                if pass == 1 {
+                    passed_over.insert(i, if chosen.len() >= target { DropReason::Cap } else { DropReason::Balance });
+                }
                 continue;
             }
             chosen.push(i);
@@ -128,11 +200,17 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
     // (always keeping one). `chosen` is in priority order.
     while neg > 1 && neg as f64 > (policy.max_negative_share * (pos + neg) as f64).floor() {
         let last = chosen.iter().rposition(|&i| candidates[i].entry.points < 0).expect("a penalty");
-        chosen.remove(last);
+        passed_over.insert(chosen.remove(last), DropReason::Balance);
         neg -= 1;
     }
     stats.dropped = kept.len() - chosen.len();
+    for &i in &kept {
+        if !chosen.contains(&i) {
+            trace.dropped.push(Dropped { item: i, reason: passed_over.get(&i).copied().unwrap_or(DropReason::Cap) });
+        }
+    }
     chosen.sort_unstable();
+    trace.kept = chosen.clone();
     let out = chosen
         .into_iter()
         .map(|i| {
@@ -143,7 +221,7 @@ pub fn curate(candidates: Vec<Candidate>, policy: &CurationPolicy) -> (Vec<Rubri
             e
         })
         .collect();
-    (out, stats)
+    (out, stats, trace)
 }
 
 #[cfg(test)]
@@ -227,6 +305,39 @@ mod tests {
         assert_eq!(out.len() - neg, 2);
         assert_eq!(neg, 1, "{out:?}");
         assert_eq!(out.iter().find(|e| e.points < 0).unwrap().points, -8, "the strongest penalty stays");
+    }
+
+    #[test]
+    fn the_trace_says_what_happened_to_each_candidate() {
+        let mut items = vec![
+            cand(
+                "Suggests waiting at home to see whether the pain improves instead of emergency care.",
+                -10,
+                "u.a",
+                true,
+            ),
+            cand(
+                "Suggests waiting at home to see whether the pain improves instead of emergency care now.",
+                -8,
+                "u.b",
+                true,
+            ),
+        ];
+        for (i, w) in ["anemia", "gout", "cough", "eczema"].iter().enumerate() {
+            items.push(cand(&format!("Explains {w}."), 9 - i as i32, &format!("u.p{i}"), true));
+        }
+        let policy = CurationPolicy { max_items: 3, ..Default::default() };
+        let (out, stats, trace) = curate_traced(items, &policy);
+        assert_eq!(trace.merged.len(), 1);
+        assert_eq!((trace.merged[0].item, trace.merged[0].into), (1, 0));
+        assert!(trace.merged[0].similarity >= policy.merge_similarity);
+        assert_eq!(trace.kept.len(), out.len());
+        assert_eq!(trace.dropped.len(), stats.dropped);
+        assert_eq!(
+            trace.dropped,
+            [Dropped { item: 4, reason: DropReason::Cap }, Dropped { item: 5, reason: DropReason::Cap }]
+        );
+        assert!(DropReason::Balance.describe(&policy).contains("20–40%"));
     }
 
     #[test]

@@ -8,9 +8,10 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use clinalign_core::{Label, LanguageModel, Query, default_cache_dir};
 
-use crate::classify::{Classifier, RuleClassifier};
+use crate::classify::{Classifier, RuleClassifier, complete_scenario};
 use crate::curation::CurationPolicy;
 use crate::error::{Error, Result};
+use crate::explain::Explanation;
 use crate::plugin_build::PluginBuilder;
 use crate::principle_set::{PrincipleSet, SetSource};
 use crate::reload::{ReloadReport, reload};
@@ -164,7 +165,7 @@ impl EngineBuilder {
             plugin_target_dir: self.plugin_target_dir,
             only: self.only,
         };
-        let set = PrincipleSet::build(&runtime, &source, self.require_all)?;
+        let set = PrincipleSet::build(&runtime, &source, &*self.classifier, self.require_all)?;
         tracing::info!(
             principle_set = set.hash(),
             principles = set.principles().len(),
@@ -254,6 +255,18 @@ impl Engine {
         Ok(set.synthesize(&labelled, &self.inner.curation))
     }
 
+    /// Explains the rubric of `query` with the live set: the rule behind each label the
+    /// classifier filled in, what each principle of the pool did, and what curation merged
+    /// and dropped. Its `rubric` is the one [`Engine::synthesize`] writes.
+    pub fn explain(&self, query: &Query) -> Result<Explanation> {
+        let set = self.principle_set();
+        let labels = complete_scenario(set.dimensions(), &*self.inner.classifier, query, true)
+            .map_err(|message| Error::Query { id: query.id.clone(), message })?;
+        let (scenario, rules): (Vec<Label>, Vec<Option<String>>) = labels.into_iter().unzip();
+        let labelled = Query { id: query.id.clone(), conversation: query.conversation.clone(), scenario };
+        Ok(set.explain(&labelled, rules, &self.inner.curation))
+    }
+
     /// Builds a new set from the sources and swaps it in if every principle loads and
     /// passes its self-tests; otherwise the live set stays. Requests in flight finish on
     /// the set they started with.
@@ -263,7 +276,8 @@ impl Engine {
 
     fn reload_because(&self, trigger: String, files: Vec<FileChange>) -> ReloadReport {
         let _one_at_a_time = self.inner.reloading.lock().unwrap();
-        let report = reload(&self.inner.runtime, &self.inner.source, &self.inner.set, trigger, files);
+        let report =
+            reload(&self.inner.runtime, &self.inner.source, &*self.inner.classifier, &self.inner.set, trigger, files);
         *self.inner.last_reload.lock().unwrap() = Some(report.clone());
         report
     }
@@ -322,17 +336,7 @@ impl Engine {
 }
 
 fn scenario_with(set: &PrincipleSet, classifier: &dyn Classifier, query: &Query) -> Result<Vec<Label>> {
-    let dims = set.dimensions();
-    for l in &query.scenario {
-        dims.check(&l.dimension, &l.value).map_err(|message| Error::Query { id: query.id.clone(), message })?;
-    }
-    let missing = dims.iter().any(|d| !query.scenario.iter().any(|l| l.dimension == d.name));
-    let guessed = if missing { classifier.classify(&query.conversation, dims) } else { Vec::new() };
-    let mut out = Vec::new();
-    for d in dims.iter() {
-        if let Some(l) = query.scenario.iter().chain(guessed.iter()).find(|l| l.dimension == d.name) {
-            out.push(l.clone());
-        }
-    }
-    Ok(out)
+    let labels = complete_scenario(set.dimensions(), classifier, query, false)
+        .map_err(|message| Error::Query { id: query.id.clone(), message })?;
+    Ok(labels.into_iter().map(|(l, _)| l).collect())
 }

@@ -31,7 +31,8 @@
 //!   (the vocabulary), [`plugin_build`] (building plugin crates), [`principle_set`] (loading
 //!   and self-testing them, [`self_test`]), [`reload`] and [`watch`] (hot reload);
 //! - a query: [`classify`], [`gate`], [`synthesis`], [`curation`] with [`similarity`] and
-//!   [`criterion_style`], [`rubric`] (what synthesis returns), [`report`] (run reports);
+//!   [`criterion_style`], [`rubric`] (what synthesis returns), [`explain`] (why a rubric came
+//!   out as it did), [`report`] (run reports);
 //! - rows and results: [`row`] (HealthBench JSONL rows), [`eval`] (scoring, meta-evaluation,
 //!   rubric comparison, physician labels);
 //! - [`Engine`] ties them together. The library has no async runtime and no global state.
@@ -44,6 +45,7 @@ pub mod dimensions;
 mod engine;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod files;
 pub mod gate;
 pub mod manifest;
@@ -69,6 +71,7 @@ pub use curation::CurationPolicy;
 pub use dimensions::Dimensions;
 pub use engine::{Engine, EngineBuilder, default_plugins_dir};
 pub use error::{Error, Result};
+pub use explain::Explanation;
 pub use manifest::Manifest;
 pub use principle_set::{PluginFailure, PrincipleSet};
 pub use reload::{ReloadOutcome, ReloadReport, SetChanges};

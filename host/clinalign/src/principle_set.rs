@@ -17,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, LoadFailure};
+use crate::classify::Classifier;
 use crate::dimensions::Dimensions;
 use crate::error::{Error, Result};
 use crate::gate::Gate;
@@ -145,6 +146,11 @@ impl PrincipleSet {
         self.principles.iter().filter(move |p| p.manifest.applies_to(scenario))
     }
 
+    /// The gate of the set's principles (positions are those of [`Self::principles`]).
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
     /// The principles to call for a query: the pool, less those its gate skips (see
     /// [`crate::gate`]), in id order.
     pub fn called<'a>(&'a self, query: &Query) -> impl Iterator<Item = &'a LoadedPrinciple> + 'a {
@@ -154,7 +160,12 @@ impl PrincipleSet {
 
     /// Builds a set. With `require_all`, any principle that fails makes the whole set fail
     /// (what a reload wants); otherwise failures are left out and reported.
-    pub(crate) fn build(runtime: &Arc<Runtime>, source: &SetSource, require_all: bool) -> Result<PrincipleSet> {
+    pub(crate) fn build(
+        runtime: &Arc<Runtime>,
+        source: &SetSource,
+        classifier: &dyn Classifier,
+        require_all: bool,
+    ) -> Result<PrincipleSet> {
         let started = Instant::now();
         let catalog = Catalog::load(&source.principles_dir)?;
         let (manifests, mut failures) = select(&catalog, source)?;
@@ -191,7 +202,8 @@ impl PrincipleSet {
         }
 
         // Warm up and self-test, spread over the available cores.
-        let results: Vec<_> = ready.into_par_iter().map(|(m, c)| start(runtime, m, c)).collect();
+        let dims = &catalog.dimensions;
+        let results: Vec<_> = ready.into_par_iter().map(|(m, c)| start(runtime, m, c, dims, classifier)).collect();
         let mut principles = Vec::new();
         let mut self_tests = Vec::new();
         for (principle, outcome, tests) in results {
@@ -254,13 +266,15 @@ fn start(
     runtime: &Arc<Runtime>,
     m: Manifest,
     c: LoadedComponent,
+    dims: &Dimensions,
+    classifier: &dyn Classifier,
 ) -> (LoadedPrinciple, std::result::Result<(), String>, Vec<SelfTest>) {
     let config = serde_json::to_string(&m.config).unwrap_or_else(|_| "{}".into());
     let rt = PrincipleRuntime::new(&m.id, c, config, m.capabilities, runtime.clone());
     if let Err(e) = rt.warm_up() {
         return (LoadedPrinciple { manifest: m, runtime: rt }, Err(e.to_string()), Vec::new());
     }
-    let tests = run_fixtures(&m, &rt);
+    let tests = run_fixtures(&m, &rt, dims, classifier);
     let failed: Vec<String> =
         tests.iter().filter(|t| !t.passed).map(|t| format!("self-test {} failed: {}", t.fixture, t.detail)).collect();
     let outcome = if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) };

@@ -9,13 +9,14 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use crate::catalog::LoadFailure;
+use crate::classify::Classifier;
 use crate::principle_set::{PrincipleSet, SetSource};
 use crate::runtime::Runtime;
 use crate::self_test::SelfTest;
 use crate::watch::sources::FileChange;
 
 /// How the last reload went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReloadReport {
     /// What asked for it: "manual", or "watch: <changed files>".
     pub trigger: String,
@@ -86,6 +87,7 @@ impl SetChanges {
 pub(crate) fn reload(
     runtime: &Arc<Runtime>,
     source: &SetSource,
+    classifier: &dyn Classifier,
     live: &ArcSwap<PrincipleSet>,
     trigger: String,
     files: Vec<FileChange>,
@@ -103,7 +105,7 @@ pub(crate) fn reload(
         fixtures_failed: Vec::new(),
         left_out: Vec::new(),
     };
-    report.outcome = match PrincipleSet::build(runtime, source, false) {
+    report.outcome = match PrincipleSet::build(runtime, source, classifier, false) {
         Ok(set) => {
             report.changes = SetChanges::between(&current, &set);
             // A principle that failed is reported as left out, not as removed.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::explain::Explanation;
 use crate::principle_set::PrincipleSet;
 use crate::rubric::Rubric;
 use crate::runtime::ErrorKind;
@@ -39,6 +40,10 @@ pub struct RunReport {
     pub items: u64,
     /// Per principle, in id order; includes principles that failed to load.
     pub principles: Vec<PrincipleStats>,
+    /// Per query, why its rubric came out as it did (only when asked for: `synthesize
+    /// --explain`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explanations: Vec<Explanation>,
     #[serde(skip)]
     index: BTreeMap<String, usize>,
 }

@@ -1,18 +1,22 @@
 //! Self-tests: a principle's fixtures, run when its set is built and before a reload goes
-//! live, through the path a query takes (pool, gate, emit).
+//! live. A fixture is a real query: the labels it leaves out come from the classifier, as
+//! for any input row, and it takes the path a query takes (pool, gate, emit). A failing
+//! fixture says why: outside `applies_when` (and which label), gated out, or called and
+//! silent (for a template principle, which condition did not hold).
 
-use std::collections::BTreeMap;
-
-use clinalign_core::{Query, RubricItem};
+use clinalign_core::template::Template;
+use clinalign_core::{Label, Query, RubricItem};
 use serde::Serialize;
 
+use crate::classify::{Classifier, complete_scenario};
 use crate::criterion_style::criterion_problems;
+use crate::dimensions::Dimensions;
 use crate::gate::Gate;
 use crate::manifest::{Expect, Fixture, Manifest};
 use crate::runtime::{PreparedQuery, PrincipleError, PrincipleRuntime};
 
 /// One fixture run at load time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SelfTest {
     pub principle: String,
     pub fixture: String,
@@ -20,49 +24,138 @@ pub struct SelfTest {
     pub passed: bool,
     /// What happened: the items emitted, or why it failed.
     pub detail: String,
+    /// The fixture's scenario as the principle saw it: its own labels, then the
+    /// classifier's for the dimensions it left out.
+    pub scenario: Vec<Label>,
+    /// The dimensions whose label came from the classifier.
+    pub classified: Vec<String>,
+    /// The items the principle emitted.
+    pub items: Vec<RubricItem>,
     /// Style problems of the emitted criteria (see [`criterion_problems`]). They do not fail
     /// the self-test, but `clinalign principles test` reports them.
     pub lint: Vec<String>,
 }
 
 /// Runs every fixture of a principle.
-pub(crate) fn run_fixtures(m: &Manifest, rt: &PrincipleRuntime) -> Vec<SelfTest> {
+pub(crate) fn run_fixtures(
+    m: &Manifest,
+    rt: &PrincipleRuntime,
+    dims: &Dimensions,
+    classifier: &dyn Classifier,
+) -> Vec<SelfTest> {
     let gate = Gate::new([m]);
-    m.fixtures.iter().map(|f| run_fixture(m, &gate, rt, f)).collect()
+    m.fixtures.iter().map(|f| run_fixture(m, &gate, rt, f, dims, classifier)).collect()
 }
 
-fn run_fixture(m: &Manifest, gate: &Gate, rt: &PrincipleRuntime, f: &Fixture) -> SelfTest {
-    let query =
+fn run_fixture(
+    m: &Manifest,
+    gate: &Gate,
+    rt: &PrincipleRuntime,
+    f: &Fixture,
+    dims: &Dimensions,
+    classifier: &dyn Classifier,
+) -> SelfTest {
+    let mut query =
         Query { id: format!("fixture:{}", f.name), conversation: f.conversation.clone(), scenario: f.scenario.clone() };
+    // The manifest's parser checked the fixture's labels against the vocabulary.
+    let labels = complete_scenario(dims, classifier, &query, false).unwrap_or_default();
+    let classified: Vec<String> =
+        labels.iter().filter(|(_, r)| r.is_some()).map(|(l, _)| l.dimension.clone()).collect();
+    query.scenario = labels.into_iter().map(|(l, _)| l).collect();
+
+    let called = !gate.called([m], &query).is_empty();
     let got: Result<Vec<RubricItem>, PrincipleError> =
-        if gate.called([m], &query).is_empty() { Ok(Vec::new()) } else { rt.emit(&PreparedQuery::new(&query)) };
+        if called { rt.emit(&PreparedQuery::new(&query)) } else { Ok(Vec::new()) };
     let (passed, detail) = match (&got, f.expect) {
         (Err(e), _) => (false, e.to_string()),
         (Ok(items), Expect::Emits) if items.is_empty() => {
-            let why = if m.applies_to(&f.scenario) {
-                "emitted nothing".to_string()
-            } else {
-                format!("its scenario is outside applies_when ({})", describe(&m.applies_when))
-            };
-            (false, format!("expected items, but {why}"))
+            (false, format!("expected items, but {}", why_silent(m, gate, &query, &classified)))
         }
-        (Ok(items), Expect::Silent) if !items.is_empty() => {
-            (false, format!("expected silence, got {} item(s), first: {:?}", items.len(), items[0].criterion))
-        }
-        (Ok(items), _) => (true, format!("{} item(s)", items.len())),
+        (Ok(items), Expect::Silent) if !items.is_empty() => (
+            false,
+            format!(
+                "expected silence, got {} item(s), first: {:?}; its scenario: {}",
+                items.len(),
+                items[0].criterion,
+                describe_scenario(&query.scenario, &classified)
+            ),
+        ),
+        (Ok(items), Expect::Emits) => (true, format!("{} item(s)", items.len())),
+        (Ok(_), Expect::Silent) => (true, why_silent(m, gate, &query, &classified)),
     };
-    let lint = got
+    let items = got.unwrap_or_default();
+    let lint = items
         .iter()
-        .flatten()
         .flat_map(|i| {
             criterion_problems(&i.criterion)
                 .into_iter()
                 .map(move |p| format!("{:?} {p}", i.criterion.chars().take(60).collect::<String>()))
         })
         .collect();
-    SelfTest { principle: m.id.clone(), fixture: f.name.clone(), expect: f.expect, passed, detail, lint }
+    SelfTest {
+        principle: m.id.clone(),
+        fixture: f.name.clone(),
+        expect: f.expect,
+        passed,
+        detail,
+        scenario: query.scenario,
+        classified,
+        items,
+        lint,
+    }
 }
 
-fn describe(applies_when: &BTreeMap<String, Vec<String>>) -> String {
-    applies_when.iter().map(|(d, v)| format!("{d} in [{}]", v.join(", "))).collect::<Vec<_>>().join(", ")
+/// Why the principle added nothing for `query`: the first step of the path that stopped it.
+pub fn why_silent(m: &Manifest, gate: &Gate, query: &Query, classified: &[String]) -> String {
+    if let Some(miss) = outside_pool(m, &query.scenario, classified) {
+        return format!("its scenario is outside applies_when: {miss}");
+    }
+    if gate.called([m], query).is_empty() {
+        let terms = m.gate_terms().unwrap_or_default();
+        return format!(
+            "the gate skipped it: none of its {} trigger term(s) occurs in the user's turns ({})",
+            terms.len(),
+            examples(terms)
+        );
+    }
+    if let Some(why) = m.template_config().and_then(|c| Template::new(c).ok()).and_then(|t| t.why_silent(query)) {
+        return format!("no template condition held: {why}");
+    }
+    "it was called and returned no items".into()
+}
+
+/// The first `applies_when` dimension the labels miss, in words.
+pub fn outside_pool(m: &Manifest, scenario: &[Label], classified: &[String]) -> Option<String> {
+    for (dim, values) in &m.applies_when {
+        let label = scenario.iter().find(|l| &l.dimension == dim);
+        let fits = label.is_some_and(|l| values.contains(&l.value));
+        if !fits {
+            let had = match label {
+                Some(l) => format!("{} is {} ({})", dim, l.value, source(&l.dimension, classified)),
+                None => format!("{dim} has no label"),
+            };
+            return Some(format!("{had}, but it applies when {dim} is one of [{}]", values.join(", ")));
+        }
+    }
+    None
+}
+
+fn source(dim: &str, classified: &[String]) -> &'static str {
+    if classified.iter().any(|c| c == dim) { "classified" } else { "given" }
+}
+
+/// "urgency emergent (given), task diagnosis (classified), …"
+pub fn describe_scenario(scenario: &[Label], classified: &[String]) -> String {
+    let parts: Vec<String> = scenario
+        .iter()
+        .map(|l| format!("{} {} ({})", l.dimension, l.value, source(&l.dimension, classified)))
+        .collect();
+    parts.join(", ")
+}
+
+/// Up to five terms, quoted, and how many more.
+fn examples(terms: &[String]) -> String {
+    let shown: Vec<String> = terms.iter().take(5).map(|t| format!("\"{t}\"")).collect();
+    let more = if terms.len() > 5 { format!(", … {} more", terms.len() - 5) } else { String::new() };
+    format!("{}{more}", shown.join(", "))
 }
