@@ -222,8 +222,103 @@ fn principles_test_passes_for_the_shipped_set() {
     assert!(String::from_utf8_lossy(&o.stdout).contains(" 0 failed; fixtures:"));
 }
 
+/// A template principle whose second item has a misspelt key (`whne_any`).
+const MISSPELT: &str = r#"id = "urgency.misspelt"
+version = "1.0.0"
+dimension = "urgency"
+title = "Misspelt"
+statement = "Advises care."
+plugin = "template"
+
+[config.triggers]
+any = ["chest pain"]
+
+[[config.items]]
+criterion = "Advises emergency care for the {term}."
+points = 9
+axis = "accuracy"
+
+[[config.items]]
+criterion = "Asks how long the {term} has lasted."
+whne_any = ["chest pain"]
+points = 5
+axis = "completeness"
+
+[[fixtures]]
+conversation = [{ role = "user", content = "I have chest pain." }]
+expect = "emits"
+"#;
+
+/// 1-based line of the first line of `src` that starts with `start`.
+fn line_starting(src: &str, start: &str) -> usize {
+    src.lines().position(|l| l.starts_with(start)).unwrap() + 1
+}
+
 #[test]
-fn principles_new_scaffolds_template_and_rust_principles_that_pass() {
+fn a_config_the_plugin_rejects_is_reported_at_its_manifest_line() {
+    let p = Project::with_principles();
+    let test = |id: &str| {
+        let o = run(clinalign()
+            .args(["principles", "test", id, "--principles"])
+            .arg(p.principles())
+            .arg("--plugins")
+            .arg(p.plugins()));
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+
+    // serde's unknown-field error (a position in the JSON init was given) names the TOML line.
+    let path = p.write_manifest("urgency", "misspelt", MISSPELT);
+    let want = format!(
+        "FAIL  urgency.misspelt: {}:{}: config.items[1].whne_any: unknown field `whne_any`, expected one of",
+        path.display(),
+        line_starting(MISSPELT, "whne_any")
+    );
+    let stdout = test("urgency.misspelt");
+    assert!(stdout.contains(&want), "{stdout}");
+    assert!(!stdout.contains("column"), "no JSON positions: {stdout}");
+
+    // The template's own field-path errors too.
+    let zero = MISSPELT.replace("whne_any", "when_any").replace("points = 5", "points = 0");
+    let path = p.write_manifest("urgency", "misspelt", &zero);
+    let points = zero.lines().enumerate().filter(|(_, l)| l.starts_with("points")).nth(1).unwrap().0 + 1;
+    let want = format!("{}:{points}: config.items[1].points: 0 is not allowed", path.display());
+    let stdout = test("urgency.misspelt");
+    assert!(stdout.contains(&want), "{stdout}");
+}
+
+#[test]
+fn principles_test_id_shows_why_that_manifest_does_not_parse() {
+    let p = Project::with_principles();
+    let test = |id: &str| {
+        let o = run(clinalign()
+            .args(["principles", "test", id, "--principles"])
+            .arg(p.principles())
+            .arg("--plugins")
+            .arg(p.plugins()));
+        assert_eq!(o.status.code(), Some(1), "{id}");
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("no principle"), "{id}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+
+    // A value of the wrong type: one line with the file, the line and the key.
+    let path = p.write_manifest("urgency", "misspelt", &MISSPELT.replace("version = \"1.0.0\"", "version = 1.0"));
+    let stdout = test("urgency.misspelt");
+    let want = format!("FAIL  {}:2: version: invalid type: floating point `1.0`, expected a string\n", path.display());
+    assert!(stdout.contains(&want), "{stdout}");
+    std::fs::remove_file(path).unwrap();
+
+    // A manifest in the wrong folder is found by the id it declares, and by its place.
+    let path = p.write_manifest("task", "misspelt", MISSPELT);
+    let want = format!("FAIL  {}:3: dimension: \"urgency\" but the file is in folder \"task\"", path.display());
+    for id in ["urgency.misspelt", "task.misspelt"] {
+        let stdout = test(id);
+        assert!(stdout.contains(&want), "{id}: {stdout}");
+    }
+}
+
+#[test]
+fn principles_new_scaffolds_principles_whose_fixtures_pass_and_whose_todos_are_flagged() {
     let p = Project::with_plugins();
     let base = |c: &mut Command| {
         c.arg("--principles").arg(p.principles()).arg("--plugins").arg(p.plugins());
@@ -231,23 +326,52 @@ fn principles_new_scaffolds_template_and_rust_principles_that_pass() {
     let mut c = clinalign();
     c.args(["principles", "new", "night-sweats", "--dimension", "task"]);
     base(&mut c);
-    assert!(run(&mut c).status.success());
+    let o = run(&mut c);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("replace the TODOs"));
     assert!(p.principles().join("task/night-sweats.toml").is_file());
 
     let mut c = clinalign();
     c.args(["principles", "new", "urgency.my-rust-check", "--dimension", "urgency", "--rust"]);
     base(&mut c);
     assert!(run(&mut c).status.success());
-    assert!(p.plugins().join("my-rust-check/src/lib.rs").is_file());
+    let lib = p.plugins().join("my-rust-check/src/lib.rs");
+    assert!(lib.is_file());
     assert!(std::fs::read_to_string(p.plugins().join("Cargo.toml")).unwrap().contains("\"my-rust-check\""));
 
-    for id in ["task.night-sweats", "urgency.my-rust-check"] {
+    let test = |id: &str| {
         let mut c = clinalign();
         c.args(["principles", "test", id]);
         base(&mut c);
         let o = run(&mut c);
-        assert!(o.status.success(), "{id} passes its scaffolded fixtures");
-        assert!(String::from_utf8_lossy(&o.stdout).contains("fixtures: 2 passed, 0 failed"));
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    // The fixtures pass, but the TODOs are style problems until rewritten.
+    for id in ["task.night-sweats", "urgency.my-rust-check"] {
+        let (code, stdout) = test(id);
+        assert_eq!(code, Some(1), "{id}: {stdout}");
+        assert!(stdout.contains("fixtures: 2 passed, 0 failed; 4 style problems"), "{id}: {stdout}");
+        assert!(stdout.contains(&format!("STYLE {id}: title \"TODO: a short title\" still holds a TODO marker")));
+        assert!(stdout.contains(&format!("STYLE {id}: statement \"TODO: one sentence")));
+        assert_eq!(stdout.matches("still holds a TODO marker").count(), 4, "{id}: {stdout}");
+    }
+
+    // The author rewrites them: the principles pass.
+    let finished = |text: &str| {
+        text.replace("TODO: a short title", "Night sweats")
+            .replace("TODO: one sentence saying what a good response does.", "Asks about night sweats.")
+            .replace(" (TODO: rewrite as a checkable statement about the response.)", "")
+            .replace(" (TODO: rewrite as the harmful behaviour to penalise.)", "")
+    };
+    for file in [p.principles().join("task/night-sweats.toml"), p.principles().join("urgency/my-rust-check.toml"), lib]
+    {
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, finished(&text)).unwrap();
+    }
+    for id in ["task.night-sweats", "urgency.my-rust-check"] {
+        let (code, stdout) = test(id);
+        assert_eq!(code, Some(0), "{id}: {stdout}");
+        assert!(stdout.contains("fixtures: 2 passed, 0 failed; 0 style problems"), "{id}: {stdout}");
     }
 
     let mut c = clinalign();

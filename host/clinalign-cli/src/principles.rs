@@ -293,6 +293,12 @@ fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitC
             println!("STYLE {} · {}: criterion {l}", t.principle, t.fixture);
         }
     }
+    for p in set.principles() {
+        for problem in clinalign::criterion_style::manifest_problems(&p.manifest.title, &p.manifest.statement) {
+            style += 1;
+            println!("STYLE {}: {problem}", p.manifest.id);
+        }
+    }
     for p in set.plugin_failures() {
         println!("FAIL  plugin {} ({}):", p.plugin, p.principles.join(", "));
         for line in p.message.lines() {
@@ -301,7 +307,13 @@ fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitC
     }
     for f in set.failures() {
         let by_plugin = set.plugin_failures().iter().any(|p| p.principles.contains(&f.principle));
-        if !by_plugin && !set.self_tests().iter().any(|t| t.principle == f.principle && !t.passed) {
+        if by_plugin || set.self_tests().iter().any(|t| t.principle == f.principle && !t.passed) {
+            continue;
+        }
+        // A manifest that did not parse is named by its file, which its message starts with.
+        if f.message.starts_with(&f.principle) {
+            println!("FAIL  {}", f.message);
+        } else {
             println!("FAIL  {}: {}", f.principle, f.message);
         }
     }
@@ -356,7 +368,10 @@ fn new(args: &CatalogArgs, id: &str, dimension: &str, rust: bool) -> Result<Exit
         .with_context(|| format!("{}: cannot create", manifest_path.parent().unwrap().display()))?;
     clinalign::files::write_atomic(&manifest_path, manifest.as_bytes())?;
     println!("created {}", manifest_path.display());
-    println!("next: edit it, then run `clinalign principles test {full_id}`");
+    let criteria = if rust { "the criteria in the crate's src/lib.rs" } else { "the criteria" };
+    println!("next: replace the TODOs in the title, the statement and {criteria}, and the example term and fixtures;");
+    println!("      then run `clinalign principles test {full_id}`. Its fixtures pass already, but until no TODO is");
+    println!("      left it reports each one as a STYLE problem and exits with 1.");
     Ok(ExitCode::SUCCESS)
 }
 

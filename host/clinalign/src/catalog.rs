@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dimensions::Dimensions;
 use crate::error::{Error, Result};
@@ -24,15 +24,31 @@ pub struct LoadFailure {
 
 impl LoadFailure {
     /// Whether this failure is principle `id`'s: by its id, or for a manifest that did not
-    /// parse, by the id its place implies (`<folder>.<file stem>`).
+    /// parse, by the id its place implies (`<folder>.<file stem>`) or by the `id` the file
+    /// declares (read from the file again: a manifest in the wrong folder, or whose id does
+    /// not match its name, still says which principle it means to be).
     pub fn is_for(&self, id: &str) -> bool {
         if self.principle == id {
             return true;
         }
         let stem = self.path.file_stem().and_then(|s| s.to_str());
         let folder = self.path.parent().and_then(|p| p.file_name()).and_then(|f| f.to_str());
-        matches!((folder, stem), (Some(f), Some(s)) if id.strip_prefix(f).and_then(|r| r.strip_prefix('.')) == Some(s))
+        if matches!((folder, stem), (Some(f), Some(s)) if id.strip_prefix(f).and_then(|r| r.strip_prefix('.')) == Some(s))
+        {
+            return true;
+        }
+        self.principle == self.path.display().to_string() && declared_id(&self.path).as_deref() == Some(id)
     }
+}
+
+/// The `id` a manifest file declares, when its TOML is readable that far.
+fn declared_id(path: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Declared {
+        id: String,
+    }
+    let src = std::fs::read_to_string(path).ok()?;
+    toml::from_str::<Declared>(&src).ok().map(|d| d.id)
 }
 
 /// Everything in a principles directory: the vocabulary, the manifests that parsed, and
@@ -136,6 +152,7 @@ mod tests {
         std::fs::write(p.join(DIMENSIONS_FILE), "[[dimension]]\nname = \"urgency\"\nvalues = [\"emergent\", \"conditionally-emergent\", \"non-emergent\"]\n[[dimension]]\nname = \"task\"\nvalues = [\"information\"]\n").unwrap();
         std::fs::create_dir_all(p.join("urgency")).unwrap();
         std::fs::create_dir_all(p.join("mood")).unwrap();
+        std::fs::create_dir_all(p.join("task")).unwrap();
         std::fs::write(p.join("urgency/red-flags.toml"), GOOD).unwrap();
         std::fs::write(p.join("urgency/broken.toml"), "id = ").unwrap();
         std::fs::write(p.join("urgency/.hidden.toml"), "junk").unwrap();
@@ -145,7 +162,24 @@ mod tests {
         assert_eq!(c.manifests.len(), 1);
         assert_eq!(c.failures.len(), 2, "{:?}", c.failures);
         assert!(c.failures.iter().any(|f| f.message.contains("folder \"mood\" is not a dimension")));
-        assert!(c.failures.iter().any(|f| f.path.ends_with("broken.toml") && f.message.contains("TOML parse error")));
+        assert!(
+            c.failures.iter().any(|f| f.path.ends_with("broken.toml")
+                && f.message.ends_with("broken.toml:1: string values must be quoted, expected literal string")),
+            "{:?}",
+            c.failures
+        );
+
+        // A failure is found by the id its place implies, or by the id the file declares.
+        std::fs::write(p.join("task/misplaced.toml"), GOOD).unwrap();
+        let c = Catalog::load(p).unwrap();
+        let misplaced = c.failures.iter().find(|f| f.path.ends_with("misplaced.toml")).unwrap();
+        assert!(misplaced.message.contains("but the file is in folder \"task\""), "{}", misplaced.message);
+        assert!(misplaced.is_for("task.misplaced"));
+        assert!(misplaced.is_for("urgency.red-flags"), "the id it declares");
+        assert!(!misplaced.is_for("urgency.misplaced"));
+        let broken = c.failures.iter().find(|f| f.path.ends_with("broken.toml")).unwrap();
+        assert!(broken.is_for("urgency.broken") && !broken.is_for("urgency.red-flags"));
+
         std::fs::remove_file(p.join(DIMENSIONS_FILE)).unwrap();
         assert!(Catalog::load(p).unwrap_err().to_string().contains("dimensions.toml"));
     }

@@ -1,5 +1,7 @@
 //! The style check of criteria: each should read as a checkable statement about the
-//! response, as HealthBench's do. Self-tests report the problems it finds.
+//! response, as HealthBench's do. Self-tests report the problems it finds. A criterion, a
+//! title or a statement that still holds a `TODO` marker (as `clinalign principles new`
+//! writes them) is not finished either.
 
 /// Words that may open a condition before the verb: "When X is missing, asks …".
 const CONDITION_OPENERS: &[&str] =
@@ -18,10 +20,33 @@ fn is_third_person_verb(word: &str) -> bool {
         && !["this", "its", "his", "was", "yes", "thus", "plus", "always", "perhaps"].contains(&w.as_str())
 }
 
+/// Whether `text` holds the word `TODO` (in capitals, not inside a longer word).
+pub fn has_todo(text: &str) -> bool {
+    text.match_indices("TODO").any(|(i, m)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + m.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// The problem reported for a text that still holds a `TODO` marker.
+const TODO_PROBLEM: &str = "still holds a TODO marker; rewrite it";
+
+/// Problems of a manifest's title and statement: one that still holds a `TODO` marker,
+/// as `clinalign principles new` writes them, is not finished.
+pub fn manifest_problems(title: &str, statement: &str) -> Vec<String> {
+    [("title", title), ("statement", statement)]
+        .into_iter()
+        .filter(|(_, text)| has_todo(text))
+        .map(|(key, text)| format!("{key} {:?} {TODO_PROBLEM}", text.chars().take(60).collect::<String>()))
+        .collect()
+}
+
 /// Problems that keep a criterion from reading as a checkable statement about the
 /// response, in HealthBench's style: it starts with a capital letter and a verb in the
 /// third person ("Advises …", "Clearly states …", or after a condition: "When the dose is
-/// unknown, asks …"), ends with a full stop, and stays under 400 characters.
+/// unknown, asks …"), ends with a full stop, stays under 400 characters, and holds no
+/// `TODO` marker.
 pub fn criterion_problems(criterion: &str) -> Vec<String> {
     let mut out = Vec::new();
     let c = criterion.trim();
@@ -52,6 +77,9 @@ pub fn criterion_problems(criterion: &str) -> Vec<String> {
     if c.chars().count() > 400 {
         out.push(format!("is {} characters long; keep criteria under 400", c.chars().count()));
     }
+    if has_todo(c) {
+        out.push(TODO_PROBLEM.into());
+    }
     out
 }
 
@@ -72,5 +100,24 @@ mod tests {
         assert!(!criterion_problems("The response should advise calling.").is_empty());
         assert!(!criterion_problems("Advises calling emergency services now").is_empty());
         assert!(!criterion_problems(&format!("Advises {}.", "x".repeat(400))).is_empty());
+    }
+
+    #[test]
+    fn todo_markers_are_problems() {
+        let scaffold =
+            "Addresses the fever the user describes. (TODO: rewrite as a checkable statement about the response.)";
+        assert_eq!(criterion_problems(scaffold), ["still holds a TODO marker; rewrite it"]);
+        assert_eq!(criterion_problems("Lists what TODO next.").len(), 1);
+        assert!(criterion_problems("Suggests a to-do list, or a todo app, or TODOS.").is_empty());
+        assert!(criterion_problems("Mentions MASTODON.").is_empty());
+
+        assert_eq!(
+            manifest_problems("TODO: a short title", "TODO: one sentence saying what a good response does."),
+            [
+                "title \"TODO: a short title\" still holds a TODO marker; rewrite it",
+                "statement \"TODO: one sentence saying what a good response does.\" still holds a TODO marker; rewrite it",
+            ]
+        );
+        assert!(manifest_problems("Put emergency care first", "Directs the user to care.").is_empty());
     }
 }

@@ -27,7 +27,8 @@
 //! Data flows one way: `Query` → [`classify`] → scenario → pool and [`gate`] → `emit` in
 //! each plugin ([`runtime`]) → [`curation`] → [`Rubric`]. The modules, by job:
 //!
-//! - the principle set: [`catalog`] and [`manifest`] (reading principles), [`dimensions`]
+//! - the principle set: [`catalog`] and [`manifest`] (reading principles, with
+//!   [`config_location`] pointing config errors at manifest lines), [`dimensions`]
 //!   (the vocabulary), [`plugin_build`] (building plugin crates), [`principle_set`] (loading
 //!   and self-testing them, [`self_test`]), [`reload`] and [`watch`] (hot reload);
 //! - a query: [`classify`], [`gate`], [`synthesis`], [`curation`] with [`similarity`] and
@@ -39,6 +40,7 @@
 
 pub mod catalog;
 pub mod classify;
+pub mod config_location;
 pub mod criterion_style;
 pub mod curation;
 pub mod dimensions;

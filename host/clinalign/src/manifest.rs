@@ -7,12 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clinalign_core::template::{TemplateConfig, Triggers};
 use clinalign_core::{Label, Message};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::config_location;
 use crate::dimensions::{Dimensions, is_slug};
 use crate::error::{Error, Result};
 use crate::files::{line_of, sha256_hex};
@@ -99,6 +101,9 @@ pub struct Manifest {
     /// See [`Manifest::is_specific`]; worked out once, at parse time.
     #[serde(skip)]
     specific: bool,
+    /// The file's text, to point later errors (a plugin rejecting the config) at a line.
+    #[serde(skip)]
+    source: Arc<str>,
 }
 
 impl Manifest {
@@ -157,6 +162,13 @@ impl Manifest {
         !self.is_template() || triggers.is_some_and(|t| !t.any.is_empty() || !t.all.is_empty())
     }
 
+    /// Points a message from the plugin's `init` at the manifest line it is about:
+    /// `principles/urgency/x.toml:23: config.items[1].when_any: unknown field …`.
+    /// `config_json` is the text `init` was given (see [`config_location::locate`]).
+    pub fn config_error(&self, config_json: &str, message: &str) -> String {
+        config_location::locate(&self.path.display().to_string(), &self.source, config_json, message)
+    }
+
     /// `principle:<id>@<version>`, the tag every emitted item carries.
     pub fn tag(&self) -> String {
         format!("principle:{}@{}", self.id, self.version)
@@ -172,8 +184,7 @@ impl Manifest {
     /// resolving a `.wasm` plugin path).
     pub fn parse(src: &str, path: &Path, dims: &Dimensions) -> Result<Manifest> {
         let at = Source { origin: path.display().to_string(), src };
-        let raw: RawManifest =
-            toml::from_str(src).map_err(|e| Error::Invalid(format!("{}: {}", at.origin, one_line(&e))))?;
+        let raw: RawManifest = toml::from_str(src).map_err(|e| at.toml_error(&e))?;
         let (dimension, id) = at.identity(&raw, path, dims)?;
         let version = at.version(&raw.version)?;
         for (key, text) in [("title", &raw.title), ("statement", &raw.statement)] {
@@ -206,6 +217,7 @@ impl Manifest {
             path: path.to_path_buf(),
             sha256: sha256_hex(src.as_bytes()),
             specific: false,
+            source: Arc::from(src),
         };
         let triggers = m.template_triggers();
         if m.gate.is_none() {
@@ -226,6 +238,20 @@ impl Source<'_> {
     /// `file:line: key: message`, the line being the one holding byte `offset`.
     fn err(&self, offset: usize, key: &str, message: impl std::fmt::Display) -> Error {
         Error::Invalid(format!("{}:{}: {key}: {message}", self.origin, line_of(self.src, offset)))
+    }
+
+    /// A TOML syntax or type error on one line: `file:line: key: message`, the key being the
+    /// one written where the error is (left out when there is none, as for a syntax error
+    /// between keys).
+    fn toml_error(&self, e: &toml::de::Error) -> Error {
+        let message = e.message().trim().replace('\n', "; ");
+        match e.span() {
+            Some(span) => match config_location::key_at(self.src, span.clone()) {
+                Some(key) => self.err(span.start, &key, message),
+                None => Error::Invalid(format!("{}:{}: {message}", self.origin, line_of(self.src, span.start))),
+            },
+            None => Error::Invalid(format!("{}: {message}", self.origin)),
+        }
     }
 
     /// The dimension (which must be the manifest's folder) and the id (`<dimension>.<file stem>`).
@@ -369,12 +395,6 @@ impl Source<'_> {
         };
         Ok(Fixture { name: f.name.clone().unwrap_or(key), conversation: f.conversation.clone(), scenario, expect })
     }
-}
-
-/// toml's errors span several lines with a source excerpt; keep them, but start with the
-/// location so that `file: TOML parse error at line N` reads well.
-fn one_line(e: &toml::de::Error) -> String {
-    e.to_string().trim_end().to_string()
 }
 
 /// `[applies_when]` as written: dimension → values, with their places in the file.
@@ -526,8 +546,19 @@ expect = "emits"
                 ":21: fixtures[0].scenario: unknown urgency value \"soon\"",
             ),
             (GOOD.replace("plugin = \"template\"", "plugin = \"a b\""), ":6: plugin: \"a b\""),
-            (GOOD.replace("title = \"Escalate red flags\"\n", ""), "missing field `title`"),
-            (GOOD.replace("title =", "colour = 1\ntitle ="), "unknown field `colour`"),
+            (GOOD.replace("title = \"Escalate red flags\"\n", ""), "toml:1: missing field `title`"),
+            (GOOD.replace("expect = \"emits\"", ""), "toml:19: fixtures[0]: missing field `expect`"),
+            (GOOD.replace("title =", "colour = 1\ntitle ="), "toml:4: colour: unknown field `colour`, expected one of"),
+            // TOML syntax and type errors: one line, with the line and the key.
+            (
+                GOOD.replace("version = \"1.0.0\"", "version = 1.0"),
+                "toml:2: version: invalid type: floating point `1.0`, expected a string",
+            ),
+            (
+                GOOD.replace("expect = \"emits\"", "expekt = \"emits\""),
+                "toml:22: fixtures[0].expekt: unknown field `expekt`",
+            ),
+            (GOOD.replace("title = \"Escalate red flags\"", "title = \"Escalate"), "toml:4: "),
             (
                 GOOD.replace("dimension = \"urgency\"", "dimension = \"task\""),
                 ":3: dimension: \"task\" but the file is in folder \"urgency\"",
@@ -537,6 +568,7 @@ expect = "emits"
             let e = parse(&src).unwrap_err().to_string();
             assert!(e.contains(want), "want {want:?} in:\n{e}");
             assert!(e.starts_with("principles/urgency/red-flags.toml"), "{e}");
+            assert!(!e.contains('\n'), "one line: {e}");
         }
     }
 
@@ -581,6 +613,7 @@ expect = "emits"
         fn damaged_manifests_fail_with_the_file_named(src in mangled(GOOD)) {
             if let Err(e) = parse(&src) {
                 prop_assert!(e.to_string().starts_with("principles/urgency/red-flags.toml"), "{e}");
+                prop_assert!(!e.to_string().contains('\n'), "one line: {e}");
             }
         }
 

@@ -272,7 +272,8 @@ fn start(
     let config = serde_json::to_string(&m.config).unwrap_or_else(|_| "{}".into());
     let rt = PrincipleRuntime::new(&m.id, c, config, m.capabilities, runtime.clone());
     if let Err(e) = rt.warm_up() {
-        return (LoadedPrinciple { manifest: m, runtime: rt }, Err(e.to_string()), Vec::new());
+        let why = e.init_rejection().map_or_else(|| e.to_string(), |msg| m.config_error(rt.config_json(), msg));
+        return (LoadedPrinciple { manifest: m, runtime: rt }, Err(why), Vec::new());
     }
     let tests = run_fixtures(&m, &rt, dims, classifier);
     let failed: Vec<String> =

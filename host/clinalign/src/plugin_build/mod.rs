@@ -39,7 +39,10 @@ pub struct PluginBuilder {
 impl PluginBuilder {
     /// A builder for `workspace` with cargo's default target directory.
     pub fn new(workspace: impl Into<PathBuf>, cache_dir: Option<PathBuf>) -> PluginBuilder {
+        // Absolute, because cargo runs inside the workspace: a relative target dir would
+        // land in `<workspace>/<workspace>/target`.
         let workspace = workspace.into();
+        let workspace = std::path::absolute(&workspace).unwrap_or(workspace);
         let target_dir = std::env::var_os("CLINALIGN_PLUGIN_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace.join("target"));

@@ -53,6 +53,11 @@ impl PrincipleRuntime {
         &self.component.sha256
     }
 
+    /// The JSON text `init` is given (the manifest's `[config]`).
+    pub(crate) fn config_json(&self) -> &str {
+        &self.config_json
+    }
+
     /// The `clinalign:principle` version the component was built against.
     pub(crate) fn wit_version(&self) -> &str {
         self.component.version
@@ -111,7 +116,7 @@ impl PrincipleRuntime {
         store.set_epoch_deadline(rt.deadline_ticks());
         match bindings.call_init(&mut store, &self.config_json) {
             Ok(Ok(())) => Ok(Warm { store, bindings }),
-            Ok(Err(msg)) => Err(PrincipleError::new(ErrorKind::Load, format!("init rejected the config: {msg}"))),
+            Ok(Err(msg)) => Err(PrincipleError::init_rejected(&msg)),
             Err(e) => Err(load_error(self.classify(&e, &store), "init")),
         }
     }

@@ -56,9 +56,22 @@ pub struct PrincipleError {
     pub message: String,
 }
 
+/// How a failed `init` is described, before the plugin's own message.
+const INIT_REJECTED: &str = "init rejected the config: ";
+
 impl PrincipleError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> PrincipleError {
         PrincipleError { kind, message: message.into() }
+    }
+
+    /// The error of an `init` that returned `message`.
+    pub(crate) fn init_rejected(message: &str) -> PrincipleError {
+        PrincipleError::new(ErrorKind::Load, format!("{INIT_REJECTED}{message}"))
+    }
+
+    /// The plugin's own message, when this is the error of an `init` that rejected the config.
+    pub(crate) fn init_rejection(&self) -> Option<&str> {
+        if self.kind == ErrorKind::Load { self.message.strip_prefix(INIT_REJECTED) } else { None }
     }
 }
 
