@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use clinalign::manifest::PluginRef;
+use clinalign::overlap::WARN_SIMILARITY;
 use clinalign::{Catalog, Manifest};
 use serde_json::json;
 
@@ -299,6 +300,23 @@ fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitC
             println!("STYLE {}: {problem}", p.manifest.id);
         }
     }
+    // Items close to another principle's: warnings, since curation merges the closest.
+    let whole = if id.is_some() { args.builder().build().map(|e| e.principle_set()).ok() } else { Some(set.clone()) };
+    let near = match &whole {
+        Some(all) => clinalign::overlap::near_duplicates(all, id.as_ref().map(std::slice::from_ref), WARN_SIMILARITY),
+        None => Vec::new(),
+    };
+    for n in &near {
+        println!(
+            "NEAR  {}: {:?} is close to {}'s {:?} (similarity {:.2}; curation merges same-sign items at {:.2} and above)",
+            n.principle,
+            short(&n.criterion),
+            n.other,
+            short(&n.other_criterion),
+            n.similarity,
+            engine.curation().merge_similarity
+        );
+    }
     for p in set.plugin_failures() {
         println!("FAIL  plugin {} ({}):", p.plugin, p.principles.join(", "));
         for line in p.message.lines() {
@@ -318,12 +336,22 @@ fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitC
         }
     }
     println!(
-        "{} principles loaded, {} failed; fixtures: {passed} passed, {failed} failed; {style} style problems (principle set {})",
+        "{} principles loaded, {} failed; fixtures: {passed} passed, {failed} failed; {style} style problems; {} near-duplicate item(s) (principle set {})",
         set.principles().len(),
         set.failures().len(),
+        near.len(),
         set.hash()
     );
     Ok(if set.failures().is_empty() && failed == 0 && style == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The first 70 characters of a criterion.
+fn short(criterion: &str) -> String {
+    let mut s: String = criterion.chars().take(70).collect();
+    if criterion.chars().count() > 70 {
+        s.push('…');
+    }
+    s
 }
 
 fn new(args: &CatalogArgs, id: &str, dimension: &str, rust: bool) -> Result<ExitCode> {

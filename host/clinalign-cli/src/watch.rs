@@ -9,6 +9,7 @@ use std::sync::mpsc;
 
 use anyhow::Result;
 use clap::Args;
+use clinalign::overlap::{WARN_SIMILARITY, near_duplicates};
 use clinalign::{Engine, Query, ReloadOutcome, ReloadReport, RubricEntry};
 
 use crate::EngineArgs;
@@ -71,6 +72,16 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&report)?);
         } else {
             print_report(&report);
+        }
+        let touched: Vec<String> = report.changes.added.iter().chain(&report.changes.changed).cloned().collect();
+        if matches!(report.outcome, ReloadOutcome::Live { .. }) && !touched.is_empty() && !args.json {
+            let set = engine.principle_set();
+            for n in near_duplicates(&set, Some(&touched), WARN_SIMILARITY) {
+                println!(
+                    "  near-duplicate: {}'s {:?} is close to {}'s {:?} (similarity {:.2})",
+                    n.principle, n.criterion, n.other, n.other_criterion, n.similarity
+                );
+            }
         }
         if matches!(report.outcome, ReloadOutcome::Live { .. }) && !queries.is_empty() {
             let fresh = synthesize_all(&engine, &queries);

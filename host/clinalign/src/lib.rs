@@ -33,7 +33,8 @@
 //!   and self-testing them, [`self_test`]), [`reload`] and [`watch`] (hot reload);
 //! - a query: [`classify`], [`gate`], [`synthesis`], [`curation`] with [`similarity`] and
 //!   [`criterion_style`], [`rubric`] (what synthesis returns), [`explain`] (why a rubric came
-//!   out as it did), [`report`] (run reports);
+//!   out as it did), [`overlap`] (items that nearly duplicate another principle's), [`report`]
+//!   (run reports);
 //! - rows and results: [`row`] (HealthBench JSONL rows), [`eval`] (scoring, meta-evaluation,
 //!   rubric comparison, physician labels);
 //! - [`Engine`] ties them together. The library has no async runtime and no global state.
@@ -51,6 +52,7 @@ pub mod explain;
 pub mod files;
 pub mod gate;
 pub mod manifest;
+pub mod overlap;
 pub mod plugin_build;
 pub mod principle_set;
 pub mod reload;
