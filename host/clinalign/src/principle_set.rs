@@ -181,8 +181,7 @@ impl PrincipleSet {
                     ready.push((m, c));
                 }
                 Some(Err(msg)) => {
-                    let first = msg.lines().find(|l| l.trim_start().starts_with("error")).or(msg.lines().next());
-                    failures.push(failure(&m, format!("plugin {} failed: {}", m.plugin, first.unwrap_or_default())));
+                    failures.push(failure(&m, format!("plugin {} failed: {}", m.plugin, gist(msg))));
                     let plugin = m.plugin.to_string();
                     match plugin_failures.iter_mut().find(|f| f.plugin == plugin) {
                         Some(f) => f.principles.push(m.id.clone()),
@@ -238,7 +237,16 @@ impl PrincipleSet {
         if self.failures.is_empty() {
             return Ok(());
         }
-        let list: Vec<String> = self.failures.iter().map(|f| format!("{}: {}", f.principle, f.message)).collect();
+        // A plugin that took out many principles is named once.
+        let by_plugin = |id: &String| self.plugin_failures.iter().any(|p| p.principles.contains(id));
+        let mut list: Vec<String> = self
+            .plugin_failures
+            .iter()
+            .map(|p| format!("plugin {} failed ({}): {}", p.plugin, p.principles.join(", "), gist(&p.message)))
+            .collect();
+        list.extend(
+            self.failures.iter().filter(|f| !by_plugin(&f.principle)).map(|f| format!("{}: {}", f.principle, f.message)),
+        );
         Err(Error::Rejected(format!("{} principle(s) failed to load: {}", self.failures.len(), list.join(" | "))))
     }
 }
@@ -292,6 +300,17 @@ fn set_hash(catalog: &Catalog, principles: &[LoadedPrinciple]) -> String {
         h.update(format!("\n{} {} {}", p.manifest.id, p.manifest.sha256, p.component_sha256()).as_bytes());
     }
     hex::encode(h.finalize())[..16].to_string()
+}
+
+/// A plugin error in one line: what went wrong ("does not compile") and the compiler's first
+/// error, if any.
+fn gist(message: &str) -> String {
+    let head = message.lines().next().unwrap_or_default();
+    let what = head.rsplit(": ").next().unwrap_or(head);
+    match message.lines().skip(1).find(|l| l.trim_start().starts_with("error")) {
+        Some(first) => format!("{what}: {}", first.trim()),
+        None => what.to_string(),
+    }
 }
 
 fn failure(m: &Manifest, message: String) -> LoadFailure {

@@ -215,8 +215,8 @@ mod tests {
         assert_eq!(
             changes,
             [
-                FileChange { path: a.clone(), change: ChangeKind::Modified },
-                FileChange { path: b.clone(), change: ChangeKind::Added }
+                FileChange { path: b.clone(), change: ChangeKind::Added },
+                FileChange { path: a.clone(), change: ChangeKind::Modified }
             ]
         );
         std::fs::remove_dir_all(root.join("task")).unwrap();
