@@ -138,7 +138,35 @@ const PERSONS: &[&str] = &[
     "grandpa", "husband", "wife", "child", "baby", "kid",
 ];
 
-/// Ages the text states, in days, in order of appearance.
+/// Ages the text states, in days, in order of appearance: [`stated_ages`], each in days.
+pub fn ages_in_days(tokens: &[Token]) -> Vec<u32> {
+    stated_ages(tokens).iter().map(StatedAge::days).collect()
+}
+
+/// One age a text states (see [`stated_ages`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatedAge {
+    /// The number stated ("a week old" gives 1).
+    pub value: f64,
+    /// Days per unit (see [`age_unit_days`]); 365 for an age stated without a unit.
+    pub unit_days: u32,
+    /// The tokens that state it: the number, then its unit and "old" (or "y/o") when given.
+    pub tokens: std::ops::Range<usize>,
+}
+
+impl StatedAge {
+    /// The age in whole days.
+    pub fn days(&self) -> u32 {
+        (self.value * self.unit_days as f64).round() as u32
+    }
+
+    /// Whether the text gave a unit ("7 weeks old"), rather than a bare number ("I'm 70").
+    pub fn has_unit(&self) -> bool {
+        self.tokens.len() > 1
+    }
+}
+
+/// Ages the text states, in order of appearance.
 ///
 /// With an age unit: "6-week-old", "3 months old", "2yo", "70 y/o", "aged 4 months",
 /// "born 10 days ago", "a week old" ("a"/"an" count as one only here). In years, without a
@@ -146,7 +174,7 @@ const PERSONS: &[&str] = &[
 /// or "my mother is" (and the like) unless a measure follows ("he is 70 kg", see
 /// [`is_measure_word`]). Durations and pregnancies are not ages: "fever for 3 days",
 /// "a week ago", "38 weeks pregnant". Numbers above 120 are never ages.
-pub fn ages_in_days(tokens: &[Token]) -> Vec<u32> {
+pub fn stated_ages(tokens: &[Token]) -> Vec<StatedAge> {
     let mut out = Vec::new();
     for i in 0..tokens.len() {
         let article = matches!(word_at(tokens, i), Some("a" | "an"));
@@ -160,16 +188,17 @@ pub fn ages_in_days(tokens: &[Token]) -> Vec<u32> {
         let unit = word_at(tokens, i + 1);
         if let Some(days) = unit.and_then(age_unit_days) {
             let after = word_at(tokens, i + 2);
+            let old = after == Some("old") || (unit == Some("y") && after == Some("o"));
             let is_age = unit == Some("yo")
-                || after == Some("old")
-                || (unit == Some("y") && after == Some("o"))
+                || old
                 || aged
                 || (after == Some("ago") && (prev == Some("born") || prev2 == Some("born")));
             if is_age {
-                out.push((n * days as f64).round() as u32);
+                let end = if old { i + 3 } else { i + 2 };
+                out.push(StatedAge { value: n, unit_days: days, tokens: i..end });
             }
         } else if !article && (aged || is_subject_age(tokens, i, n, prev, prev2)) {
-            out.push((n * 365.0).round() as u32);
+            out.push(StatedAge { value: n, unit_days: 365, tokens: i..i + 1 });
         }
     }
     out
@@ -267,6 +296,18 @@ mod tests {
         assert_eq!(ages("I'm 70"), [70 * 365]);
         assert_eq!(ages("I am 45"), [45 * 365]);
         assert_eq!(ages("she's 7 and weighs 20 kg"), [7 * 365]);
+    }
+
+    #[test]
+    fn stated_ages_keep_their_tokens_and_unit() {
+        let t = toks("my 7-week-old and my 70 y/o dad, I'm 40, born 3 days ago");
+        let a = stated_ages(&t);
+        let spans: Vec<_> = a.iter().map(|a| (a.value, a.unit_days, a.tokens.clone(), a.has_unit())).collect();
+        assert_eq!(
+            spans,
+            [(7.0, 7, 1..4, true), (70.0, 365, 6..9, true), (40.0, 365, 11..12, false), (3.0, 1, 13..15, true)]
+        );
+        assert_eq!(a[0].days(), 49);
     }
 
     #[test]

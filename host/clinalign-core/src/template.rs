@@ -12,6 +12,8 @@
 //! roles = ["user"]                         # turns searched (default: user)
 //! scenario = { urgency = ["emergent"] }    # extra label conditions beyond applies_when
 //! min_confidence = 0.0                     # labels below this confidence do not count
+//! # age = "under 3 months"                 # a stated age in range (see `conditions`)
+//! # quantity = { unit = ["mg"], over = 4000 } # a stated amount: over, under, at_least, at_most
 //!
 //! [config.vars]                            # constants for slots
 //! service = "emergency services"
@@ -24,17 +26,31 @@
 //! when_any = []                            # optional: only when one of these is affirmed
 //! unless_any = []                          # optional: not when one of these is affirmed
 //! when_scenario = {}                       # optional: label conditions for this item only
+//! # when_age = "65 years or older"         # optional: an age condition for this item only
+//! # when_quantity = { unit = ["tablets"], at_least = 10 } # optional: likewise for an amount
 //! ```
 //!
 //! Slots in criteria: `{term}` (the first affirmed trigger, as written by the user),
-//! `{terms}` (all affirmed `any` triggers, "a, b and c"), `{urgency}`, `{uncertainty}`,
-//! `{expertise}`, `{task}` (the query's labels), and every key of `[config.vars]`.
+//! `{terms}` (all affirmed `any` triggers, "a, b and c"), `{age}` and `{quantity}` (the
+//! first stated age or amount that meets the item's condition, else the triggers' one, as
+//! written: "7-week-old", "4000 mg"; only with such a condition), `{urgency}`,
+//! `{uncertainty}`, `{expertise}`, `{task}` (the query's labels), and every key of
+//! `[config.vars]`. Ages and amounts are searched in the turns of `roles`; see
+//! [`conditions`] for the phrasings and bounds.
 
 mod why;
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+
+pub mod age;
+pub mod conditions;
+pub mod quantity;
+
+pub use age::AgeCondition;
+pub use conditions::Stated;
+pub use quantity::{QuantityBounds, QuantityCondition};
 
 use crate::slots;
 use crate::text::{Match, Text};
@@ -68,6 +84,12 @@ pub struct Triggers {
     /// Labels below this confidence do not satisfy `scenario` conditions.
     #[serde(default)]
     pub min_confidence: f32,
+    /// An age range one stated age must be within ("under 3 months").
+    #[serde(default)]
+    pub age: Option<String>,
+    /// Unit words and bounds one stated amount must meet.
+    #[serde(default)]
+    pub quantity: Option<QuantityBounds>,
 }
 
 impl Default for Triggers {
@@ -80,6 +102,8 @@ impl Default for Triggers {
             roles: default_roles(),
             scenario: BTreeMap::new(),
             min_confidence: 0.0,
+            age: None,
+            quantity: None,
         }
     }
 }
@@ -114,6 +138,12 @@ pub struct ItemTemplate {
     /// Label conditions for this item only.
     #[serde(default)]
     pub when_scenario: BTreeMap<String, Vec<String>>,
+    /// Only when a stated age is within this range; `{age}` then names it.
+    #[serde(default)]
+    pub when_age: Option<String>,
+    /// Only when a stated amount meets these bounds; `{quantity}` then names it.
+    #[serde(default)]
+    pub when_quantity: Option<QuantityBounds>,
 }
 
 /// The whole `[config]` table of a template principle.
@@ -131,7 +161,52 @@ pub struct TemplateConfig {
 #[derive(Debug, Clone)]
 pub struct Template {
     config: TemplateConfig,
-    axes: Vec<Axis>,
+    /// The triggers' age and quantity conditions, parsed.
+    numbers: Numbers,
+    /// For each item: its axis and its own age and quantity conditions.
+    items: Vec<(Axis, Numbers)>,
+}
+
+/// Age and quantity conditions, parsed once.
+#[derive(Debug, Clone, Default)]
+struct Numbers {
+    age: Option<AgeCondition>,
+    quantity: Option<QuantityCondition>,
+}
+
+impl Numbers {
+    /// Parses `age` and `quantity`; an error names its field (`fields`: the age's, the
+    /// quantity's).
+    fn new(fields: [&str; 2], age: &Option<String>, quantity: &Option<QuantityBounds>) -> Result<Numbers, String> {
+        let [age_field, quantity_field] = fields;
+        let age = match age {
+            Some(phrase) => Some(AgeCondition::parse(phrase).map_err(|e| format!("{age_field}: {e}"))?),
+            None => None,
+        };
+        let quantity = match quantity {
+            Some(bounds) => Some(QuantityCondition::new(bounds, quantity_field)?),
+            None => None,
+        };
+        Ok(Numbers { age, quantity })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.age.is_none() && self.quantity.is_none()
+    }
+
+    /// The first stated age and amount meeting these conditions, as written (`None` for a
+    /// condition not set); `None` overall when a set condition is not met.
+    fn find(&self, stated: &Stated<'_>) -> Option<(Option<String>, Option<String>)> {
+        let age = match &self.age {
+            Some(c) => Some(c.first_in(stated)?),
+            None => None,
+        };
+        let quantity = match &self.quantity {
+            Some(c) => Some(c.first_in(stated)?),
+            None => None,
+        };
+        Some((age, quantity))
+    }
 }
 
 impl Template {
@@ -159,7 +234,8 @@ impl Template {
         if t.roles.is_empty() {
             return Err("triggers.roles: must name at least one role".into());
         }
-        let mut axes = Vec::with_capacity(config.items.len());
+        let numbers = Numbers::new(["triggers.age", "triggers.quantity"], &t.age, &t.quantity)?;
+        let mut items = Vec::with_capacity(config.items.len());
         for (i, item) in config.items.iter().enumerate() {
             let at = format!("items[{i}]");
             if item.criterion.trim().is_empty() {
@@ -172,21 +248,25 @@ impl Template {
                 let known: Vec<_> = Axis::ALL.iter().map(|a| a.name()).collect();
                 format!("{at}.axis: unknown axis {:?} (one of {})", item.axis, known.join(", "))
             })?;
-            axes.push(axis);
+            let fields = [format!("{at}.when_age"), format!("{at}.when_quantity")];
+            let own = Numbers::new(fields.each_ref().map(String::as_str), &item.when_age, &item.when_quantity)?;
             let names = slots::names(&item.criterion).map_err(|e| format!("{at}.criterion: {e}"))?;
             for n in names {
                 let has_terms = !t.any.is_empty() || !item.when_any.is_empty();
                 let known = DIMENSION_SLOTS.contains(&n.as_str())
                     || config.vars.contains_key(&n)
-                    || ((n == "term" || n == "terms") && has_terms);
+                    || ((n == "term" || n == "terms") && has_terms)
+                    || (n == "age" && (numbers.age.is_some() || own.age.is_some()))
+                    || (n == "quantity" && (numbers.quantity.is_some() || own.quantity.is_some()));
                 if !known {
                     return Err(format!(
-                        "{at}.criterion: unknown slot {{{n}}} (known: term, terms, urgency, uncertainty, expertise, task, and [config.vars] keys; term/terms need trigger terms)"
+                        "{at}.criterion: unknown slot {{{n}}} (known: term, terms, age, quantity, urgency, uncertainty, expertise, task, and [config.vars] keys; term/terms need trigger terms, age and quantity an age or quantity condition)"
                     ));
                 }
             }
+            items.push((axis, own));
         }
-        Ok(Template { config, axes })
+        Ok(Template { config, numbers, items })
     }
 
     /// The parsed configuration.
@@ -215,15 +295,22 @@ impl Template {
         if !t.any.is_empty() && matched.is_empty() {
             return Ok(Vec::new());
         }
+        // Numbers are read only for templates with an age or quantity condition.
+        let reads_numbers = !self.numbers.is_empty() || self.items.iter().any(|(_, n)| !n.is_empty());
+        let stated = Stated::new(if reads_numbers { text.normalized() } else { "" });
+        let Some((age, quantity)) = self.numbers.find(&stated) else { return Ok(Vec::new()) };
 
         let mut out = Vec::new();
-        for (item, axis) in self.config.items.iter().zip(&self.axes) {
+        for (item, (axis, own)) in self.config.items.iter().zip(&self.items) {
             if !scenario_holds(query, &item.when_scenario, t.min_confidence) {
                 continue;
             }
             if item.unless_any.iter().any(|term| find(term).is_some()) {
                 continue;
             }
+            let Some((item_age, item_quantity)) = own.find(&stated) else { continue };
+            let age = item_age.or_else(|| age.clone());
+            let quantity = item_quantity.or_else(|| quantity.clone());
             let item_term = if item.when_any.is_empty() {
                 None
             } else {
@@ -236,6 +323,8 @@ impl Template {
             let criterion = slots::fill(&item.criterion, |name| match name {
                 "term" => term.clone(),
                 "terms" => Some(join_terms(matched.iter().map(|m| m.text.as_str()))),
+                "age" if age.is_some() => age.clone(),
+                "quantity" if quantity.is_some() => quantity.clone(),
                 n if DIMENSION_SLOTS.contains(&n) => Some(query.value(n).unwrap_or("unspecified").to_string()),
                 n => self.config.vars.get(n).cloned(),
             })
@@ -269,114 +358,4 @@ pub fn join_terms<'a>(terms: impl Iterator<Item = &'a str>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::types::{Label, Message};
-
-    fn query(text: &str, labels: &[(&str, &str)]) -> Query {
-        Query {
-            id: "t".into(),
-            conversation: vec![Message { role: "user".into(), content: text.into() }],
-            scenario: labels
-                .iter()
-                .map(|(d, v)| Label { dimension: d.to_string(), value: v.to_string(), confidence: 1.0 })
-                .collect(),
-        }
-    }
-
-    const CHEST: &str = r#"{
-        "triggers": {"any": ["chest pain", "chest pressure"], "none": ["bruise"]},
-        "vars": {"service": "emergency services"},
-        "items": [
-            {"criterion": "Tells the user to call {service} because {term} may be cardiac ({urgency}).", "points": 9, "axis": "accuracy"},
-            {"criterion": "Suggests waiting to see whether the {terms} settles.", "points": -8, "axis": "completeness", "tags": ["cluster:delay"]},
-            {"criterion": "Asks about sweating.", "points": 4, "axis": "context_awareness", "when_any": ["nausea"]}
-        ]
-    }"#;
-
-    #[test]
-    fn emits_filled_items_when_triggered() {
-        let t = Template::from_json(CHEST).unwrap();
-        let items = t
-            .evaluate(&query("Crushing chest pain and chest pressure for 20 min", &[("urgency", "emergent")]))
-            .unwrap();
-        assert_eq!(items.len(), 2);
-        assert_eq!(
-            items[0].criterion,
-            "Tells the user to call emergency services because chest pain may be cardiac (emergent)."
-        );
-        assert_eq!(items[0].axis, Axis::Accuracy);
-        assert_eq!(items[1].criterion, "Suggests waiting to see whether the chest pain and chest pressure settles.");
-        assert_eq!(items[1].points, -8);
-        assert_eq!(items[1].tags, ["cluster:delay"]);
-    }
-
-    #[test]
-    fn stays_silent_without_triggers_or_with_negation_or_exclusions() {
-        let t = Template::from_json(CHEST).unwrap();
-        assert!(t.evaluate(&query("headache", &[])).unwrap().is_empty());
-        assert!(t.evaluate(&query("no chest pain at all", &[])).unwrap().is_empty());
-        assert!(t.evaluate(&query("chest pain from a bruise", &[])).unwrap().is_empty());
-    }
-
-    #[test]
-    fn item_conditions_select_items_and_name_their_term() {
-        let t = Template::from_json(CHEST).unwrap();
-        let items = t.evaluate(&query("chest pain with nausea", &[])).unwrap();
-        assert_eq!(items.len(), 3);
-        assert_eq!(
-            items[0].criterion,
-            "Tells the user to call emergency services because chest pain may be cardiac (unspecified)."
-        );
-        assert_eq!(items[2].criterion, "Asks about sweating.");
-        assert_eq!(items[2].axis, Axis::ContextAwareness);
-    }
-
-    #[test]
-    fn scenario_conditions_and_confidence() {
-        let json = r#"{"triggers": {"scenario": {"expertise": ["layperson"]}, "min_confidence": 0.6},
-                       "items": [{"criterion": "Uses plain language for a {expertise}.", "points": 5, "axis": "communication-quality"}]}"#;
-        let t = Template::from_json(json).unwrap();
-        assert_eq!(
-            t.evaluate(&query("x", &[("expertise", "layperson")])).unwrap()[0].criterion,
-            "Uses plain language for a layperson."
-        );
-        assert!(t.evaluate(&query("x", &[("expertise", "health-professional")])).unwrap().is_empty());
-        let mut q = query("x", &[("expertise", "layperson")]);
-        q.scenario[0].confidence = 0.5;
-        assert!(t.evaluate(&q).unwrap().is_empty());
-    }
-
-    #[test]
-    fn bad_configs_are_rejected_with_the_field_named() {
-        let cases = [
-            (r#"{"items": []}"#, "items:"),
-            (r#"{"items": [{"criterion": "x", "points": 0, "axis": "accuracy"}]}"#, "items[0].points"),
-            (r#"{"items": [{"criterion": "x", "points": 11, "axis": "accuracy"}]}"#, "items[0].points"),
-            (r#"{"items": [{"criterion": "x", "points": 1, "axis": "vibes"}]}"#, "items[0].axis"),
-            (r#"{"items": [{"criterion": "{term}", "points": 1, "axis": "accuracy"}]}"#, "unknown slot {term}"),
-            (r#"{"items": [{"criterion": "{nope}", "points": 1, "axis": "accuracy"}]}"#, "unknown slot {nope}"),
-            (r#"{"items": [{"criterion": "{x", "points": 1, "axis": "accuracy"}]}"#, "unbalanced"),
-            (
-                r#"{"triggers": {"any": [""]}, "items": [{"criterion": "x", "points": 1, "axis": "accuracy"}]}"#,
-                "triggers.any[0]",
-            ),
-            (
-                r#"{"items": [{"criterion": "x", "points": 1, "axis": "accuracy", "colour": 1}]}"#,
-                "unknown field `colour`",
-            ),
-            (r#"{"itemz": []}"#, "config:"),
-        ];
-        for (json, want) in cases {
-            let err = Template::from_json(json).unwrap_err();
-            assert!(err.contains(want), "{json}: {err}");
-        }
-    }
-
-    #[test]
-    fn joins_terms_readably() {
-        assert_eq!(join_terms(["a"].into_iter()), "a");
-        assert_eq!(join_terms(["a", "b", "a"].into_iter()), "a and b");
-        assert_eq!(join_terms(["a", "b", "c"].into_iter()), "a, b and c");
-    }
-}
+mod tests;

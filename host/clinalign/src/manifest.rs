@@ -152,14 +152,17 @@ impl Manifest {
     }
 
     /// Whether the principle speaks only when its topic comes up: it runs its own code, or
-    /// it is a template with trigger terms. Scenario-only templates speak for every query
-    /// of their pool, so curation ranks their items a little lower.
+    /// it is a template with trigger terms or an age or quantity condition. Scenario-only
+    /// templates speak for every query of their pool, so curation ranks their items a
+    /// little lower.
     pub fn is_specific(&self) -> bool {
         self.specific
     }
 
     fn work_out_specific(&self, triggers: Option<&Triggers>) -> bool {
-        !self.is_template() || triggers.is_some_and(|t| !t.any.is_empty() || !t.all.is_empty())
+        !self.is_template()
+            || triggers
+                .is_some_and(|t| !t.any.is_empty() || !t.all.is_empty() || t.age.is_some() || t.quantity.is_some())
     }
 
     /// Points a message from the plugin's `init` at the manifest line it is about:
@@ -512,6 +515,18 @@ expect = "emits"
         assert_eq!(parse(&custom).unwrap().gate_terms(), None);
         let empty = GOOD.replace("capabilities = [\"score\"]", "capabilities = [\"score\"]\ngate = []");
         assert!(parse(&empty).unwrap_err().to_string().contains("gate: needs at least one"));
+    }
+
+    #[test]
+    fn age_or_quantity_conditions_alone_make_a_template_specific_without_a_gate() {
+        assert!(!parse(&GOOD.replace("triggers = { any = [\"chest pain\"] }\n", "")).unwrap().is_specific());
+        for triggers in
+            ["triggers = { age = \"under 3 months\" }", "triggers = { quantity = { unit = [\"mg\"], over = 4000 } }"]
+        {
+            let m = parse(&GOOD.replace("triggers = { any = [\"chest pain\"] }", triggers)).unwrap();
+            assert_eq!(m.gate_terms(), None, "{triggers}: called for every query of its pool");
+            assert!(m.is_specific(), "{triggers}");
+        }
     }
 
     #[test]
