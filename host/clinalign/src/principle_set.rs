@@ -245,7 +245,10 @@ impl PrincipleSet {
             .map(|p| format!("plugin {} failed ({}): {}", p.plugin, p.principles.join(", "), gist(&p.message)))
             .collect();
         list.extend(
-            self.failures.iter().filter(|f| !by_plugin(&f.principle)).map(|f| format!("{}: {}", f.principle, f.message)),
+            self.failures
+                .iter()
+                .filter(|f| !by_plugin(&f.principle))
+                .map(|f| format!("{}: {}", f.principle, f.message)),
         );
         Err(Error::Rejected(format!("{} principle(s) failed to load: {}", self.failures.len(), list.join(" | "))))
     }

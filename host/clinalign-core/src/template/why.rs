@@ -2,6 +2,7 @@
 //! its conditions, in the order [`Template::evaluate`] checks them, that did not hold.
 
 use super::Template;
+use super::conditions::Stated;
 use crate::text::Text;
 use crate::types::Query;
 
@@ -34,13 +35,27 @@ impl Template {
                 format!("triggers.any: {} occurs only negated (\"no …\", \"denies …\")", shown.join(", "))
             });
         }
+        let stated = Stated::new(text.normalized());
+        if let Some(age) = &t.age
+            && self.numbers.age.as_ref().is_some_and(|c| c.first_in(&stated).is_none())
+        {
+            return Some(format!("triggers.age: no age \"{age}\" is stated in the {turns} turns"));
+        }
+        if self.numbers.quantity.as_ref().is_some_and(|c| c.first_in(&stated).is_none()) {
+            return Some(format!("triggers.quantity: no amount within its bounds is stated in the {turns} turns"));
+        }
         let item = self.config.items.first()?;
+        let own = &self.items.first()?.1;
         let first = if let Some(miss) = scenario_miss(query, &item.when_scenario, t.min_confidence) {
             format!("items[0].when_scenario: {miss}")
         } else if let Some(term) = item.unless_any.iter().find(|term| affirmed(term)) {
             format!("items[0].unless_any: \"{term}\" is affirmed")
         } else if !item.when_any.is_empty() && !item.when_any.iter().any(|term| affirmed(term)) {
             format!("items[0].when_any: none of its {} terms is affirmed", item.when_any.len())
+        } else if let Some(age) = item.when_age.as_ref().filter(|_| own.find(&stated).is_none()) {
+            format!("items[0].when_age: no age \"{age}\" is stated")
+        } else if item.when_quantity.is_some() && own.find(&stated).is_none() {
+            "items[0].when_quantity: no amount within its bounds is stated".to_string()
         } else {
             "items[0] has no condition of its own".into()
         };
