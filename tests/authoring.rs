@@ -300,6 +300,23 @@ axis = "context-awareness"
         assert_eq!(t.classified, ["urgency", "uncertainty", "expertise", "task"]);
     }
 
+    // Alone, two rewards and two penalties lose a penalty to the balance rule; the fixture
+    // passes and says so.
+    let balanced = manifest("", emits_unlabelled).replace(
+        "[[fixtures]]",
+        "[[config.items]]\ncriterion = \"Asks whether there is a fever too.\"\npoints = 4\naxis = \"completeness\"\n\
+         [[config.items]]\ncriterion = \"Dismisses the night sweats.\"\npoints = -6\naxis = \"accuracy\"\n\
+         [[config.items]]\ncriterion = \"Diagnoses cancer outright.\"\npoints = -8\naxis = \"accuracy\"\n[[fixtures]]",
+    );
+    p.write_manifest("task", "fixture-probe", &balanced);
+    let engine = p.builder().only(vec!["task.fixture-probe".into()]).build().unwrap();
+    let t = engine.principle_set().self_tests()[0].clone();
+    assert!(t.passed, "{t:?}");
+    assert_eq!(
+        t.detail,
+        "4 item(s); alone, curation keeps 3 of them ([-6] dropped: penalties are kept at 20–40% of the rubric)"
+    );
+
     let failing = [
         ("negated", "I have no night sweats.", "", "triggers.any: \"night sweats\" occurs only negated"),
         ("gated", "I have a headache.", "", "the gate skipped it: none of its 1 trigger term(s) occurs"),

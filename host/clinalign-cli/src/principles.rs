@@ -236,6 +236,9 @@ pub fn catalogue_markdown(catalog: &Catalog) -> String {
                 m.version,
                 m.fixtures.len()
             );
+            if let Some(age) = m.template_triggers().and_then(|t| t.age) {
+                let _ = writeln!(out, "- stated age: {age}");
+            }
             if let Some(terms) = m.template_triggers().map(|t| t.any).filter(|a| !a.is_empty()) {
                 let shown: Vec<String> = terms.iter().take(8).map(|t| format!("\"{t}\"")).collect();
                 let more = if terms.len() > 8 { format!(" and {} more", terms.len() - 8) } else { String::new() };

@@ -10,10 +10,12 @@ use serde::Serialize;
 
 use crate::classify::{Classifier, complete_scenario};
 use crate::criterion_style::criterion_problems;
+use crate::curation::{CurationPolicy, curate_traced};
 use crate::dimensions::Dimensions;
 use crate::gate::Gate;
 use crate::manifest::{Expect, Fixture, Manifest};
 use crate::runtime::{PreparedQuery, PrincipleError, PrincipleRuntime};
+use crate::synthesis::candidate;
 
 /// One fixture run at load time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,7 +82,7 @@ fn run_fixture(
                 describe_scenario(&query.scenario, &classified)
             ),
         ),
-        (Ok(items), Expect::Emits) => (true, format!("{} item(s)", items.len())),
+        (Ok(items), Expect::Emits) => (true, format!("{} item(s){}", items.len(), curated_alone(m, items, &query))),
         (Ok(_), Expect::Silent) => (true, why_silent(m, gate, &query, &classified)),
     };
     let items = got.unwrap_or_default();
@@ -103,6 +105,27 @@ fn run_fixture(
         items,
         lint,
     }
+}
+
+/// What curation (the default policy) does to these items when the principle speaks alone:
+/// nothing (empty), or which it drops, so an author sees a penalty lost to the balance rule
+/// before it is lost in a real rubric.
+fn curated_alone(m: &Manifest, items: &[RubricItem], query: &Query) -> String {
+    let policy = CurationPolicy::default();
+    let candidates = items.iter().map(|i| candidate(m, i.clone(), query)).collect();
+    let (kept, _, trace) = curate_traced(candidates, &policy);
+    if trace.dropped.is_empty() && trace.merged.is_empty() {
+        return String::new();
+    }
+    let why: Vec<String> = trace
+        .dropped
+        .iter()
+        .map(|d| format!("[{}] dropped: {}", items[d.item].points, d.reason.describe(&policy)))
+        .chain(
+            trace.merged.iter().map(|g| format!("[{}] merged into [{}]", items[g.item].points, items[g.into].points)),
+        )
+        .collect();
+    format!("; alone, curation keeps {} of them ({})", kept.len(), why.join("; "))
 }
 
 /// Why the principle added nothing for `query`: the first step of the path that stopped it.
