@@ -310,10 +310,17 @@ impl Classifier for RuleClassifier {
     }
 
     fn classify(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Label> {
-        self.explain(conversation, dims).into_iter().map(|d| d.label).collect()
+        self.decide(conversation, dims, false).into_iter().map(|d| d.label).collect()
     }
 
     fn explain(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Decision> {
+        self.decide(conversation, dims, true)
+    }
+}
+
+impl RuleClassifier {
+    /// The labels, and with `with_rules` the rule behind each (else empty rules).
+    fn decide(&self, conversation: &[Message], dims: &Dimensions, with_rules: bool) -> Vec<Decision> {
         let user: Vec<&str> = conversation.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()).collect();
         let raw = user.join("\n\n");
         let ctx = Ctx::new(&raw);
@@ -321,8 +328,10 @@ impl Classifier for RuleClassifier {
         let f = features(&raw, &ctx);
 
         let mut labels: Vec<Decision> = Vec::new();
-        let mut push = |dim: &str, value: &str, confidence: f32, rule: String| {
+        // The rule is written out only when asked for: classifying is on the hot path.
+        let mut push = |dim: &str, value: &str, confidence: f32, rule: &dyn Fn() -> String| {
             if dims.check(dim, value).is_ok() {
+                let rule = if with_rules { rule() } else { String::new() };
                 labels.push(Decision { label: Label { dimension: dim.into(), value: value.into(), confidence }, rule });
             }
         };
@@ -340,28 +349,19 @@ impl Classifier for RuleClassifier {
         };
         let situation = if f.personal { "in someone's own situation" } else { "in a general question" };
         match (red, serious, f.personal) {
-            (r, _, true) if r >= 2 => push("urgency", "emergent", 0.9, format!("{} {situation}", flags())),
-            (1, _, true) => push("urgency", "emergent", 0.75, format!("{} {situation}", flags())),
-            (r, _, false) if r >= 1 => push("urgency", "non-emergent", 0.55, format!("{} {situation}", flags())),
-            (0, s, true) if s >= 2 => push(
-                "urgency",
-                "conditionally-emergent",
-                0.7,
-                format!("no red flag; {s} symptoms that can turn serious {situation}"),
-            ),
-            (0, 1, true) => push(
-                "urgency",
-                "conditionally-emergent",
-                0.55,
-                format!("no red flag; one symptom that can turn serious {situation}"),
-            ),
-            (0, s, _) => push(
-                "urgency",
-                "non-emergent",
-                0.75,
-                format!("no red flag; {s} symptoms that can turn serious {situation}"),
-            ),
-            _ => push("urgency", "non-emergent", 0.75, "no red flag in someone's own situation".into()),
+            (r, _, true) if r >= 2 => push("urgency", "emergent", 0.9, &|| format!("{} {situation}", flags())),
+            (1, _, true) => push("urgency", "emergent", 0.75, &|| format!("{} {situation}", flags())),
+            (r, _, false) if r >= 1 => push("urgency", "non-emergent", 0.55, &|| format!("{} {situation}", flags())),
+            (0, s, true) if s >= 2 => push("urgency", "conditionally-emergent", 0.7, &|| {
+                format!("no red flag; {s} symptoms that can turn serious {situation}")
+            }),
+            (0, 1, true) => push("urgency", "conditionally-emergent", 0.55, &|| {
+                format!("no red flag; one symptom that can turn serious {situation}")
+            }),
+            (0, s, _) => push("urgency", "non-emergent", 0.75, &|| {
+                format!("no red flag; {s} symptoms that can turn serious {situation}")
+            }),
+            _ => push("urgency", "non-emergent", 0.75, &|| "no red flag in someone's own situation".into()),
         }
 
         // Uncertainty: what kind of answer is asked for. An outcome nobody can know is
@@ -373,30 +373,31 @@ impl Classifier for RuleClassifier {
         let professional = count(text, PROFESSIONAL);
         let slots = f.slots;
         if any(text, IRREDUCIBLE) && (f.personal || f.words > 6) {
-            push(
-                "uncertainty",
-                "irreducible",
-                0.65,
-                "asks about an outcome nobody can know (prognosis, chances, \"will it…\")".into(),
-            );
+            push("uncertainty", "irreducible", 0.65, &|| {
+                "asks about an outcome nobody can know (prognosis, chances, \"will it…\")".into()
+            });
         } else if any(text, MISSING_INFO) {
-            push("uncertainty", "reducible", 0.7, "the user says information is missing".into());
+            push("uncertainty", "reducible", 0.7, &|| "the user says information is missing".into());
         } else if professional >= 2 || (any(text, ASSESSED) && f.slots >= 2) {
             // A clinician's question, or one about a plan a clinician already made.
-            let why = if professional >= 2 {
-                format!("a clinician's question ({professional} clinical-register cues)")
-            } else {
-                format!("a plan a clinician already made, with {slots} context facts")
+            let why = || {
+                if professional >= 2 {
+                    format!("a clinician's question ({professional} clinical-register cues)")
+                } else {
+                    format!("a plan a clinician already made, with {slots} context facts")
+                }
             };
-            push("uncertainty", "none", 0.6, why);
+            push("uncertainty", "none", 0.6, &why);
         } else if decision {
-            let why = format!(
-                "asks for a decision about a specific person; {slots} of 8 context facts given (age, duration, measurements, medicines, history, pertinent negatives, what was tried, sex or pregnancy)"
-            );
+            let why = || {
+                format!(
+                    "asks for a decision about a specific person; {slots} of 8 context facts given (age, duration, measurements, medicines, history, pertinent negatives, what was tried, sex or pregnancy)"
+                )
+            };
             match f.slots {
-                0..=3 => push("uncertainty", "reducible", 0.75, why),
-                4 => push("uncertainty", "reducible", 0.55, why),
-                _ => push("uncertainty", "none", 0.55, why),
+                0..=3 => push("uncertainty", "reducible", 0.75, &why),
+                4 => push("uncertainty", "reducible", 0.55, &why),
+                _ => push("uncertainty", "none", 0.55, &why),
             }
         } else if explanation || f.general_question {
             let why = if explanation {
@@ -404,31 +405,27 @@ impl Classifier for RuleClassifier {
             } else {
                 "a general-knowledge question"
             };
-            push("uncertainty", "none", if f.personal { 0.55 } else { 0.7 }, why.into());
+            push("uncertainty", "none", if f.personal { 0.55 } else { 0.7 }, &|| why.into());
         } else {
-            push(
-                "uncertainty",
-                "reducible",
-                if f.words < 12 { 0.7 } else { 0.55 },
-                format!("a personal account with no clear question ({} words)", f.words),
-            );
+            push("uncertainty", "reducible", if f.words < 12 { 0.7 } else { 0.55 }, &|| {
+                format!("a personal account with no clear question ({} words)", f.words)
+            });
         }
 
         // Expertise: clinical register.
-        let register = format!(
-            "{professional} clinical-register cue(s) (a stated clinical role, dosing units, abbreviations, guideline or work-up language)"
-        );
+        let register = || {
+            format!(
+                "{professional} clinical-register cue(s) (a stated clinical role, dosing units, abbreviations, guideline or work-up language)"
+            )
+        };
         if professional >= 3 {
-            push("expertise", "health-professional", 0.9, register);
+            push("expertise", "health-professional", 0.9, &register);
         } else if professional == 2 {
-            push("expertise", "health-professional", 0.65, register);
+            push("expertise", "health-professional", 0.65, &register);
         } else {
-            push(
-                "expertise",
-                "layperson",
-                if professional == 1 { 0.6 } else { 0.8 },
-                format!("{register}; 2 or more make a health professional"),
-            );
+            push("expertise", "layperson", if professional == 1 { 0.6 } else { 0.8 }, &|| {
+                format!("{}; 2 or more make a health professional", register())
+            });
         }
 
         // Task: data transformation first (asked for, or the user's text is itself a
@@ -436,14 +433,11 @@ impl Classifier for RuleClassifier {
         let data = count(text, DATA_TASK);
         let record = count(text, RECORD_MARKS);
         if data >= 1 && (f.words > 40 || data >= 2) {
-            push(
-                "task",
-                "data-task",
-                if data >= 2 { 0.85 } else { 0.65 },
-                format!("asks to transform given data ({data} cue(s))"),
-            );
+            push("task", "data-task", if data >= 2 { 0.85 } else { 0.65 }, &|| {
+                format!("asks to transform given data ({data} cue(s))")
+            });
         } else if record >= 3 {
-            push("task", "data-task", 0.6, format!("the user's text is a clinical record ({record} record marks)"));
+            push("task", "data-task", 0.6, &|| format!("the user's text is a clinical record ({record} record marks)"));
         } else {
             let scores = [
                 ("medication", count(text, MEDICATION) * 2),
@@ -451,17 +445,19 @@ impl Classifier for RuleClassifier {
                 ("treatment", count(text, TREATMENT) * 2),
                 ("lifestyle", count(text, LIFESTYLE)),
             ];
-            let shown: Vec<String> = scores.iter().map(|(t, s)| format!("{t} {s}")).collect();
-            let cues = format!("cue scores: {}", shown.join(", "));
+            let cues = || {
+                let shown: Vec<String> = scores.iter().map(|(t, s)| format!("{t} {s}")).collect();
+                format!("cue scores: {}", shown.join(", "))
+            };
             match scores.iter().max_by_key(|(_, s)| *s).filter(|(_, s)| *s > 0) {
                 Some((_, s)) if f.general_question && *s < 4 => {
-                    push("task", "information", 0.55, format!("a general question with weak cues ({cues})"))
+                    push("task", "information", 0.55, &|| format!("a general question with weak cues ({})", cues()))
                 }
-                Some((task, s)) => {
-                    push("task", task, if *s >= 4 { 0.8 } else { 0.6 }, format!("the strongest cue family ({cues})"))
-                }
+                Some((task, s)) => push("task", task, if *s >= 4 { 0.8 } else { 0.6 }, &|| {
+                    format!("the strongest cue family ({})", cues())
+                }),
                 None => {
-                    push("task", "information", 0.65, "no medication, diagnosis, treatment or lifestyle cue".into())
+                    push("task", "information", 0.65, &|| "no medication, diagnosis, treatment or lifestyle cue".into())
                 }
             }
         }

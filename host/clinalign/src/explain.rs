@@ -9,10 +9,11 @@ use clinalign_core::{Label, Query, RubricEntry};
 use serde::Serialize;
 
 use crate::curation::{CurationPolicy, DropReason, curate_traced};
+use crate::gate::Gate;
 use crate::principle_set::PrincipleSet;
 use crate::rubric::{PrincipleCall, Rubric};
 use crate::runtime::PreparedQuery;
-use crate::self_test::why_silent;
+use crate::self_test::PrinciplePath;
 use crate::synthesis::candidate;
 
 /// Everything that decided one query's rubric.
@@ -109,7 +110,9 @@ impl PrincipleSet {
                 match result {
                     Ok(items) if items.is_empty() => {
                         calls.push(PrincipleCall { principle: m.id.clone(), emitted: 0, error: None, micros });
-                        StepOutcome::Silent { why: why_silent(m, &crate::gate::Gate::new([m]), query, &[]) }
+                        let gate = Gate::new([m]);
+                        let path = PrinciplePath::new(m, &gate);
+                        StepOutcome::Silent { why: path.why_silent(query, &[]) }
                     }
                     Ok(items) => {
                         calls.push(PrincipleCall {

@@ -46,17 +46,18 @@ pub(crate) fn run_fixtures(
     classifier: &dyn Classifier,
 ) -> Vec<SelfTest> {
     let gate = Gate::new([m]);
-    m.fixtures.iter().map(|f| run_fixture(m, &gate, rt, f, dims, classifier)).collect()
+    let path = PrinciplePath::new(m, &gate);
+    m.fixtures.iter().map(|f| run_fixture(&path, rt, f, dims, classifier)).collect()
 }
 
 fn run_fixture(
-    m: &Manifest,
-    gate: &Gate,
+    path: &PrinciplePath<'_>,
     rt: &PrincipleRuntime,
     f: &Fixture,
     dims: &Dimensions,
     classifier: &dyn Classifier,
 ) -> SelfTest {
+    let (m, gate) = (path.m, path.gate);
     let mut query =
         Query { id: format!("fixture:{}", f.name), conversation: f.conversation.clone(), scenario: f.scenario.clone() };
     // The manifest's parser checked the fixture's labels against the vocabulary.
@@ -71,7 +72,7 @@ fn run_fixture(
     let (passed, detail) = match (&got, f.expect) {
         (Err(e), _) => (false, e.to_string()),
         (Ok(items), Expect::Emits) if items.is_empty() => {
-            (false, format!("expected items, but {}", why_silent(m, gate, &query, &classified)))
+            (false, format!("expected items, but {}", path.why_silent(&query, &classified)))
         }
         (Ok(items), Expect::Silent) if !items.is_empty() => (
             false,
@@ -83,7 +84,7 @@ fn run_fixture(
             ),
         ),
         (Ok(items), Expect::Emits) => (true, format!("{} item(s){}", items.len(), curated_alone(m, items, &query))),
-        (Ok(_), Expect::Silent) => (true, why_silent(m, gate, &query, &classified)),
+        (Ok(_), Expect::Silent) => (true, path.why_silent(&query, &classified)),
     };
     let items = got.unwrap_or_default();
     let lint = items
@@ -128,23 +129,46 @@ fn curated_alone(m: &Manifest, items: &[RubricItem], query: &Query) -> String {
     format!("; alone, curation keeps {} of them ({})", kept.len(), why.join("; "))
 }
 
-/// Why the principle added nothing for `query`: the first step of the path that stopped it.
-pub fn why_silent(m: &Manifest, gate: &Gate, query: &Query, classified: &[String]) -> String {
-    if let Some(miss) = outside_pool(m, &query.scenario, classified) {
-        return format!("its scenario is outside applies_when: {miss}");
+/// The path a query takes to one principle: its pool condition, its gate, and its template
+/// (when it is one), to say where a query stopped.
+pub struct PrinciplePath<'a> {
+    pub m: &'a Manifest,
+    /// A gate built over this principle alone.
+    pub gate: &'a Gate,
+    /// The template, parsed when first needed (once for all of a principle's fixtures).
+    template: std::cell::OnceCell<Option<Template>>,
+}
+
+impl<'a> PrinciplePath<'a> {
+    /// The path to `m`, with `gate` built over `m` alone.
+    pub fn new(m: &'a Manifest, gate: &'a Gate) -> PrinciplePath<'a> {
+        PrinciplePath { m, gate, template: std::cell::OnceCell::new() }
     }
-    if gate.called([m], query).is_empty() {
-        let terms = m.gate_terms().unwrap_or_default();
-        return format!(
-            "the gate skipped it: none of its {} trigger term(s) occurs in the user's turns ({})",
-            terms.len(),
-            examples(terms)
-        );
+
+    fn template(&self) -> Option<&Template> {
+        self.template.get_or_init(|| self.m.template_config().and_then(|c| Template::new(c).ok())).as_ref()
     }
-    if let Some(why) = m.template_config().and_then(|c| Template::new(c).ok()).and_then(|t| t.why_silent(query)) {
-        return format!("no template condition held: {why}");
+
+    /// Why the principle added nothing for `query`: the first step of the path that stopped
+    /// it. `classified` names the dimensions whose labels came from the classifier.
+    pub fn why_silent(&self, query: &Query, classified: &[String]) -> String {
+        let m = self.m;
+        if let Some(miss) = outside_pool(m, &query.scenario, classified) {
+            return format!("its scenario is outside applies_when: {miss}");
+        }
+        if self.gate.called([m], query).is_empty() {
+            let terms = m.gate_terms().unwrap_or_default();
+            return format!(
+                "the gate skipped it: none of its {} trigger term(s) occurs in the user's turns ({})",
+                terms.len(),
+                examples(terms)
+            );
+        }
+        if let Some(why) = self.template().and_then(|t| t.why_silent(query)) {
+            return format!("no template condition held: {why}");
+        }
+        "it was called and returned no items".into()
     }
-    "it was called and returned no items".into()
 }
 
 /// The first `applies_when` dimension the labels miss, in words.
