@@ -438,3 +438,57 @@ expect = "emits"
     );
     assert!(text.contains("1 near-duplicate item(s)"), "{text}");
 }
+
+/// A template that waits for a stated age, run as the wasm guest: `{age}` names the age as
+/// the user wrote it, and a fixture out of the age range is silent for that reason.
+#[test]
+fn a_template_matches_a_stated_age_in_the_sandbox() {
+    let p = Project::with_principles();
+    p.write_manifest(
+        "urgency",
+        "infant-fever",
+        r#"id = "urgency.infant-fever"
+version = "0.1.0"
+dimension = "urgency"
+title = "A fever in a young baby needs same-day care"
+statement = "When a baby under 3 months has a fever, the response sends the family to a same-day assessment."
+plugin = "template"
+[applies_when]
+urgency = ["emergent", "conditionally-emergent"]
+[config.triggers]
+any = ["fever", "temperature"]
+age = "under 3 months"
+[[config.items]]
+criterion = "Advises that a {age} with a {term} needs to be seen by a doctor today."
+points = 9
+axis = "accuracy"
+[[fixtures]]
+name = "seven-week-old"
+conversation = [{ role = "user", content = "My 7-week-old has a fever of 38.2 and is sleepier than usual." }]
+expect = "emits"
+[[fixtures]]
+name = "toddler"
+conversation = [{ role = "user", content = "My 2-year-old has a fever of 38.2 but is playing happily." }]
+expect = "silent"
+"#,
+    );
+    let engine = p.builder().build().unwrap();
+    let set = engine.principle_set();
+    let tests: Vec<_> = set.self_tests().iter().filter(|t| t.principle == "urgency.infant-fever").collect();
+    assert!(tests.iter().all(|t| t.passed), "{tests:?}");
+    assert_eq!(
+        tests[0].items[0].criterion,
+        "Advises that a 7-week-old with a fever needs to be seen by a doctor today."
+    );
+    assert_eq!(
+        tests[1].detail,
+        "no template condition held: triggers.age: no age \"under 3 months\" is stated in the user turns"
+    );
+    let rubric =
+        engine.synthesize(&query("q", "My 10 week old baby feels hot, temperature 38.5. What should I do?")).unwrap();
+    assert!(
+        rubric.items.iter().any(|i| i.criterion == "Advises that a 10 week old with a temperature needs to be seen by a doctor today."),
+        "{:?}",
+        rubric.items.iter().map(|i| &i.criterion).collect::<Vec<_>>()
+    );
+}

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use clinalign_core::RubricEntry;
+use clinalign_core::{Query, RubricEntry, RubricItem};
 use serde::{Deserialize, Serialize};
 
+use crate::manifest::Manifest;
 use crate::similarity::WordHashes;
 
 /// How rubrics are curated.
@@ -52,6 +53,23 @@ impl Candidate {
     fn priority(&self) -> f64 {
         let specificity = if self.specific { 1.0 } else { 0.75 };
         self.entry.points.unsigned_abs() as f64 * specificity * (0.5 + 0.5 * self.confidence as f64)
+    }
+}
+
+/// A principle's item as a rubric candidate: tagged `axis:*`, `dimension:*` and
+/// `principle:<id>@<version>` (before its own tags), and ranked by the principle's
+/// specificity and the confidence of the label that put it in the pool.
+pub fn candidate(m: &Manifest, item: RubricItem, query: &Query) -> Candidate {
+    let mut tags = Vec::with_capacity(item.tags.len() + 3);
+    tags.push(item.axis.tag());
+    tags.push(format!("dimension:{}", m.dimension));
+    tags.push(m.tag());
+    tags.extend(item.tags);
+    Candidate {
+        entry: RubricEntry::new(item.criterion, item.points, tags),
+        principle: m.id.clone(),
+        specific: m.is_specific(),
+        confidence: query.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0),
     }
 }
 

@@ -8,13 +8,12 @@ use std::time::Instant;
 use clinalign_core::{Label, Query, RubricEntry};
 use serde::Serialize;
 
-use crate::curation::{CurationPolicy, DropReason, curate_traced};
+use crate::curation::{CurationPolicy, DropReason, candidate, curate_traced};
 use crate::gate::Gate;
 use crate::principle_set::PrincipleSet;
 use crate::rubric::{PrincipleCall, Rubric};
 use crate::runtime::PreparedQuery;
 use crate::self_test::PrinciplePath;
-use crate::synthesis::candidate;
 
 /// Everything that decided one query's rubric.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -305,14 +305,13 @@ fn set_hash(catalog: &Catalog, principles: &[LoadedPrinciple]) -> String {
     hex::encode(h.finalize())[..16].to_string()
 }
 
-/// A plugin error in one line: what went wrong ("does not compile") and the compiler's first
-/// error, if any.
+/// A plugin error in one line: its first line (what went wrong, e.g. "… does not compile")
+/// and the compiler's first error, if any.
 fn gist(message: &str) -> String {
     let head = message.lines().next().unwrap_or_default();
-    let what = head.rsplit(": ").next().unwrap_or(head);
     match message.lines().skip(1).find(|l| l.trim_start().starts_with("error")) {
-        Some(first) => format!("{what}: {}", first.trim()),
-        None => what.to_string(),
+        Some(first) => format!("{head}: {}", first.trim()),
+        None => head.to_string(),
     }
 }
 

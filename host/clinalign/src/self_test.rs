@@ -10,12 +10,11 @@ use serde::Serialize;
 
 use crate::classify::{Classifier, complete_scenario};
 use crate::criterion_style::criterion_problems;
-use crate::curation::{CurationPolicy, curate_traced};
+use crate::curation::{CurationPolicy, candidate, curate_traced};
 use crate::dimensions::Dimensions;
 use crate::gate::Gate;
 use crate::manifest::{Expect, Fixture, Manifest};
 use crate::runtime::{PreparedQuery, PrincipleError, PrincipleRuntime};
-use crate::synthesis::candidate;
 
 /// One fixture run at load time.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,30 +3,12 @@
 
 use std::time::Instant;
 
-use clinalign_core::{Query, RubricEntry, RubricItem};
+use clinalign_core::Query;
 
-use crate::curation::{Candidate, CurationPolicy, curate};
-use crate::manifest::Manifest;
+use crate::curation::{Candidate, CurationPolicy, candidate, curate};
 use crate::principle_set::PrincipleSet;
 use crate::rubric::{PrincipleCall, Rubric};
 use crate::runtime::PreparedQuery;
-
-/// A principle's item as a rubric candidate: tagged `axis:*`, `dimension:*` and
-/// `principle:<id>@<version>` (before its own tags), and ranked by the principle's
-/// specificity and the confidence of the label that put it in the pool.
-pub fn candidate(m: &Manifest, item: RubricItem, query: &Query) -> Candidate {
-    let mut tags = Vec::with_capacity(item.tags.len() + 3);
-    tags.push(item.axis.tag());
-    tags.push(format!("dimension:{}", m.dimension));
-    tags.push(m.tag());
-    tags.extend(item.tags);
-    Candidate {
-        entry: RubricEntry::new(item.criterion, item.points, tags),
-        principle: m.id.clone(),
-        specific: m.is_specific(),
-        confidence: query.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0),
-    }
-}
 
 impl PrincipleSet {
     /// Writes the rubric for a query whose scenario is complete: every principle of the

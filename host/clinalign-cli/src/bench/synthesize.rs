@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use clinalign::curation::candidate;
 use clinalign::curation::{Candidate, CurationPolicy, curate};
 use clinalign::gate::Gate;
-use clinalign::synthesis::candidate;
 use clinalign::{Dimensions, Manifest, PrincipleSet, Query, Row};
 use clinalign_core::template::Template;
 use rayon::prelude::*;
