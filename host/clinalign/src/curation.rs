@@ -159,10 +159,9 @@ pub fn curate_traced(
     let mut extra_tags: HashMap<usize, Vec<String>> = HashMap::new();
     for &i in &order {
         let sign = candidates[i].entry.points.signum();
-        let twin = kept.iter().copied().find_map(|k| {
+        let twin = kept.iter().copied().filter(|&k| candidates[k].entry.points.signum() == sign).find_map(|k| {
             let similarity = words[k].dice(&words[i]);
-            (candidates[k].entry.points.signum() == sign && similarity >= policy.merge_similarity)
-                .then_some((k, similarity))
+            (similarity >= policy.merge_similarity).then_some((k, similarity))
         });
         match twin {
             Some((k, similarity)) => {
