@@ -81,8 +81,10 @@ impl PrincipleRuntime {
             None => self.instantiate()?,
         };
         w.store.data_mut().begin_call();
+        let ticking = self.runtime.ticking();
         w.store.set_epoch_deadline(self.runtime.deadline_ticks());
         let result = w.bindings.call_emit(&mut w.store, query);
+        drop(ticking);
         w.store.data_mut().end_call();
         match result {
             Ok(returned) => {
@@ -103,6 +105,7 @@ impl PrincipleRuntime {
 
     fn instantiate(&self) -> Result<Warm, PrincipleError> {
         let rt = &self.runtime;
+        let _ticking = rt.ticking();
         let state = HostState::new(self.id.clone(), self.capabilities, rt.options.model.clone(), &rt.options.limits);
         let mut store = Store::new(rt.engine(), state);
         store.limiter(|s| &mut s.limiter);

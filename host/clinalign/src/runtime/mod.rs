@@ -9,10 +9,10 @@ mod instance;
 mod limits;
 mod output;
 mod query;
+mod ticker;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ pub(crate) use self::instance::PrincipleRuntime;
 pub use self::limits::Limits;
 pub use self::output::{ErrorKind, PrincipleError};
 pub use self::query::PreparedQuery;
+use self::ticker::{Ticker, Ticking};
 use crate::error::{Error, Result};
 use crate::files::sha256_hex;
 
@@ -80,7 +81,7 @@ pub(crate) struct Runtime {
     /// Components already compiled in this process, by sha256 of their bytes; reloads
     /// reuse them.
     loaded: Mutex<HashMap<String, LoadedComponent>>,
-    ticker_stop: Arc<AtomicBool>,
+    ticker: Ticker,
 }
 
 impl Runtime {
@@ -116,8 +117,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Wasm(format!("linking WASI: {e:#}")))?;
         bindings::add_to_linker(&mut linker).map_err(|e| Error::Wasm(format!("linking the host interface: {e:#}")))?;
 
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(&engine, tick, ticker_stop.clone())?;
+        let ticker = Ticker::start(&engine, tick)?;
         let cache = cache::ComponentCache::new(options.cache_dir.clone(), &engine);
         Ok(Runtime {
             engine,
@@ -127,7 +127,7 @@ impl Runtime {
             pooling,
             cache,
             loaded: Mutex::new(HashMap::new()),
-            ticker_stop,
+            ticker,
         })
     }
 
@@ -165,11 +165,10 @@ impl Runtime {
     pub(crate) fn deadline_ticks(&self) -> u64 {
         self.deadline_ticks
     }
-}
 
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+    /// Keeps the epoch ticking for one call (see [`ticker`]).
+    pub(crate) fn ticking(&self) -> Ticking<'_> {
+        self.ticker.ticking()
     }
 }
 
@@ -182,22 +181,4 @@ fn base_config() -> Config {
         .max_wasm_stack(MAX_WASM_STACK)
         .parallel_compilation(true);
     config
-}
-
-/// Advances the engine's epoch every `tick` until the engine is gone or `stop` is set.
-fn spawn_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) -> Result<()> {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("clinalign-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(tick);
-                match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
-                }
-            }
-        })
-        .map(|_| ())
-        .map_err(|e| Error::Wasm(format!("starting the epoch ticker: {e}")))
 }

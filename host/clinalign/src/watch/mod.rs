@@ -8,10 +8,12 @@
 //!   `target/` folders are not even watched;
 //! - reads are not changes (the reload reads every source; that must not trigger another);
 //! - a file saved without an edit is not a change: each file's content hash is compared;
-//! - editors save through temporary files and renames; the debouncer coalesces those.
+//! - editors save through temporary files and renames: events are gathered until none has
+//!   come for [`DEBOUNCE`], then handled as one batch.
 //!
 //! Callbacks run one at a time on a worker thread; changes that arrive during one are
-//! handled right after it. An idle watcher sleeps in the kernel and costs no CPU.
+//! handled right after it. An idle watcher has no timer: its threads wait in the kernel
+//! (inotify, a channel) and cost no CPU.
 
 pub mod sources;
 
@@ -20,8 +22,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use notify::{EventKind, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use self::sources::{FileChange, SourceRoot, Sources, ignored_name};
 use crate::error::{Error, Result};
@@ -29,11 +30,9 @@ use crate::error::{Error, Result};
 /// How long changes must be quiet before a reload starts.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
 
-type Inner = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
-
 /// A running watcher; the callbacks stop when it is dropped.
 pub struct Watch {
-    debouncer: Option<Arc<Mutex<Inner>>>,
+    watcher: Option<Arc<Mutex<RecommendedWatcher>>>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -48,38 +47,29 @@ impl Watch {
             .collect();
         let first = roots.first().map(|r| r.dir.clone()).unwrap_or_default();
         let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
-        let debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| match result {
-            Ok(events) => {
-                let paths: Vec<PathBuf> = events
-                    .iter()
-                    .filter(|e| !matches!(e.kind, EventKind::Access(_)))
-                    .flat_map(|e| e.paths.iter().cloned())
-                    .collect();
-                if !paths.is_empty() {
-                    let _ = tx.send(paths);
-                }
+        let watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| match result {
+            Ok(event) if !matches!(event.kind, EventKind::Access(_)) => {
+                let _ = tx.send(event.paths);
             }
-            Err(errors) => {
-                for e in errors {
-                    tracing::warn!("file watcher: {e}");
-                }
-            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("file watcher: {e}"),
         })
         .map_err(|e| Error::Watch { path: first.clone(), message: e.to_string() })?;
-        let debouncer = Arc::new(Mutex::new(debouncer));
+        let watcher = Arc::new(Mutex::new(watcher));
         for r in &roots {
-            watch_tree(&debouncer, &r.dir)?;
+            watch_tree(&watcher, &r.dir)?;
         }
         let mut sources = Sources::read(roots);
         tracing::debug!(files = sources.len(), "watching the sources of the principle set");
-        // The worker holds a weak handle, so dropping the `Watch` drops the debouncer, whose
+        // The worker holds a weak handle, so dropping the `Watch` drops the watcher, whose
         // event handler holds the sender: that ends the worker's loop.
-        let handle = Arc::downgrade(&debouncer);
+        let handle = Arc::downgrade(&watcher);
         let worker = std::thread::Builder::new()
             .name("clinalign-watch".into())
             .spawn(move || {
                 while let Ok(mut paths) = rx.recv() {
-                    while let Ok(more) = rx.try_recv() {
+                    // Gather the rest of the burst: until nothing has come for DEBOUNCE.
+                    while let Ok(more) = rx.recv_timeout(DEBOUNCE) {
                         paths.extend(more);
                     }
                     paths.sort();
@@ -102,21 +92,21 @@ impl Watch {
                 }
             })
             .map_err(|e| Error::Watch { path: first.clone(), message: e.to_string() })?;
-        Ok(Watch { debouncer: Some(debouncer), worker: Some(worker) })
+        Ok(Watch { watcher: Some(watcher), worker: Some(worker) })
     }
 }
 
 /// Watches `dir` and every folder below it except ignored ones (`target/`, hidden), so
 /// that cargo's output is never even seen.
-fn watch_tree(debouncer: &Mutex<Inner>, dir: &Path) -> Result<()> {
+fn watch_tree(watcher: &Mutex<RecommendedWatcher>, dir: &Path) -> Result<()> {
     let err = |e: notify::Error| Error::Watch { path: dir.to_path_buf(), message: e.to_string() };
-    debouncer.lock().unwrap().watch(dir, RecursiveMode::NonRecursive).map_err(err)?;
+    watcher.lock().unwrap().watch(dir, RecursiveMode::NonRecursive).map_err(err)?;
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().to_string();
         if path.is_dir() && !ignored_name(&name) && !path.is_symlink() {
-            watch_tree(debouncer, &path)?;
+            watch_tree(watcher, &path)?;
         }
     }
     Ok(())
@@ -124,8 +114,8 @@ fn watch_tree(debouncer: &Mutex<Inner>, dir: &Path) -> Result<()> {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // Dropping the debouncer drops the sender, which ends the worker's loop.
-        drop(self.debouncer.take());
+        // Dropping the watcher drops the sender, which ends the worker's loop.
+        drop(self.watcher.take());
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }
