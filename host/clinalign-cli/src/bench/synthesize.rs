@@ -5,17 +5,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clinalign::curation::candidate;
-use clinalign::curation::{Candidate, CurationPolicy, curate};
+use clinalign::curation::{Candidate, CurationPolicy, candidate, curate};
 use clinalign::gate::Gate;
-use clinalign::{Dimensions, Manifest, PrincipleSet, Query, Row};
+use clinalign::{Manifest, PrincipleSet, Query};
 use clinalign_core::template::Template;
 use rayon::prelude::*;
 use serde_json::json;
 
 use super::stats::{latency, median, round2};
 use crate::EngineArgs;
-use crate::jsonl::JsonlReader;
+use crate::queries::read_rows;
 
 pub fn run(path: &Path, args: &EngineArgs, rounds: usize, loads: usize) -> Result<serde_json::Value> {
     // First build: fills the caches (plugin builds, compiled components).
@@ -40,7 +39,7 @@ pub fn run(path: &Path, args: &EngineArgs, rounds: usize, loads: usize) -> Resul
         );
     }
 
-    let queries = read_queries(path, set.dimensions())?;
+    let queries = read_rows(path, set.dimensions())?;
     if queries.is_empty() {
         bail!("{}: no queries", path.display());
     }
@@ -259,22 +258,4 @@ fn native_candidates(native: &Native, q: &Query) -> Vec<Candidate> {
         }
     }
     candidates
-}
-
-fn read_queries(path: &Path, dims: &Dimensions) -> Result<Vec<Query>> {
-    let mut reader = JsonlReader::open(path)?;
-    let mut out = Vec::new();
-    loop {
-        let batch = reader.next_batch(1024)?;
-        if batch.is_empty() {
-            break;
-        }
-        for line in batch {
-            let query = Row::parse(&line.text)
-                .and_then(|row| row.query(&format!("line-{}", line.number), dims))
-                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), line.number))?;
-            out.push(query);
-        }
-    }
-    Ok(out)
 }
