@@ -42,6 +42,20 @@ fn a_crate_that_does_not_compile_fails_alone() {
     assert_eq!(stdout.matches("cannot find value `undefined_name`").count(), 1, "{stdout}");
     assert!(stdout.contains("FAIL  plugin medication-safety (task.medication-safety)"), "{stdout}");
     assert!(stdout.contains("1 failed"), "{stdout}");
+
+    // Fixed, it goes live and is reported as added; broken again, the reload is rejected and
+    // its report names the plugin once.
+    std::fs::write(&lib, &src).unwrap();
+    let report = engine.reload();
+    assert!(matches!(report.outcome, clinalign::ReloadOutcome::Live { .. }), "{report:?}");
+    assert_eq!(report.changes.added, ["task.medication-safety"]);
+    assert!(report.plugin_failures.is_empty() && report.left_out.is_empty());
+    std::fs::write(&lib, format!("{src}\nfn broken() -> u32 {{ undefined_name }}\n")).unwrap();
+    let report = engine.reload();
+    let clinalign::ReloadOutcome::Rejected { reason, .. } = &report.outcome else { panic!("{report:?}") };
+    assert!(reason.contains("plugin medication-safety failed (task.medication-safety)"), "{reason}");
+    assert_eq!(report.plugin_failures.len(), 1);
+    assert_eq!(report.plugin_failures[0].principles, ["task.medication-safety"]);
 }
 
 /// Waits until `done` holds or `limit` passes.

@@ -141,8 +141,15 @@ fn print_report(r: &ReloadReport) {
     }
     // Failures already shown as failing fixtures are not repeated; the first line of an
     // error is enough here (a plugin's compiler errors follow once, below).
+    for p in &r.plugin_failures {
+        println!("  plugin {} failed; left out: {}", p.plugin, p.principles.join(", "));
+        for line in p.message.lines() {
+            println!("      {line}");
+        }
+    }
     for f in &r.left_out {
-        if !r.fixtures_failed.iter().any(|t| t.principle == f.principle) {
+        let by_plugin = r.plugin_failures.iter().any(|p| p.principles.contains(&f.principle));
+        if !by_plugin && !r.fixtures_failed.iter().any(|t| t.principle == f.principle) {
             println!("  left out: {}: {}", f.principle, f.message.lines().next().unwrap_or_default());
         }
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::catalog::LoadFailure;
 use crate::classify::Classifier;
-use crate::principle_set::{PrincipleSet, SetSource};
+use crate::principle_set::{PluginFailure, PrincipleSet, SetSource};
 use crate::runtime::Runtime;
 use crate::self_test::SelfTest;
 use crate::watch::sources::FileChange;
@@ -36,6 +36,9 @@ pub struct ReloadReport {
     pub fixtures_failed: Vec<SelfTest>,
     /// Principles the new set left out, and why.
     pub left_out: Vec<LoadFailure>,
+    /// Plugins of the new set that failed to build or load, each once (their principles
+    /// are in `left_out` too).
+    pub plugin_failures: Vec<PluginFailure>,
 }
 
 /// The result of a reload.
@@ -104,6 +107,7 @@ pub(crate) fn reload(
         fixtures_passed: 0,
         fixtures_failed: Vec::new(),
         left_out: Vec::new(),
+        plugin_failures: Vec::new(),
     };
     report.outcome = match PrincipleSet::build(runtime, source, classifier, false) {
         Ok(set) => {
@@ -113,6 +117,7 @@ pub(crate) fn reload(
             report.fixtures_passed = set.self_tests().iter().filter(|t| t.passed).count();
             report.fixtures_failed = set.self_tests().iter().filter(|t| !t.passed).cloned().collect();
             report.left_out = set.failures().to_vec();
+            report.plugin_failures = set.plugin_failures().to_vec();
             match set.whole() {
                 Err(e) => ReloadOutcome::Rejected { reason: e.to_string(), live: current.hash().to_string() },
                 Ok(()) if set.hash() == current.hash() => {
