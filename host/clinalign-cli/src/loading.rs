@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clinalign::{Engine, EngineBuilder, PrincipleSet};
+use clinalign::{Engine, EngineBuilder, PluginFailure, PrincipleSet};
 use indicatif::ProgressBar;
 
 /// Builds the engine. On a terminal a spinner runs while it loads; otherwise one line on
@@ -46,17 +46,17 @@ pub fn load_engine(builder: EngineBuilder, principles: &Path) -> Result<Engine> 
     Ok(engine)
 }
 
-/// What a set left out, one entry per cause: a plugin that failed once (its error indented
+/// What a set left out, one entry per cause: a plugin failure once (its error indented
 /// below, naming the principles it took out), then each other principle that failed.
 pub fn left_out(set: &PrincipleSet) -> Vec<String> {
     let mut out = Vec::new();
-    for p in set.plugin_failures() {
-        let message: Vec<String> = p.message.lines().map(|l| format!("    {l}")).collect();
+    for g in plugin_failure_groups(set.plugin_failures()) {
+        let message: Vec<String> = g.message.lines().map(|l| format!("    {l}")).collect();
         out.push(format!(
             "plugin {} failed; {} principle(s) left out: {}\n{}",
-            p.plugin,
-            p.principles.len(),
-            p.principles.join(", "),
+            g.plugins.join(", "),
+            g.principles.len(),
+            g.principles.join(", "),
             message.join("\n")
         ));
     }
@@ -66,4 +66,34 @@ pub fn left_out(set: &PrincipleSet) -> Vec<String> {
         }
     }
     out
+}
+
+/// Plugins that failed the same way: when a crate they all depend on (the SDK) does not
+/// compile, its errors are shown once for all of them.
+pub struct FailureGroup<'a> {
+    pub plugins: Vec<&'a str>,
+    pub principles: Vec<&'a str>,
+    pub message: String,
+}
+
+/// Groups plugin failures whose errors are the same past their first line (which names the
+/// crate); each group's message is the first one's.
+pub fn plugin_failure_groups(failures: &[PluginFailure]) -> Vec<FailureGroup<'_>> {
+    let body = |m: &str| m.lines().skip(1).collect::<Vec<_>>().join("\n");
+    let mut groups: Vec<FailureGroup<'_>> = Vec::new();
+    for p in failures {
+        let same = groups.iter_mut().find(|g| !body(&g.message).is_empty() && body(&g.message) == body(&p.message));
+        match same {
+            Some(g) => {
+                g.plugins.push(&p.plugin);
+                g.principles.extend(p.principles.iter().map(String::as_str));
+            }
+            None => groups.push(FailureGroup {
+                plugins: vec![&p.plugin],
+                principles: p.principles.iter().map(String::as_str).collect(),
+                message: p.message.clone(),
+            }),
+        }
+    }
+    groups
 }

@@ -320,9 +320,9 @@ fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitC
             engine.curation().merge_similarity
         );
     }
-    for p in set.plugin_failures() {
-        println!("FAIL  plugin {} ({}):", p.plugin, p.principles.join(", "));
-        for line in p.message.lines() {
+    for g in crate::loading::plugin_failure_groups(set.plugin_failures()) {
+        println!("FAIL  plugin {} ({}):", g.plugins.join(", "), g.principles.join(", "));
+        for line in g.message.lines() {
             println!("        {line}");
         }
     }

@@ -13,6 +13,7 @@ use clinalign::overlap::{WARN_SIMILARITY, near_duplicates};
 use clinalign::{Engine, Query, ReloadOutcome, ReloadReport, RubricEntry};
 
 use crate::EngineArgs;
+use crate::loading::plugin_failure_groups;
 use crate::queries::read_rows;
 
 #[derive(Args, Debug)]
@@ -141,9 +142,9 @@ fn print_report(r: &ReloadReport) {
     }
     // Failures already shown as failing fixtures are not repeated; the first line of an
     // error is enough here (a plugin's compiler errors follow once, below).
-    for p in &r.plugin_failures {
-        println!("  plugin {} failed; left out: {}", p.plugin, p.principles.join(", "));
-        for line in p.message.lines() {
+    for g in plugin_failure_groups(&r.plugin_failures) {
+        println!("  plugin {} failed; left out: {}", g.plugins.join(", "), g.principles.join(", "));
+        for line in g.message.lines() {
             println!("      {line}");
         }
     }
