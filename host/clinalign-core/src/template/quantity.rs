@@ -13,8 +13,9 @@ use crate::text::normalize;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuantityBounds {
-    /// Words that name the unit right after the number ("mg", "milligrams").
-    #[serde(default)]
+    /// Words that name the unit right after the number ("mg", "milligrams"); one word may
+    /// be written without the list.
+    #[serde(default, deserialize_with = "one_or_many")]
     pub unit: Vec<String>,
     /// More than this (exclusive).
     #[serde(default, deserialize_with = "bound")]
@@ -34,6 +35,23 @@ pub struct QuantityBounds {
 /// `null` on the way to the guest) reads as NaN, so that validation names the field.
 fn bound<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     Ok(Some(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN)))
+}
+
+/// `"mg"` or `["mg", "milligrams"]`.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    match OneOrMany::deserialize(d) {
+        Ok(OneOrMany::One(s)) => Ok(vec![s]),
+        Ok(OneOrMany::Many(v)) => Ok(v),
+        Err(_) => {
+            Err(serde::de::Error::custom("expected a unit word or a list of them, e.g. [\"mg\", \"milligrams\"]"))
+        }
+    }
 }
 
 fn cmp_numbers(a: &f64, b: &f64) -> Ordering {
@@ -135,6 +153,15 @@ mod tests {
         assert_eq!(amount_in(window, "I took 5 tablets"), None);
         let fl_oz = QuantityBounds { unit: vec!["fl oz".into()], at_most: Some(8.0), ..mg() };
         assert_eq!(amount_in(fl_oz, "drank 6 fl oz").as_deref(), Some("6 fl oz"));
+    }
+
+    #[test]
+    fn one_unit_may_be_written_without_a_list() {
+        let read = |json: &str| serde_json::from_str::<QuantityBounds>(json).map(|b| b.unit);
+        assert_eq!(read(r#"{"unit": "mg", "over": 1}"#).unwrap(), ["mg"]);
+        assert_eq!(read(r#"{"unit": ["mg", "milligrams"], "over": 1}"#).unwrap(), ["mg", "milligrams"]);
+        let err = read(r#"{"unit": 5, "over": 1}"#).unwrap_err().to_string();
+        assert!(err.starts_with("expected a unit word or a list of them"), "{err}");
     }
 
     #[test]
