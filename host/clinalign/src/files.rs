@@ -26,6 +26,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Like [`write_atomic`], but keeps a file already at `path` (whoever writes first wins):
+/// for content-addressed caches that builders in several processes fill at once, so that
+/// every reader of one key sees the same bytes. Returns whether it wrote.
+pub fn write_new_atomic(path: &Path, bytes: &[u8]) -> Result<bool> {
+    if path.is_file() {
+        return Ok(false);
+    }
+    let mut tmp = temp_file_beside(path)?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io(path, e.error)),
+    }
+}
+
 /// A temporary file in `path`'s directory (created if missing), to be renamed onto `path`
 /// once written. It gets the permissions `path` has, or those of a new file (`0666` less
 /// the umask) when `path` does not exist yet, rather than the temporary file's private `0600`.
@@ -49,6 +65,15 @@ pub fn temp_file_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_atomic_write_keeps_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c/x.wasm");
+        assert!(write_new_atomic(&path, b"first").unwrap());
+        assert!(!write_new_atomic(&path, b"second").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+    }
 
     #[test]
     fn atomic_writes_get_the_permissions_of_an_ordinary_new_file() {

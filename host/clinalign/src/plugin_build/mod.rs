@@ -20,7 +20,7 @@ use std::process::Command;
 
 use self::diagnostics::BuildOutcome;
 use crate::error::{Error, Result};
-use crate::files::write_atomic;
+use crate::files::{write_atomic, write_new_atomic};
 
 /// The target principles are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
@@ -91,11 +91,14 @@ impl PluginBuilder {
             for c in missing {
                 let result = if run.outcome.produced(c) {
                     let built = self.built_path(c);
+                    // The first build of these sources to reach the cache is the one every
+                    // loader uses: copies of the workspace elsewhere (other paths) build
+                    // components that differ in the paths compiled into them.
                     match cached(c) {
                         Some(dest) => std::fs::read(&built)
                             .map_err(|e| Error::io(&built, e))
-                            .and_then(|bytes| write_atomic(&dest, &bytes))
-                            .map(|()| dest),
+                            .and_then(|bytes| write_new_atomic(&dest, &bytes))
+                            .map(|_| dest),
                         None => Ok(built),
                     }
                 } else if let Some(log) = run.outcome.why_not(c) {
