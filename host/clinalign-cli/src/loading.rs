@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use clinalign::principle_set::failures_of_their_own;
 use clinalign::{Engine, EngineBuilder, PluginFailure, PrincipleSet};
 use indicatif::ProgressBar;
 
@@ -60,10 +61,8 @@ pub fn left_out(set: &PrincipleSet) -> Vec<String> {
             message.join("\n")
         ));
     }
-    for f in set.failures() {
-        if !set.plugin_failures().iter().any(|p| p.principles.contains(&f.principle)) {
-            out.push(format!("principle {} left out: {}", f.principle, f.message));
-        }
+    for f in failures_of_their_own(set.failures(), set.plugin_failures()) {
+        out.push(format!("principle {} left out: {}", f.principle, f.message));
     }
     out
 }

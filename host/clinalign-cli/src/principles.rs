@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use clinalign::manifest::PluginRef;
 use clinalign::overlap::WARN_SIMILARITY;
+use clinalign::principle_set::failures_of_their_own;
 use clinalign::{Catalog, Manifest};
 use serde_json::json;
 
@@ -326,9 +327,8 @@ fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitC
             println!("        {line}");
         }
     }
-    for f in set.failures() {
-        let by_plugin = set.plugin_failures().iter().any(|p| p.principles.contains(&f.principle));
-        if by_plugin || set.self_tests().iter().any(|t| t.principle == f.principle && !t.passed) {
+    for f in failures_of_their_own(set.failures(), set.plugin_failures()) {
+        if set.self_tests().iter().any(|t| t.principle == f.principle && !t.passed) {
             continue;
         }
         // A manifest that did not parse is named by its file, which its message starts with.

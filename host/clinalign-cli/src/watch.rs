@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use anyhow::Result;
 use clap::Args;
 use clinalign::overlap::{WARN_SIMILARITY, near_duplicates};
+use clinalign::principle_set::failures_of_their_own;
 use clinalign::{Engine, Query, ReloadOutcome, ReloadReport, RubricEntry};
 
 use crate::EngineArgs;
@@ -148,9 +149,8 @@ fn print_report(r: &ReloadReport) {
             println!("      {line}");
         }
     }
-    for f in &r.left_out {
-        let by_plugin = r.plugin_failures.iter().any(|p| p.principles.contains(&f.principle));
-        if !by_plugin && !r.fixtures_failed.iter().any(|t| t.principle == f.principle) {
+    for f in failures_of_their_own(&r.left_out, &r.plugin_failures) {
+        if !r.fixtures_failed.iter().any(|t| t.principle == f.principle) {
             println!("  left out: {}: {}", f.principle, f.message.lines().next().unwrap_or_default());
         }
     }

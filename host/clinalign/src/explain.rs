@@ -3,15 +3,13 @@
 //! and dropped, and the rubric that came out. It takes the very path synthesis takes, so its
 //! rubric is the one [`crate::Engine::synthesize`] writes.
 
-use std::time::Instant;
-
 use clinalign_core::{Label, Query, RubricEntry};
 use serde::Serialize;
 
 use crate::curation::{CurationPolicy, DropReason, candidate, curate_traced};
 use crate::gate::Gate;
 use crate::principle_set::PrincipleSet;
-use crate::rubric::{PrincipleCall, Rubric};
+use crate::rubric::Rubric;
 use crate::runtime::PreparedQuery;
 use crate::self_test::PrinciplePath;
 
@@ -103,23 +101,14 @@ impl PrincipleSet {
             let outcome = if !open[i] {
                 StepOutcome::GatedOut { gate_terms: m.gate_terms().unwrap_or_default().to_vec() }
             } else {
-                let started = Instant::now();
-                let result = p.runtime.emit(&prepared);
-                let micros = started.elapsed().as_micros() as u64;
-                match result {
-                    Ok(items) if items.is_empty() => {
-                        calls.push(PrincipleCall { principle: m.id.clone(), emitted: 0, error: None, micros });
+                let (items, call) = p.call(&prepared);
+                let outcome = match &call.error {
+                    Some(e) => StepOutcome::Failed { error: e.to_string() },
+                    None if items.is_empty() => {
                         let gate = Gate::new([m]);
-                        let path = PrinciplePath::new(m, &gate);
-                        StepOutcome::Silent { why: path.why_silent(query, &[]) }
+                        StepOutcome::Silent { why: PrinciplePath::new(m, &gate).why_silent(query, &[]) }
                     }
-                    Ok(items) => {
-                        calls.push(PrincipleCall {
-                            principle: m.id.clone(),
-                            emitted: items.len(),
-                            error: None,
-                            micros,
-                        });
+                    None => {
                         let step = pool.len();
                         let mut emitted = Vec::new();
                         for (k, item) in items.into_iter().enumerate() {
@@ -130,12 +119,9 @@ impl PrincipleSet {
                         }
                         StepOutcome::Emitted { items: emitted }
                     }
-                    Err(e) => {
-                        let error = e.to_string();
-                        calls.push(PrincipleCall { principle: m.id.clone(), emitted: 0, error: Some(e), micros });
-                        StepOutcome::Failed { error }
-                    }
-                }
+                };
+                calls.push(call);
+                outcome
             };
             pool.push(PrincipleStep { principle: m.id.clone(), outcome });
         }

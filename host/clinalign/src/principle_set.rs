@@ -238,16 +238,13 @@ impl PrincipleSet {
             return Ok(());
         }
         // A plugin that took out many principles is named once.
-        let by_plugin = |id: &String| self.plugin_failures.iter().any(|p| p.principles.contains(id));
         let mut list: Vec<String> = self
             .plugin_failures
             .iter()
             .map(|p| format!("plugin {} failed ({}): {}", p.plugin, p.principles.join(", "), gist(&p.message)))
             .collect();
         list.extend(
-            self.failures
-                .iter()
-                .filter(|f| !by_plugin(&f.principle))
+            failures_of_their_own(&self.failures, &self.plugin_failures)
                 .map(|f| format!("{}: {}", f.principle, f.message)),
         );
         Err(Error::Rejected(format!("{} principle(s) failed to load: {}", self.failures.len(), list.join(" | "))))
@@ -303,6 +300,15 @@ fn set_hash(catalog: &Catalog, principles: &[LoadedPrinciple]) -> String {
         h.update(format!("\n{} {} {}", p.manifest.id, p.manifest.sha256, p.component_sha256()).as_bytes());
     }
     hex::encode(h.finalize())[..16].to_string()
+}
+
+/// The failures in `failures` that no plugin failure of `plugins` explains: those to list
+/// one by one after each failed plugin has been named once.
+pub fn failures_of_their_own<'a>(
+    failures: &'a [LoadFailure],
+    plugins: &'a [PluginFailure],
+) -> impl Iterator<Item = &'a LoadFailure> + 'a {
+    failures.iter().filter(move |f| !plugins.iter().any(|p| p.principles.contains(&f.principle)))
 }
 
 /// A plugin error in one line: its first line (what went wrong, e.g. "… does not compile")

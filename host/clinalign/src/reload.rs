@@ -62,7 +62,8 @@ pub struct SetChanges {
 }
 
 impl SetChanges {
-    /// What `new` adds, drops and changes against `old`.
+    /// What `new` adds, drops and changes against `old`; a principle `new` failed to load
+    /// counts as neither kept nor removed (see its failures).
     pub fn between(old: &PrincipleSet, new: &PrincipleSet) -> SetChanges {
         let mut c = SetChanges::default();
         for p in new.principles() {
@@ -74,7 +75,10 @@ impl SetChanges {
                 Some(_) => {}
             }
         }
-        let gone = old.principles().iter().filter(|o| new.get(&o.manifest.id).is_none());
+        // A principle the new set failed to load is reported as left out, not as removed.
+        let gone = old.principles().iter().filter(|o| {
+            new.get(&o.manifest.id).is_none() && !new.failures().iter().any(|f| f.principle == o.manifest.id)
+        });
         c.removed.extend(gone.map(|o| o.manifest.id.clone()));
         c
     }
@@ -112,8 +116,6 @@ pub(crate) fn reload(
     report.outcome = match PrincipleSet::build(runtime, source, classifier, false) {
         Ok(set) => {
             report.changes = SetChanges::between(&current, &set);
-            // A principle that failed is reported as left out, not as removed.
-            report.changes.removed.retain(|id| !set.failures().iter().any(|f| &f.principle == id));
             report.fixtures_passed = set.self_tests().iter().filter(|t| t.passed).count();
             report.fixtures_failed = set.self_tests().iter().filter(|t| !t.passed).cloned().collect();
             report.left_out = set.failures().to_vec();

@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
-use clinalign_core::Query;
+use clinalign_core::{Query, RubricItem};
 
 use crate::curation::{Candidate, CurationPolicy, candidate, curate};
-use crate::principle_set::PrincipleSet;
+use crate::principle_set::{LoadedPrinciple, PrincipleSet};
 use crate::rubric::{PrincipleCall, Rubric};
 use crate::runtime::PreparedQuery;
 
@@ -20,17 +20,9 @@ impl PrincipleSet {
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut calls = Vec::new();
         for p in self.called(query) {
-            let started = Instant::now();
-            let result = p.runtime.emit(&prepared);
-            let micros = started.elapsed().as_micros() as u64;
-            let m = &p.manifest;
-            match result {
-                Ok(emitted) => {
-                    calls.push(PrincipleCall { principle: m.id.clone(), emitted: emitted.len(), error: None, micros });
-                    candidates.extend(emitted.into_iter().map(|item| candidate(m, item, query)));
-                }
-                Err(e) => calls.push(PrincipleCall { principle: m.id.clone(), emitted: 0, error: Some(e), micros }),
-            }
+            let (emitted, call) = p.call(&prepared);
+            candidates.extend(emitted.into_iter().map(|item| candidate(&p.manifest, item, query)));
+            calls.push(call);
         }
         let (items, curation) = curate(candidates, policy);
         Rubric {
@@ -40,6 +32,24 @@ impl PrincipleSet {
             principle_set: self.hash().to_string(),
             calls,
             curation,
+        }
+    }
+}
+
+impl LoadedPrinciple {
+    /// Calls the principle on a prepared query, timed: its items (none when it failed) and
+    /// the record of the call, with the error if it failed.
+    pub(crate) fn call(&self, prepared: &PreparedQuery) -> (Vec<RubricItem>, PrincipleCall) {
+        let started = Instant::now();
+        let result = self.runtime.emit(prepared);
+        let micros = started.elapsed().as_micros() as u64;
+        let principle = self.manifest.id.clone();
+        match result {
+            Ok(items) => {
+                let call = PrincipleCall { principle, emitted: items.len(), error: None, micros };
+                (items, call)
+            }
+            Err(e) => (Vec::new(), PrincipleCall { principle, emitted: 0, error: Some(e), micros }),
         }
     }
 }
