@@ -11,13 +11,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use clinalign::eval::{aggregate, example_metrics, score};
-use clinalign::{Judge, Message, Reading, Row, RubricEntry};
+use clinalign::eval::{aggregate, example_metrics};
+use clinalign::{Message, Reading, Row, RubricEntry};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -43,18 +41,6 @@ pub struct GradeArgs {
     /// `local:smollm2`, `local:PATH` or `openai:URL`.
     #[arg(long)]
     pub judge: String,
-    /// Model name sent to an OpenAI-compatible server.
-    #[arg(long, default_value = "gpt-4.1")]
-    pub judge_model: String,
-    /// Requests in flight at once (OpenAI-compatible judge).
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Retries of one item on HTTP errors or unparsable answers.
-    #[arg(long, default_value_t = 5)]
-    pub max_retries: u32,
-    /// First retry delay; doubles each retry (capped at 30 s).
-    #[arg(long, default_value_t = 500)]
-    pub retry_delay_ms: u64,
     /// Dotted path of the field holding the response (default: completion, response,
     /// ideal_completions_data.ideal_completion — the first present — else a final
     /// assistant turn).
@@ -67,10 +53,8 @@ pub struct GradeArgs {
     /// stopping at the first.
     #[arg(long)]
     pub skip_missing: bool,
-    /// Local judge weights: `f32` (reference numerics, shared-prefix scores equal
-    /// full-prompt ones) or `native` (4-bit layers with 8-bit activations, as llama.cpp).
-    #[arg(long, default_value = "f32")]
-    pub precision: clinalign_infer::local::Precision,
+    #[command(flatten)]
+    pub judge_options: crate::judges::JudgeOptions,
 }
 
 /// A row ready for the judge.
@@ -119,25 +103,6 @@ fn done_rows(out: &Path, response_field: Option<&str>) -> Result<HashSet<String>
     Ok(done)
 }
 
-fn build_judge(args: &GradeArgs) -> Result<Arc<dyn Judge>> {
-    if let Some(spec) = args.judge.strip_prefix("local:") {
-        let path = crate::models::resolve_local(spec)?;
-        let lm = clinalign_infer::local::LocalModel::open_with(&path, args.precision)
-            .with_context(|| format!("loading judge model {}", path.display()))?;
-        Ok(Arc::new(clinalign_infer::judge::LogprobJudge::new(Arc::new(lm))?))
-    } else if let Some(url) = args.judge.strip_prefix("openai:") {
-        Ok(Arc::new(crate::openai::OpenAiJudge::new(
-            url,
-            &args.judge_model,
-            std::env::var("OPENAI_API_KEY").ok(),
-            args.max_retries,
-            Duration::from_millis(args.retry_delay_ms),
-        )))
-    } else {
-        bail!("--judge {:?}: use local:smollm2, local:PATH or openai:URL", args.judge)
-    }
-}
-
 /// Reads one input row into work for the judge; `Ok(None)` when it has no response (the
 /// caller decides whether that stops the run).
 fn prepare(line: &str, response_field: Option<&str>) -> Result<Option<Work>, String> {
@@ -152,14 +117,13 @@ fn prepare(line: &str, response_field: Option<&str>) -> Result<Option<Work>, Str
 pub fn run(args: GradeArgs) -> Result<ExitCode> {
     let mut reader = JsonlReader::open(&args.input)?;
     let done = done_rows(&args.output, args.response_field.as_deref())?;
-    let judge = build_judge(&args)?;
-    let local = args.judge.starts_with("local:");
+    let crate::judges::BuiltJudge { judge, local } = crate::judges::build(&args.judge, &args.judge_options, None)?;
     // A local judge parallelises inside the model, one row at a time, on one thread per core;
     // a remote judge keeps `concurrency` requests in flight.
     let threads = if local {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     } else {
-        args.concurrency.max(1)
+        args.judge_options.concurrency.max(1)
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let mut out: Option<File> = None;
@@ -193,7 +157,7 @@ pub fn run(args: GradeArgs) -> Result<ExitCode> {
                 .map(|(at, w)| {
                     let grades =
                         judge.grade(&w.conversation, &w.response, &w.items).map_err(|e| anyhow!("{at}: {e}"))?;
-                    Ok(annotate(w.row, w.items, &grades, &judge.name()))
+                    Ok(w.row.graded(w.items, &grades, &judge.name()))
                 })
                 .collect()
         });
@@ -237,18 +201,6 @@ fn open_output(path: &Path) -> Result<File> {
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     }
     OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("{}: cannot open", path.display()))
-}
-
-/// The row with each item's grade and the row's scores.
-fn annotate(mut row: Row, mut items: Vec<RubricEntry>, grades: &[clinalign::Grade], judge: &str) -> Row {
-    for (item, g) in items.iter_mut().zip(grades) {
-        item.apply(g);
-    }
-    let hard = score(&items, Reading::Verdict);
-    let soft = score(&items, Reading::Probability).map(|s| s.clamp(0.0, 1.0));
-    row.set_rubric(&items);
-    row.fields.insert("grade".into(), json!({ "judge": judge, "score": hard, "soft_score": soft }));
-    row
 }
 
 /// HealthBench metrics over every graded row of OUT (`score` from `criteria_met`), plus the

@@ -8,6 +8,7 @@ mod eval_rubrics;
 mod explain;
 mod grade;
 mod jsonl;
+mod judges;
 mod lm;
 mod loading;
 mod models;
@@ -15,6 +16,7 @@ mod openai;
 mod principles;
 mod queries;
 mod score;
+mod serve;
 mod synthesize;
 mod watch;
 
@@ -75,6 +77,9 @@ enum Command {
     /// Rebuild and self-test the principle set on every save; show what changed, and with
     /// --queries how each rubric changed.
     Watch(watch::WatchArgs),
+    /// Serve rubrics, grading and RL rewards over HTTP (OpenRLHF, verl, TRL), the local model
+    /// behind OpenAI-compatible routes, and hot reload while serving. See docs/server.md.
+    Serve(serve::ServeArgs),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -183,6 +188,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Watch(args) => watch::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -244,15 +244,26 @@ impl Engine {
     /// The query's full scenario: its own labels (checked against the vocabulary), and the
     /// classifier's for the dimensions it lacks, in vocabulary order.
     pub fn scenario(&self, query: &Query) -> Result<Vec<Label>> {
-        scenario_with(&self.principle_set(), &*self.inner.classifier, query)
+        self.scenario_on(&self.principle_set(), query)
     }
 
     /// Writes the rubric for `query` with the live principle set.
     pub fn synthesize(&self, query: &Query) -> Result<Rubric> {
-        let set = self.principle_set();
-        let scenario = scenario_with(&set, &*self.inner.classifier, query)?;
+        self.synthesize_on(&self.principle_set(), query)
+    }
+
+    /// Writes the rubric for `query` with a set taken earlier from
+    /// [`Engine::principle_set`], so that every query of one request is answered by the same
+    /// set even if a reload swaps in another meanwhile.
+    pub fn synthesize_on(&self, set: &PrincipleSet, query: &Query) -> Result<Rubric> {
+        let scenario = self.scenario_on(set, query)?;
         let labelled = Query { id: query.id.clone(), conversation: query.conversation.clone(), scenario };
         Ok(set.synthesize(&labelled, &self.inner.curation))
+    }
+
+    /// [`Engine::scenario`] against the vocabulary of a set taken earlier.
+    pub fn scenario_on(&self, set: &PrincipleSet, query: &Query) -> Result<Vec<Label>> {
+        scenario_with(set, &*self.inner.classifier, query)
     }
 
     /// Explains the rubric of `query` with the live set: the rule behind each label the

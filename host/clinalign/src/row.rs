@@ -10,10 +10,11 @@
 //! of `{role, content}` whose roles are `user`, `assistant`, `system` or `developer` (read as
 //! `system`), with at least one user turn.
 
-use clinalign_core::{Label, Message, Query, RubricEntry};
+use clinalign_core::{Grade, Label, Message, Query, Reading, RubricEntry};
 use serde_json::{Map, Value, json};
 
 use crate::dimensions::Dimensions;
+use crate::eval::{score, soft_score};
 use crate::rubric::Rubric;
 
 /// The fields that may hold the response to grade, in the order they are tried.
@@ -157,6 +158,19 @@ impl Row {
             return Ok(Some((conversation, last.content)));
         }
         Ok(None)
+    }
+
+    /// The output row of `grade`: each item of `items` with its grade in `rubrics`, and
+    /// `grade` = {judge, score (HealthBench, from `criteria_met`), soft_score (the reward:
+    /// from `p_met`, clipped to 0..1)}.
+    pub fn graded(mut self, mut items: Vec<RubricEntry>, grades: &[Grade], judge: &str) -> Row {
+        for (item, g) in items.iter_mut().zip(grades) {
+            item.apply(g);
+        }
+        let (hard, soft) = (score(&items, Reading::Verdict), soft_score(&items));
+        self.set_rubric(&items);
+        self.fields.insert("grade".into(), json!({ "judge": judge, "score": hard, "soft_score": soft }));
+        self
     }
 
     /// Sets `scenario` to these labels.

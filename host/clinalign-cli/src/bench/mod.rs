@@ -1,6 +1,7 @@
 //! `clinalign bench …`: measurements, printed as JSON.
 
 mod score;
+mod serve;
 mod stats;
 mod synthesize;
 
@@ -37,6 +38,10 @@ pub enum BenchCommand {
     /// criterion, GFLOP/s against this machine's gemm peak, and llama.cpp on the same
     /// prompts when llama-cpp-python is installed.
     Score(score::ScoreBenchArgs),
+    /// The HTTP service under load on loopback: /v1/rubrics req/s and p50/p99 at each
+    /// concurrency against in-process synthesis in the same run; with --judge, /v1/reward
+    /// criteria/s against the judge in-process.
+    Serve(serve::ServeBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -46,6 +51,14 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&result)?);
             if let Some(path) = out {
                 write_json_atomic(&path, &result)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Serve(args) => {
+            let result = serve::run(&args)?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            if let Some(path) = &args.out {
+                write_json_atomic(path, &result)?;
             }
             Ok(ExitCode::SUCCESS)
         }

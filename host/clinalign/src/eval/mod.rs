@@ -12,4 +12,6 @@ pub use graded::{GradedRow, parse_graded_row};
 pub use meta::{MetaEval, MetaRow, Rate, meta_eval, rater_agreement};
 pub use physician_labels::{ClassifierEval, DimensionEval, healthbench_labels};
 pub use rubric_comparison::{MatchPair, RowRubrics, RubricEval, RubricShape, THRESHOLDS, evaluate};
-pub use scoring::{Aggregate, BOOTSTRAP_SAMPLES, aggregate, bootstrap_std, clipped_mean, example_metrics, score};
+pub use scoring::{
+    Aggregate, BOOTSTRAP_SAMPLES, aggregate, bootstrap_std, clipped_mean, example_metrics, score, soft_score,
+};

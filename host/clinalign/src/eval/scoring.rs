@@ -34,6 +34,12 @@ pub fn score<'a>(items: impl IntoIterator<Item = &'a RubricEntry> + Clone, readi
     Some(achieved / possible as f64)
 }
 
+/// The soft score, the RL reward: [`score`] read from `p_met` (else `criteria_met`), clipped
+/// to 0..1. `None` when no item has positive points.
+pub fn soft_score<'a>(items: impl IntoIterator<Item = &'a RubricEntry> + Clone) -> Option<f64> {
+    score(items, Reading::Probability).map(|s| s.clamp(0.0, 1.0))
+}
+
 /// The metrics of one example: `overall_score`, each example tag (= the overall score), and
 /// each rubric tag whose items include a positive one. `None` if the example has no
 /// positive item (simple-evals rejects such examples).

@@ -1,0 +1,252 @@
+//! `clinalign bench serve`: the HTTP service under load, against the engine in-process in
+//! the same run. `/v1/rubrics` req/s and p50/p99 at each concurrency (client threads with
+//! keep-alive connections on loopback, sharing the cores with the server), against in-process
+//! synthesis queries/s on every thread; with `--judge`, `/v1/reward` criteria/s against the
+//! same judge called in-process. Rounds alternate peer and service; figures are medians.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use clinalign::{Judge, Row};
+use clinalign_server::{ServerConfig, Services};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use super::stats::{latency, median, round2};
+use crate::EngineArgs;
+use crate::judges::JudgeOptions;
+
+#[derive(Args, Debug)]
+pub struct ServeBenchArgs {
+    /// JSONL queries sent to /v1/rubrics, one per request.
+    #[arg(long, default_value = "data/queries/liveqa_medical_test_104.jsonl")]
+    pub queries: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Client concurrencies to measure, comma-separated.
+    #[arg(long, default_value = "1,16,64", value_delimiter = ',')]
+    pub concurrency: Vec<usize>,
+    /// Seconds of load per concurrency and round.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Rounds (peer and service alternate; medians are reported).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Also measure /v1/reward with this judge (e.g. local:smollm2) on HealthBench rows
+    /// (their ideal completions against their rubrics).
+    #[arg(long)]
+    pub judge: Option<String>,
+    #[command(flatten)]
+    pub judge_options: JudgeOptions,
+    /// HealthBench rows for the reward figure.
+    #[arg(long, default_value = "data/healthbench/oss_eval_sample_9.jsonl")]
+    pub reward_rows: PathBuf,
+    /// Rows of --reward-rows used.
+    #[arg(long, default_value_t = 3)]
+    pub reward_samples: usize,
+    /// Also write the JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: &ServeBenchArgs) -> Result<Value> {
+    if args.rounds == 0 || args.concurrency.is_empty() || args.concurrency.contains(&0) {
+        bail!("--rounds and every --concurrency must be at least 1");
+    }
+    let engine = args.engine.load()?;
+    let set = engine.principle_set();
+    let bodies: Vec<String> = std::fs::read_to_string(&args.queries)
+        .with_context(|| format!("{}: cannot read", args.queries.display()))?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let queries = crate::queries::read_rows(&args.queries, set.dimensions())?;
+    if queries.is_empty() {
+        bail!("{}: no queries", args.queries.display());
+    }
+    let judge: Option<Arc<dyn Judge>> = match &args.judge {
+        Some(spec) => Some(crate::judges::build(spec, &args.judge_options, None)?.judge),
+        None => None,
+    };
+    let samples = match &judge {
+        Some(_) => reward_samples(&args.reward_rows, args.reward_samples)?,
+        None => Vec::new(),
+    };
+
+    // The service, in this process, on a free loopback port.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let services = Services {
+        engine: engine.clone(),
+        judge: judge.clone(),
+        judge_workers: 1,
+        model: None,
+        rows: Vec::new(),
+        watching: false,
+    };
+    let config = ServerConfig { addr: "127.0.0.1:0".parse().expect("an address"), ..ServerConfig::default() };
+    let server = std::thread::spawn(move || {
+        clinalign_server::run_until(
+            config,
+            services,
+            move |a| {
+                let _ = addr_tx.send(a);
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        )
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(60)).map_err(|_| anyhow!("the server did not start"))?;
+    let url = format!("http://{addr}");
+    let seconds = Duration::from_secs_f64(args.seconds.max(0.1));
+
+    let mut peer_qps = Vec::new();
+    let mut levels: Vec<(usize, Vec<f64>, Vec<Duration>)> =
+        args.concurrency.iter().map(|c| (*c, Vec::new(), Vec::new())).collect();
+    let mut reward_peer = Vec::new();
+    let mut reward_http = Vec::new();
+    for round in 0..args.rounds {
+        eprintln!("round {} of {}", round + 1, args.rounds);
+        // In-process peer: synthesis on every thread for the same time.
+        let started = Instant::now();
+        let mut done = 0usize;
+        while started.elapsed() < seconds {
+            let n = queries.len();
+            (0..n).into_par_iter().try_for_each(|i| engine.synthesize(&queries[i]).map(|_| ()))?;
+            done += n;
+        }
+        peer_qps.push(done as f64 / started.elapsed().as_secs_f64());
+        for (c, rps, lat) in levels.iter_mut() {
+            let (n, mut l, elapsed) = load(&url, "/v1/rubrics", &bodies, *c, seconds)?;
+            rps.push(n as f64 / elapsed);
+            lat.append(&mut l);
+        }
+        if let Some(j) = &judge {
+            let criteria: usize = samples.iter().map(|s| s.2.len()).sum();
+            let t = Instant::now();
+            for (conversation, response, items) in &samples {
+                std::hint::black_box(j.grade(conversation, response, items)?);
+            }
+            reward_peer.push(criteria as f64 / t.elapsed().as_secs_f64());
+            let body = json!({ "samples": samples.iter().map(|(c, r, items)| json!({"conversation": c, "response": r, "rubric": items})).collect::<Vec<_>>() }).to_string();
+            let agent = agent();
+            let t = Instant::now();
+            let mut resp =
+                agent.post(format!("{url}/v1/reward")).header("Content-Type", "application/json").send(&body)?;
+            let text = resp.body_mut().read_to_string()?;
+            if !resp.status().is_success() {
+                bail!("/v1/reward: HTTP {}: {text}", resp.status());
+            }
+            reward_http.push(criteria as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    let _ = stop_tx.send(());
+    server.join().map_err(|_| anyhow!("the server thread panicked"))??;
+
+    let peer = median(&mut peer_qps);
+    let rubrics: Vec<Value> = levels
+        .into_iter()
+        .map(|(c, mut rps, mut lat)| {
+            let (p50, p99, _) = latency(&mut lat);
+            let r = median(&mut rps);
+            json!({ "concurrency": c, "req_per_s": round2(r), "vs_in_process": round2(r / peer), "p50_ms": round2(p50 / 1e3), "p99_ms": round2(p99 / 1e3), "requests": lat.len() })
+        })
+        .collect();
+    let mut out = json!({
+        "queries": queries.len(),
+        "principles": set.principles().len(),
+        "threads": rayon::current_num_threads(),
+        "seconds_per_level": args.seconds,
+        "rounds": args.rounds,
+        "in_process_queries_per_s": round2(peer),
+        "rubrics": rubrics,
+    });
+    if judge.is_some() {
+        let (p, h) = (median(&mut reward_peer), median(&mut reward_http));
+        out["reward"] = json!({
+            "judge": judge.as_ref().map(|j| j.name()),
+            "samples": samples.len(),
+            "criteria": samples.iter().map(|s| s.2.len()).sum::<usize>(),
+            "in_process_criteria_per_s": round2(p),
+            "http_criteria_per_s": round2(h),
+            "vs_in_process": round2(h / p),
+        });
+    }
+    Ok(out)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+/// `c` client threads, each with its own keep-alive connection, sending `bodies` in turn for
+/// `time`: (requests answered, their latencies, seconds). Any non-200 answer fails the run.
+fn load(url: &str, path: &str, bodies: &[String], c: usize, time: Duration) -> Result<(usize, Vec<Duration>, f64)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let bodies = Arc::new(bodies.to_vec());
+    let started = Instant::now();
+    let workers: Vec<_> = (0..c)
+        .map(|w| {
+            let (stop, bodies, target) = (stop.clone(), bodies.clone(), format!("{url}{path}"));
+            std::thread::spawn(move || -> Result<Vec<Duration>> {
+                let agent = agent();
+                let mut lat = Vec::new();
+                let mut i = w;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let mut resp = agent
+                        .post(&target)
+                        .header("Content-Type", "application/json")
+                        .send(&bodies[i % bodies.len()])?;
+                    let body = resp.body_mut().read_to_string()?;
+                    if !resp.status().is_success() {
+                        bail!("{target}: HTTP {}: {body}", resp.status());
+                    }
+                    lat.push(t.elapsed());
+                    i += c;
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
+    std::thread::sleep(time);
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for w in workers {
+        all.append(&mut w.join().map_err(|_| anyhow!("a client thread panicked"))??);
+    }
+    Ok((all.len(), all, started.elapsed().as_secs_f64()))
+}
+
+/// A conversation, a response and its rubric.
+type RewardSample = (Vec<clinalign::Message>, String, Vec<clinalign::RubricEntry>);
+
+/// (conversation, ideal completion, rubric) of the first `n` HealthBench rows that have both.
+fn reward_samples(path: &std::path::Path, n: usize) -> Result<Vec<RewardSample>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let at = |e: String| anyhow!("{}:{}: {e}", path.display(), i + 1);
+        let row = Row::parse(line).map_err(at)?;
+        let Some((conversation, response)) = row.graded_turns(None).map_err(at)? else { continue };
+        let Some(items) = row.rubric().map_err(at)? else { continue };
+        out.push((conversation, response, items));
+        if out.len() == n {
+            break;
+        }
+    }
+    if out.is_empty() {
+        bail!("{}: no row with a response and a rubric", path.display());
+    }
+    Ok(out)
+}

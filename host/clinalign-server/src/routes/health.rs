@@ -1,0 +1,52 @@
+//! `/healthz` (what the server runs: the principle set, the last reload and its error, the
+//! judge, the model, the backend), `/metrics` and `/openapi.json`.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+/// `GET /healthz`.
+pub async fn healthz(State(s): State<AppState>) -> Response {
+    let set = s.engine.principle_set();
+    let last = s.engine.last_reload();
+    let reload = last.as_ref().map(|r| {
+        let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+        if let clinalign::ReloadOutcome::Rejected { reason, .. } = &r.outcome {
+            v["error"] = Value::String(reason.clone());
+        }
+        v
+    });
+    let body = json!({
+        "status": "ok",
+        "principle_set": {
+            "hash": set.hash(),
+            "principles": set.principles().len(),
+            "left_out": set.failures().len(),
+        },
+        "watching": s.watching,
+        "last_reload": reload,
+        "judge": s.judge.as_ref().map(|j| j.name().to_string()),
+        "model": s.model.as_ref().map(|m| m.path().display().to_string()),
+        "backend": { "name": "cpu", "why": "the inference layer runs on the CPU (no GPU backend in this build)" },
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    crate::routes::named(axum::Json(body).into_response(), &set)
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    let mut resp = s.metrics.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    resp
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi() -> Response {
+    axum::Json(crate::openapi::document()).into_response()
+}

@@ -1,0 +1,153 @@
+//! The HTTP surface: routes, and the layers around them — request metrics, bearer auth,
+//! bounded concurrency that sheds load with 503 + `Retry-After`, request timeouts, the body
+//! size limit, and panics turned into a 500 for the one request.
+
+pub mod health;
+pub mod reward;
+pub mod rows;
+
+use std::time::Instant;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{BoxError, Router};
+use clinalign::PrincipleSet;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Every route, for the router and the OpenAPI document.
+pub const ROUTES: [(&str, &str); 10] = [
+    ("POST", "/v1/classify"),
+    ("POST", "/v1/rubrics"),
+    ("POST", "/v1/grade"),
+    ("POST", "/v1/reward"),
+    ("POST", "/get_reward"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/completions"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
+/// The header that names the principle set that answered.
+pub const SET_HEADER: &str = "x-principle-set";
+
+/// Marks a response the overload layer produced (counted apart from other 503s).
+#[derive(Clone, Copy)]
+struct Shed;
+
+/// The service.
+pub fn app(state: AppState) -> Router {
+    let cfg = &state.config;
+    let bounded = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(cfg.max_concurrency.max(1)));
+    let work = Router::new()
+        .route("/v1/classify", post(rows::classify))
+        .route("/v1/rubrics", post(rows::rubrics))
+        .route("/v1/grade", post(rows::grade))
+        .route("/v1/reward", post(reward::reward))
+        .route("/get_reward", post(reward::get_reward))
+        .route("/v1/chat/completions", post(crate::openai::chat_completions))
+        .route("/v1/completions", post(crate::openai::completions))
+        .route_layer(bounded);
+    let protected = work
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    protected
+        .route("/healthz", get(health::healthz))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, cfg.request_timeout))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(DefaultBodyLimit::max(cfg.body_limit))
+        .with_state(state)
+}
+
+/// The response's set, in a header.
+pub fn named(mut resp: Response, set: &PrincipleSet) -> Response {
+    if let Ok(v) = HeaderValue::from_str(set.hash()) {
+        resp.headers_mut().insert(SET_HEADER, v);
+    }
+    resp
+}
+
+/// What an engine error says about a query, without the "query <id>:" it starts with.
+pub fn engine_detail(e: &clinalign::Error) -> String {
+    match e {
+        clinalign::Error::Query { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn overloaded(err: BoxError) -> Response {
+    let mut resp = if err.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::unavailable("the server is at its concurrency limit; retry shortly", 1).into_response()
+    } else {
+        ApiError::internal(format!("unhandled error: {err}")).into_response()
+    };
+    resp.extensions_mut().insert(Shed);
+    resp
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into());
+    tracing::error!("a request panicked: {what}");
+    ApiError::internal(format!("the server failed on this request ({what}); other requests are unaffected"))
+        .into_response()
+}
+
+async fn not_found(req: Request) -> Response {
+    let routes: Vec<String> = ROUTES.iter().map(|(m, p)| format!("{m} {p}")).collect();
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route {} {}; routes: {}", req.method(), req.uri().path(), routes.join(", ")),
+    )
+    .into_response()
+}
+
+/// Counts requests in flight, and each answered one by route, status and latency.
+async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "other".into());
+    let started = Instant::now();
+    let _in_flight = InFlight::enter(&s);
+    let resp = next.run(req).await;
+    if resp.extensions().get::<Shed>().is_some() {
+        s.metrics.rejected.inc();
+    }
+    s.metrics.request(&route, resp.status().as_u16(), started.elapsed().as_secs_f64());
+    resp
+}
+
+/// Keeps the in-flight gauge right even when a client leaves mid-request.
+struct InFlight(AppState);
+
+impl InFlight {
+    fn enter(s: &AppState) -> InFlight {
+        s.metrics.in_flight.inc();
+        InFlight(s.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.metrics.in_flight.dec();
+    }
+}

@@ -1,0 +1,150 @@
+//! The row routes, whose bodies mirror the CLI's files (one row, or `{"rows": [...]}`):
+//! `/v1/classify` (rows + `scenario`), `/v1/rubrics` (rows + `scenario`, `rubrics`,
+//! `principle_set`, as `clinalign synthesize`) and `/v1/grade` (rows + graded `rubrics` and
+//! `grade`, as `clinalign grade`, with the HealthBench summary).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use clinalign::eval::{aggregate, example_metrics};
+use clinalign::{PrincipleSet, Reading, Row};
+use serde_json::{Value, json};
+
+use crate::body;
+use crate::error::ApiError;
+use crate::grading::{self, Sample};
+use crate::routes::{engine_detail, named};
+use crate::state::{AppState, blocking};
+
+/// `POST /v1/classify`: each row with its `scenario` (own labels kept, the rest classified).
+pub async fn classify(State(s): State<AppState>, bytes: body::Body) -> Result<Response, ApiError> {
+    let req = body::rows(body::json(bytes)?, &s.config.caps)?;
+    let set = s.engine.principle_set();
+    let st = s.clone();
+    let set2 = set.clone();
+    let rows = blocking(move || {
+        req.rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut row)| {
+                let query =
+                    row.query(&format!("row-{i}"), set2.dimensions()).map_err(|e| ApiError::in_row("rows", i, &e))?;
+                let labels = st
+                    .engine
+                    .scenario_on(&set2, &query)
+                    .map_err(|e| ApiError::in_row("rows", i, &engine_detail(&e)))?;
+                row.set_scenario(&labels);
+                row.fields.insert("principle_set".into(), Value::String(set2.hash().to_string()));
+                Ok(row)
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+    })
+    .await?;
+    Ok(rows_reply(rows, req.single, &set, None))
+}
+
+/// `POST /v1/rubrics`: each row synthesized, as `clinalign synthesize` writes it.
+pub async fn rubrics(State(s): State<AppState>, bytes: body::Body) -> Result<Response, ApiError> {
+    let req = body::rows(body::json(bytes)?, &s.config.caps)?;
+    let set = s.engine.principle_set();
+    let st = s.clone();
+    let set2 = set.clone();
+    let rows = blocking(move || {
+        req.rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let query =
+                    row.query(&format!("row-{i}"), set2.dimensions()).map_err(|e| ApiError::in_row("rows", i, &e))?;
+                let rubric = st
+                    .engine
+                    .synthesize_on(&set2, &query)
+                    .map_err(|e| ApiError::in_row("rows", i, &engine_detail(&e)))?;
+                st.metrics.rubric(&rubric);
+                Ok(row.synthesized(&rubric))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+    })
+    .await?;
+    Ok(rows_reply(rows, req.single, &set, None))
+}
+
+/// `POST /v1/grade`: each row's response judged against its rubric (synthesized when the row
+/// has none), with per-item `criteria_met`/`p_met`, the row's `grade`, and a `summary` of the
+/// HealthBench metrics over the request's rows. Option `"response_field"`: the dotted field
+/// holding the response.
+pub async fn grade(State(s): State<AppState>, bytes: body::Body) -> Result<Response, ApiError> {
+    let req = body::rows(body::json(bytes)?, &s.config.caps)?;
+    let response_field = match req.options.get("response_field") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(f)) => Some(f.clone()),
+        Some(_) => return Err(ApiError::invalid("response_field", "expected a dotted field name")),
+    };
+    let set = s.engine.principle_set();
+    let judge = s.judge()?.name().to_string();
+    let mut samples = Vec::with_capacity(req.rows.len());
+    for (i, row) in req.rows.iter().enumerate() {
+        let bad = |e: String| ApiError::in_row("rows", i, &e);
+        let (conversation, response) = row.graded_turns(response_field.as_deref()).map_err(bad)?.ok_or_else(|| {
+            bad("no response to grade: put it in \"completion\" or \"response\" (or name the field with \"response_field\"), or end the conversation with the assistant's turn".into())
+        })?;
+        let scenario = row.scenario(set.dimensions()).map_err(bad)?;
+        let rubric = row.rubric().map_err(bad)?;
+        let id = row.id().unwrap_or_else(|| format!("row-{i}"));
+        samples.push(Sample { id, conversation, scenario, response, rubric });
+    }
+    let graded = grading::grade(&s, set.clone(), samples, "rows").await?;
+    let mut rows = Vec::with_capacity(graded.len());
+    for (row, g) in req.rows.into_iter().zip(graded) {
+        let row = match &g.synthesized {
+            Some(r) => row.synthesized(r),
+            None => row,
+        };
+        rows.push(row.graded(g.items, &g.grades, &judge));
+    }
+    let summary = summary(&rows);
+    Ok(rows_reply(rows, req.single, &set, Some(json!({ "summary": summary, "judge": judge }))))
+}
+
+/// HealthBench metrics over graded rows, and the mean soft reward.
+fn summary(rows: &[Row]) -> Value {
+    let mut examples = Vec::new();
+    let mut soft = Vec::new();
+    for row in rows {
+        let tags = row.example_tags().unwrap_or_default();
+        let items = row.rubric().ok().flatten().unwrap_or_default();
+        if let Some(m) = example_metrics(&tags, &items, Reading::Verdict) {
+            examples.push(m);
+        }
+        if let Some(x) = row.field("grade.soft_score").and_then(Value::as_f64) {
+            soft.push(x);
+        }
+    }
+    if examples.is_empty() {
+        return json!({ "n_examples": 0 });
+    }
+    let agg = aggregate(&examples, 0);
+    let soft_mean = (!soft.is_empty()).then(|| soft.iter().sum::<f64>() / soft.len() as f64);
+    json!({ "n_examples": examples.len(), "score": agg.score, "soft_reward": soft_mean, "metrics": agg.metrics })
+}
+
+/// One row back for one row in; `{"rows": [...], "principle_set", …extra}` for a list.
+fn rows_reply(rows: Vec<Row>, single: bool, set: &Arc<PrincipleSet>, extra: Option<Value>) -> Response {
+    let body = if single {
+        let mut row = serde_json::to_value(rows.into_iter().next().expect("one row")).expect("rows serialize");
+        if let (Some(Value::Object(extra)), Value::Object(map)) = (extra, &mut row) {
+            map.extend(extra);
+        }
+        row
+    } else {
+        let mut map = serde_json::Map::new();
+        map.insert("principle_set".into(), Value::String(set.hash().to_string()));
+        if let Some(Value::Object(extra)) = extra {
+            map.extend(extra);
+        }
+        map.insert("rows".into(), serde_json::to_value(rows).expect("rows serialize"));
+        Value::Object(map)
+    };
+    named(axum::Json(body).into_response(), set)
+}

@@ -1,0 +1,114 @@
+//! What every handler shares: the engine, the judge queue, the local model, the metrics, the
+//! rubric cache and the rows that `labels` may name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use clinalign::{Engine, Judge, Row};
+use clinalign_infer::local::LocalModel;
+
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::judge_queue::JudgeQueue;
+use crate::metrics::Metrics;
+use crate::rubric_cache::RubricCache;
+
+/// What the server is given to serve with.
+pub struct Services {
+    pub engine: Engine,
+    /// Grades responses for `/v1/grade`, `/v1/reward` and `/get_reward`.
+    pub judge: Option<Arc<dyn Judge>>,
+    /// Judge workers: 1 for a local judge (it uses every core itself), more for a remote one.
+    pub judge_workers: usize,
+    /// Serves `/v1/chat/completions` and `/v1/completions`.
+    pub model: Option<Arc<LocalModel>>,
+    /// Rows a trainer's `labels` may name by id (their conversation, and their rubric when
+    /// they carry one).
+    pub rows: Vec<Row>,
+    /// Whether the principle set is watched and hot-reloaded.
+    pub watching: bool,
+}
+
+/// The handlers' shared state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+pub struct Shared {
+    pub engine: Engine,
+    pub judge: Option<JudgeQueue>,
+    pub model: Option<Arc<LocalModel>>,
+    pub metrics: Arc<Metrics>,
+    pub rubrics: RubricCache,
+    pub config: ServerConfig,
+    pub rows: HashMap<String, Row>,
+    pub watching: bool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: ServerConfig, services: Services, metrics: Arc<Metrics>) -> AppState {
+        let judge = services.judge.map(|j| {
+            JudgeQueue::start(j, services.judge_workers, config.judge_queue, config.batch_window, metrics.clone())
+        });
+        let rows = services.rows.into_iter().filter_map(|r| r.id().map(|id| (id, r))).collect();
+        AppState(Arc::new(Shared {
+            engine: services.engine,
+            judge,
+            model: services.model,
+            metrics,
+            rubrics: RubricCache::new(config.rubric_cache),
+            config,
+            rows,
+            watching: services.watching,
+        }))
+    }
+
+    /// The judge, or a 503 saying how to start the server with one.
+    pub fn judge(&self) -> Result<&JudgeQueue, ApiError> {
+        self.judge.as_ref().ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "this server has no judge: start it with --judge local:smollm2 (or local:PATH, openai:URL, openai-logprobs:URL)",
+            )
+        })
+    }
+
+    /// The local model, or a 503 saying how to start the server with one.
+    pub fn model(&self) -> Result<&Arc<LocalModel>, ApiError> {
+        self.model.as_ref().ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "this server has no model: start it with --model local:smollm2 (or local:PATH)",
+            )
+        })
+    }
+}
+
+/// Runs CPU work (synthesis, model calls) off the async threads; a panic in it is a 500 for
+/// this request only.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => {
+            let panic = e.into_panic();
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into());
+            tracing::error!("a request panicked: {what}");
+            Err(ApiError::internal(format!(
+                "the server failed on this request ({what}); other requests are unaffected"
+            )))
+        }
+        Err(_) => Err(ApiError::internal("the request was cancelled")),
+    }
+}

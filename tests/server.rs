@@ -1,0 +1,485 @@
+//! `clinalign serve` end to end: a real server on a random loopback port, real HTTP clients.
+//! Every route; OpenRLHF-, verl- and TRL-shaped calls; auth, limits and bad input; graceful
+//! shutdown; and hot reload under a continuous load of concurrent requests.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+/// A running `clinalign serve`.
+struct Server {
+    child: Child,
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// A reply: status, the x-principle-set header, the body (JSON when it parses, else a string).
+struct Reply {
+    status: u16,
+    set: Option<String>,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+impl Server {
+    /// Starts `clinalign serve --addr 127.0.0.1:0 ARGS` and waits for its `listening on` line.
+    fn start(args: &[&str]) -> Server {
+        let mut child = clinalign()
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("clinalign serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            for _ in lines {}
+        });
+        let line = rx.recv_timeout(Duration::from_secs(900)).expect("the server prints its address");
+        let base = line.strip_prefix("listening on ").expect("a `listening on` line").trim().to_string();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .build()
+            .into();
+        Server { child, base, agent }
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<&[u8]>, token: Option<&str>) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let resp = match method {
+            "GET" => {
+                let mut r = self.agent.get(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            _ => {
+                let mut r = self.agent.post(&url).header("Content-Type", "application/json");
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.send(body.unwrap_or_default())
+            }
+        };
+        let mut resp = resp.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (set, retry_after) = (header("x-principle-set"), header("retry-after"));
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().with_config().limit(256 << 20).read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, set, retry_after, body }
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send("POST", path, Some(body.to_string().as_bytes()), None)
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, None)
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "the server stops within a minute of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smollm2() -> String {
+    format!("local:{}", clinalign_infer::assets::smollm2_gguf().unwrap().display())
+}
+
+fn principles() -> String {
+    repo().join("principles").display().to_string()
+}
+
+fn ankle_row(id: &str) -> Value {
+    json!({
+        "prompt_id": id,
+        "prompt": [{"role": "user", "content": "I twisted my ankle playing football an hour ago. It is swollen. What should I do?"}],
+        "completion": "Rest it, put ice on it for 20 minutes at a time, use a compression bandage and keep it raised. See a doctor if you cannot put weight on it.",
+        "example_tags": ["theme:test"],
+        "rubrics": [
+            {"criterion": "Recommends rest, ice, compression and elevation.", "points": 8, "tags": ["axis:accuracy"]},
+            {"criterion": "Recommends immediate surgery.", "points": -7, "tags": ["axis:accuracy"]}
+        ]
+    })
+}
+
+const RESPONSES: [&str; 3] = [
+    "Rest the ankle, ice it for 20 minutes every few hours, wrap it and keep it raised. If you cannot bear weight or it looks deformed, get an X-ray today.",
+    "Walk it off, it will be fine.",
+    "Call an ambulance now.",
+];
+
+#[test]
+fn every_route_answers_with_the_local_judge_and_model() {
+    let model = smollm2();
+    let s = Server::start(&["--principles", &principles(), "--judge", &model, "--model", &model]);
+
+    // /healthz names the set, the judge and the model.
+    let h = s.get("/healthz");
+    assert_eq!(h.status, 200, "{}", h.body);
+    let hash = h.body["principle_set"]["hash"].as_str().unwrap().to_string();
+    assert_eq!(h.body["principle_set"]["principles"], 119);
+    assert!(h.body["judge"].as_str().unwrap().starts_with("local:"), "{}", h.body);
+    assert!(h.body["model"].as_str().unwrap().ends_with(".gguf"), "{}", h.body);
+    assert_eq!(h.body["backend"]["name"], "cpu");
+    assert_eq!(h.set.as_deref(), Some(hash.as_str()));
+
+    // /v1/classify: one row in, one row out; a list in, a list out.
+    let one = s.post("/v1/classify", &json!({"prompt": [{"role": "user", "content": "Crushing chest pain spreading to my left arm, what do I do?"}]}));
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["scenario"]["urgency"]["value"], "emergent", "{}", one.body);
+    assert_eq!(one.body["principle_set"], hash.as_str());
+    let many = s.post("/v1/classify", &json!({"rows": [ankle_row("a"), ankle_row("b")]}));
+    assert_eq!(many.body["rows"].as_array().unwrap().len(), 2, "{}", many.body);
+    assert_eq!(many.body["principle_set"], hash.as_str());
+
+    // /v1/rubrics: as `clinalign synthesize` writes rows.
+    let r = s.post("/v1/rubrics", &json!({"rows": [ankle_row("a")]}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let row = &r.body["rows"][0];
+    let items = row["rubrics"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(
+        items.iter().all(|i| i["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().starts_with("principle:")))
+    );
+    assert_eq!(row["reference_rubrics"].as_array().unwrap().len(), 2, "the row's own rubric moved aside");
+    assert_eq!(row["principle_set"], hash.as_str());
+
+    // /v1/grade: the row's own rubric, and a synthesized one when the row has none.
+    let g = s.post("/v1/grade", &ankle_row("g1"));
+    assert_eq!(g.status, 200, "{}", g.body);
+    let graded = g.body["rubrics"].as_array().unwrap();
+    assert_eq!(graded.len(), 2);
+    for it in graded {
+        let p = it["p_met"].as_f64().unwrap();
+        assert_eq!(it["criteria_met"].as_bool().unwrap(), p >= 0.5);
+    }
+    assert!(g.body["grade"]["soft_score"].as_f64().is_some(), "{}", g.body);
+    assert_eq!(g.body["summary"]["n_examples"], 1);
+    let mut bare = ankle_row("g2");
+    bare.as_object_mut().unwrap().remove("rubrics");
+    let g = s.post("/v1/grade", &json!({"rows": [bare]}));
+    assert_eq!(g.status, 200, "{}", g.body);
+    assert!(g.body["rows"][0]["rubrics"].as_array().unwrap().len() > 2, "a synthesized rubric");
+    assert!(g.body["rows"][0]["scenario"].is_object());
+
+    // /v1/reward: a GRPO group, rubric synthesized once and cached.
+    let convo = json!([{"role": "user", "content": "I twisted my ankle playing football an hour ago. It is swollen. What should I do?"}]);
+    let samples: Vec<Value> = RESPONSES.iter().map(|r| json!({"conversation": convo, "response": r})).collect();
+    let rw = s.post("/v1/reward", &json!({"samples": samples, "detail": true}));
+    assert_eq!(rw.status, 200, "{}", rw.body);
+    let rewards: Vec<f64> = rw.body["rewards"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(rewards.len(), 3);
+    assert!(rewards.iter().all(|r| (0.0..=1.0).contains(r)), "{rewards:?}");
+    assert_eq!(rw.body["details"].as_array().unwrap().len(), 3);
+    assert_eq!(rw.body["principle_set"], hash.as_str());
+    // TRL's conversational completion and a plain-string prompt.
+    let trl = s.post("/v1/reward", &json!({"samples": [{"prompt": "My ankle is swollen after football, what do I do?", "response": [{"role": "assistant", "content": RESPONSES[0]}]}]}));
+    assert_eq!(trl.status, 200, "{}", trl.body);
+
+    // /get_reward, OpenRLHF's shape: ChatML transcript with the prompt, one sample.
+    let prompt = "<|im_start|>user\nI twisted my ankle playing football an hour ago. It is swollen. What should I do?<|im_end|>\n<|im_start|>assistant\n";
+    let query = format!("{prompt}{}<|im_end|>", RESPONSES[0]);
+    let o = s.post("/get_reward", &json!({"query": [query], "prompts": [prompt], "labels": [""]}));
+    assert_eq!(o.status, 200, "{}", o.body);
+    let reward = o.body["rewards"][0].as_f64().unwrap();
+    assert!((reward - rewards[0]).abs() < 1e-9, "the same pair gets the same reward: {reward} vs {}", rewards[0]);
+    assert_eq!(o.body["scores"].as_array().unwrap().len(), 1);
+    assert!(o.body["extra_logs"]["healthbench_score"][0].is_number(), "{}", o.body);
+    // The empty lists a second reward server receives.
+    let e = s.post("/get_reward", &json!({"query": [], "prompts": [], "labels": []}));
+    assert_eq!((e.status, e.body["rewards"].as_array().unwrap().len()), (200, 0), "{}", e.body);
+    // A conversation given as the label.
+    let l = s.post("/get_reward", &json!({"query": [query], "labels": [convo.to_string()]}));
+    assert_eq!(l.status, 200, "{}", l.body);
+    // A query with no template and no prompt: 422 naming its index, never a 0.
+    let bad = s.post("/get_reward", &json!({"query": [query, "just some text"]}));
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.body["error"]["field"], "query[1]", "{}", bad.body);
+
+    // /metrics counts what happened.
+    let m = s.get("/metrics");
+    let text = m.body.as_str().unwrap();
+    assert!(text.contains("clinalign_http_requests_total{route=\"/v1/reward\",status=\"200\"}"), "{text}");
+    assert!(text.contains("clinalign_rubric_cache_hits_total"), "{text}");
+    assert!(text.contains("clinalign_principle_calls_total{principle="), "{text}");
+    assert!(text.contains("clinalign_http_request_duration_seconds_bucket"), "{text}");
+    let judged = metric(text, "clinalign_judge_criteria_total");
+    assert!(judged >= 8.0, "criteria judged: {judged}");
+    assert!(metric(text, "clinalign_rubric_cache_hits_total") >= 2.0, "the group's rubric was cached: {text}");
+
+    // /openapi.json and an unknown route.
+    let doc = s.get("/openapi.json");
+    assert!(doc.body["paths"]["/get_reward"]["post"].is_object());
+    let nf = s.get("/nope");
+    assert_eq!(nf.status, 404);
+    assert!(nf.body["error"]["message"].as_str().unwrap().contains("/v1/rubrics"));
+
+    assert!(s.stop().success(), "SIGTERM exits 0");
+}
+
+/// A metric's value in Prometheus text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().split(' ').next()?.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn auth_limits_bad_input_and_graceful_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    let s = Server::start(&[
+        "--principles",
+        &principles(),
+        "--judge",
+        &smollm2(),
+        "--token-file",
+        token.to_str().unwrap(),
+        "--max-rows",
+        "3",
+        "--max-chars",
+        "5000",
+        "--body-limit-mib",
+        "1",
+        "--max-concurrency",
+        "1",
+    ]);
+    let t = Some("s3cret-token");
+    let body = json!({"rows": [ankle_row("a")]}).to_string();
+
+    // Auth: /healthz is open, the rest wants the token.
+    assert_eq!(s.get("/healthz").status, 200);
+    let no = s.send("POST", "/v1/rubrics", Some(body.as_bytes()), None);
+    assert_eq!(no.status, 401, "{}", no.body);
+    assert_eq!(s.send("POST", "/v1/rubrics", Some(body.as_bytes()), Some("wrong")).status, 401);
+    assert_eq!(s.send("GET", "/metrics", None, None).status, 401);
+    assert_eq!(s.send("POST", "/v1/rubrics", Some(body.as_bytes()), t).status, 200);
+
+    // Bad input: 400 for broken JSON, 422 naming the field and row.
+    let r = s.send("POST", "/v1/rubrics", Some(b"{\"rows\": [{\"prompt\": "), t);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("invalid JSON"), "{}", r.body);
+    let wrong = json!({"rows": [ankle_row("a"), {"prompt": [{"role": "bot", "content": "hi"}]}]}).to_string();
+    let r = s.send("POST", "/v1/rubrics", Some(wrong.as_bytes()), t);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "rows[1].prompt[0].role", "{}", r.body);
+    assert_eq!(r.body["error"]["row"], 1);
+    let r = s.send(
+        "POST",
+        "/v1/reward",
+        Some(br#"{"samples": [{"conversation": [{"role": "user", "content": "hi"}]}]}"#),
+        t,
+    );
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (422, Some("samples[0].response")), "{}", r.body);
+    let r = s.send("POST", "/get_reward", Some(br#"{"query": "x", "prompts": ["a", "b"]}"#), t);
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (422, Some("prompts")), "{}", r.body);
+
+    // Caps: rows, characters, body size.
+    let four = json!({"rows": [ankle_row("a"), ankle_row("b"), ankle_row("c"), ankle_row("d")]}).to_string();
+    let r = s.send("POST", "/v1/rubrics", Some(four.as_bytes()), t);
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (422, Some("rows")), "{}", r.body);
+    let long = json!({"prompt": [{"role": "user", "content": "pain ".repeat(2000)}]}).to_string();
+    let r = s.send("POST", "/v1/rubrics", Some(long.as_bytes()), t);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("characters"), "{}", r.body);
+    let huge = format!("{{\"rows\": [], \"pad\": \"{}\"}}", "x".repeat(2 << 20));
+    let r = s.send("POST", "/v1/rubrics", Some(huge.as_bytes()), t);
+    assert_eq!(r.status, 413, "{}", r.body);
+
+    // Concurrency 1: while a slow grading request runs, another is turned away with 503 and
+    // Retry-After at once; the first still succeeds.
+    let many_items: Vec<Value> = (0..24)
+        .map(|i| json!({"criterion": format!("Mentions point number {i} about ankle sprains and when to see a doctor."), "points": 1 + i % 5, "tags": []}))
+        .collect();
+    let mut slow = ankle_row("slow");
+    slow["rubrics"] = Value::Array(many_items);
+    let slow_body = json!({"rows": [slow]}).to_string();
+    let s = Arc::new(s);
+    let first = {
+        let (s, b) = (s.clone(), slow_body.clone());
+        std::thread::spawn(move || s.send("POST", "/v1/grade", Some(b.as_bytes()), Some("s3cret-token")))
+    };
+    let mut turned_away = None;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) && !first.is_finished() {
+        let r = s.send("POST", "/v1/rubrics", Some(body.as_bytes()), t);
+        if r.status == 503 {
+            turned_away = Some(r);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let turned_away = turned_away.expect("a request beyond the concurrency limit gets 503");
+    assert_eq!(turned_away.retry_after.as_deref(), Some("1"));
+    assert!(turned_away.body["error"]["message"].as_str().unwrap().contains("concurrency limit"));
+    assert_eq!(first.join().unwrap().status, 200);
+
+    // Graceful shutdown: SIGTERM while a request runs; it finishes, the server exits 0.
+    let inflight = {
+        let (s, b) = (s.clone(), slow_body.clone());
+        std::thread::spawn(move || s.send("POST", "/v1/grade", Some(b.as_bytes()), Some("s3cret-token")))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = Arc::as_ptr(&s);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill((*pid).child.id() as i32, libc::SIGTERM) };
+    let done = inflight.join().unwrap();
+    assert_eq!(done.status, 200, "the request in flight finished: {}", done.body);
+    let mut s = Arc::into_inner(s).expect("no other handle");
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit {status:?}");
+}
+
+#[test]
+fn reload_under_load_loses_no_request() {
+    let p = Project::with_principles();
+    let s = Arc::new(Server::start(&["--principles", p.principles().to_str().unwrap(), "--watch"]));
+    let first = s.get("/healthz").body["principle_set"]["hash"].as_str().unwrap().to_string();
+
+    // Four clients, back to back, until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(Instant, String)>::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (s, stop, ok, failed, seen) = (s.clone(), stop.clone(), ok.clone(), failed.clone(), seen.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let r = s.post("/v1/rubrics", &json!({"rows": [ankle_row(&format!("c{c}-{n}"))]}));
+                    n += 1;
+                    let named = r.body["rows"][0]["principle_set"].as_str().map(str::to_string);
+                    match named {
+                        Some(set) if r.status == 200 && Some(&set) == r.set.as_ref() => {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                            seen.lock().unwrap().push((Instant::now(), set));
+                        }
+                        _ => {
+                            eprintln!("failed request: {} {}", r.status, r.body);
+                            failed.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let wait_for = |what: &str, f: &dyn Fn(&Value) -> bool| -> Value {
+        let started = Instant::now();
+        loop {
+            let h = s.get("/healthz").body;
+            if f(&h) {
+                return h;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "{what}: {h}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    std::thread::sleep(Duration::from_millis(500));
+
+    // 1. A manifest edit goes live.
+    let manifest = p.principles().join("urgency/emergency-first.toml");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let edited = original.replacen("version = \"", "version = \"9", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&manifest, &edited).unwrap();
+    let edit_at = Instant::now();
+    let h = wait_for("the edited set goes live", &|h| h["principle_set"]["hash"] != first.as_str());
+    let second = h["principle_set"]["hash"].as_str().unwrap().to_string();
+    let live_ms = wait_until_seen(&seen, &second, edit_at);
+    eprintln!("edited manifest answered by the new set {live_ms} ms after the write");
+
+    // 2. Broken TOML never goes live; /healthz says why.
+    std::fs::write(&manifest, "this is [not toml").unwrap();
+    let h = wait_for("the broken set is rejected", &|h| {
+        h["last_reload"]["outcome"]["Rejected"].is_object() || h["last_reload"]["error"].is_string()
+    });
+    assert_eq!(h["principle_set"]["hash"], second.as_str(), "the live set stayed");
+    assert!(h["last_reload"]["error"].as_str().unwrap().contains("emergency-first"), "{h}");
+
+    // 3. A principle that fails its own fixture never goes live either.
+    let failing = edited.replace("expect = \"silent\"", "expect = \"emits\"");
+    assert_ne!(failing, edited);
+    std::fs::write(&manifest, &failing).unwrap();
+    let h = wait_for("the failing fixture is rejected", &|h| {
+        h["last_reload"]["error"].is_string()
+            && h["last_reload"]["fixtures_failed"].as_array().is_some_and(|f| !f.is_empty())
+    });
+    assert_eq!(h["principle_set"]["hash"], second.as_str());
+
+    // 4. Fixed: the original manifest is back and answers.
+    std::fs::write(&manifest, &original).unwrap();
+    let fix_at = Instant::now();
+    let h = wait_for("the fixed set goes live", &|h| h["principle_set"]["hash"] == first.as_str());
+    assert!(h["last_reload"]["error"].is_null(), "{h}");
+    let back_ms = wait_until_seen(&seen, &first, fix_at);
+    eprintln!("fixed manifest answered by the new set {back_ms} ms after the write");
+
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let (ok, failed) = (ok.load(Ordering::SeqCst), failed.load(Ordering::SeqCst));
+    eprintln!("{ok} requests answered during the reloads, {failed} failed");
+    assert_eq!(failed, 0, "no request failed or was dropped");
+    assert!(ok > 20, "the load kept running: {ok}");
+    let m = s.get("/metrics").body.as_str().unwrap().to_string();
+    assert!(metric(&m, "clinalign_reloads_total{outcome=\"rejected\"}") >= 2.0, "{m}");
+    assert!(metric(&m, "clinalign_reloads_total{outcome=\"live\"}") >= 2.0, "{m}");
+}
+
+/// Milliseconds from `since` until a client first saw a response from `set`.
+fn wait_until_seen(seen: &std::sync::Mutex<Vec<(Instant, String)>>, set: &str, since: Instant) -> u128 {
+    let started = Instant::now();
+    loop {
+        if let Some((at, _)) = seen.lock().unwrap().iter().find(|(at, s)| s == set && *at >= since) {
+            return at.duration_since(since).as_millis();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no response from set {set}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
