@@ -12,6 +12,7 @@ mod lm;
 mod loading;
 mod models;
 mod openai;
+mod openai_client;
 mod principles;
 mod queries;
 mod score;
