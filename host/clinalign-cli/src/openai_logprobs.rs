@@ -1,5 +1,5 @@
 //! The log-prob judge behind any OpenAI-compatible server that returns log-probs (vLLM,
-//! SGLang, llama.cpp, `clinalign serve`): `grade --judge openai-logprobs:URL`.
+//! llama.cpp, `clinalign serve`): `grade --judge openai-logprobs:URL`.
 //!
 //! Each rubric item is asked with the local log-prob judge's prompt
 //! ([`clinalign_infer::judge::judge_prompt`], as one user message) for one token at
