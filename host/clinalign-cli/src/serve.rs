@@ -26,7 +26,8 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Judge for /v1/grade, /v1/reward and /get_reward: local:smollm2, local:PATH or openai:URL.
+    /// Judge for /v1/grade, /v1/reward and /get_reward: local:smollm2, local:PATH, openai:URL or
+    /// openai-logprobs:URL.
     #[arg(long)]
     pub judge: Option<String>,
     #[command(flatten)]

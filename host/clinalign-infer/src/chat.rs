@@ -37,12 +37,26 @@ impl ChatTemplate {
     /// Renders a conversation; with `add_generation_prompt` the text ends where the
     /// assistant's reply begins.
     pub fn render(&self, turns: &[Turn<'_>], add_generation_prompt: bool) -> Result<String> {
+        self.render_with(turns, add_generation_prompt, &serde_json::Map::new())
+    }
+
+    /// [`ChatTemplate::render`] with extra variables for the template (what transformers'
+    /// `apply_chat_template(**kwargs)` passes, e.g. Qwen3's `enable_thinking`). They cannot
+    /// replace `messages`, `add_generation_prompt`, `bos_token` or `eos_token`.
+    pub fn render_with(
+        &self,
+        turns: &[Turn<'_>],
+        add_generation_prompt: bool,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String> {
         let t = self.env.get_template("chat").expect("added in new");
+        // The first definition of a name wins: the fixed variables come before the extras.
         t.render(context! {
             messages => turns,
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token,
             eos_token => self.eos_token,
+            ..minijinja::Value::from_serialize(extra),
         })
         .map_err(|e| Error::Invalid(format!("chat template failed: {e:#}")))
     }
@@ -73,6 +87,25 @@ mod tests {
         let e = t.render(&[Turn { role: "system", content: "x" }], false).unwrap_err().to_string();
         assert!(e.contains("first must be user"), "{e}");
         assert!(ChatTemplate::new("{% if %}", "", "").is_err());
+    }
+
+    #[test]
+    fn extra_variables_reach_the_template_but_cannot_replace_the_fixed_ones() {
+        let src = "{% if enable_thinking is defined and not enable_thinking %}<think></think>{% endif %}{{ messages[0].content }}{{ eos_token }}";
+        let t = ChatTemplate::new(src, "", "</s>").unwrap();
+        let turns = [Turn { role: "user", content: "hi" }];
+        let extra = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(t.render(&turns, true).unwrap(), "hi</s>");
+        assert_eq!(
+            t.render_with(&turns, true, &extra(serde_json::json!({"enable_thinking": false}))).unwrap(),
+            "<think></think>hi</s>"
+        );
+        assert_eq!(
+            t.render_with(&turns, true, &extra(serde_json::json!({"enable_thinking": true}))).unwrap(),
+            "hi</s>"
+        );
+        let over = extra(serde_json::json!({"eos_token": "X", "messages": [{"role": "user", "content": "other"}]}));
+        assert_eq!(t.render_with(&turns, true, &over).unwrap(), "hi</s>");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Text generation: greedy, or temperature + top-p sampling with a seeded generator.
 
+use std::ops::ControlFlow;
+
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -67,15 +69,29 @@ pub fn pick(logits: &[f32], s: &Sampling, rng: &mut StdRng) -> u32 {
 /// Generates up to `s.max_tokens` tokens after `prompt`; returns the new tokens (a stop token
 /// included if one ended the generation).
 pub fn generate(model: &Model, prompt: &[u32], s: &Sampling) -> Result<Vec<u32>> {
+    generate_with(model, prompt, s, |_, _| Ok(ControlFlow::Continue(())))
+}
+
+/// [`generate`], showing each chosen token and the raw logits row it was picked from (before
+/// temperature and top-p) to `step` as soon as it is picked; `step` may end the generation
+/// after that token (e.g. when the text so far holds a stop string). Returns the new tokens,
+/// the last one included whether a stop token, `step` or `s.max_tokens` ended the run.
+pub fn generate_with(
+    model: &Model,
+    prompt: &[u32],
+    s: &Sampling,
+    mut step: impl FnMut(u32, &[f32]) -> Result<ControlFlow<()>>,
+) -> Result<Vec<u32>> {
     let mut rng = StdRng::seed_from_u64(s.seed);
     let mut cache = KvCache::new(&model.cfg);
     let mut out = Vec::new();
     let mut next: Vec<u32> = prompt.to_vec();
     for _ in 0..s.max_tokens {
         let logits = model.forward(&mut [Step { tokens: &next, cache: &mut cache, prefix: None }], LogitsFor::Last)?;
-        let tok = pick(logits.step(0).last(), s, &mut rng);
+        let row = logits.step(0).last();
+        let tok = pick(row, s, &mut rng);
         out.push(tok);
-        if s.stop.contains(&tok) {
+        if step(tok, row)?.is_break() || s.stop.contains(&tok) {
             break;
         }
         next = vec![tok];
@@ -86,6 +102,53 @@ pub fn generate(model: &Model, prompt: &[u32], s: &Sampling) -> Result<Vec<u32>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tiny_qwen3() -> crate::local::LocalModel {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models/tiny-qwen3");
+        crate::local::LocalModel::open(&dir).unwrap()
+    }
+
+    #[test]
+    fn generate_with_shows_each_token_with_its_logits_and_can_stop_early() {
+        let lm = tiny_qwen3();
+        let model = lm.model();
+        let prompt = [5u32, 17, 42];
+        let s = Sampling { max_tokens: 12, ..Default::default() };
+        let plain = generate(model, &prompt, &s).unwrap();
+        let mut seen: Vec<(u32, Vec<f32>)> = Vec::new();
+        let shown = generate_with(model, &prompt, &s, |t, row| {
+            seen.push((t, row.to_vec()));
+            Ok(ControlFlow::Continue(()))
+        })
+        .unwrap();
+        assert_eq!(shown, plain, "the same tokens as generate");
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), plain);
+        // Each row is the model's logits after the prompt and the tokens before it.
+        let mut all = prompt.to_vec();
+        all.extend(&plain[..plain.len() - 1]);
+        let mut cache = KvCache::new(&model.cfg);
+        let logits =
+            model.forward(&mut [Step { tokens: &all, cache: &mut cache, prefix: None }], LogitsFor::All).unwrap();
+        for (i, (_, row)) in seen.iter().enumerate() {
+            let want = logits.step(0).row(prompt.len() - 1 + i);
+            let d = row.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(d < 1e-4, "step {i}: max |Δlogit| {d}");
+        }
+        // Breaking after the fourth token ends the run there.
+        let mut n = 0;
+        let cut = generate_with(model, &prompt, &s, |_, _| {
+            n += 1;
+            Ok(if n == 4 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+        })
+        .unwrap();
+        assert_eq!(cut, plain[..4]);
+        // A stop token ends it too, and is returned.
+        let stop = Sampling { stop: vec![plain[2]], ..s.clone() };
+        assert_eq!(
+            generate(model, &prompt, &stop).unwrap(),
+            plain[..=plain.iter().position(|t| *t == plain[2]).unwrap()]
+        );
+    }
 
     #[test]
     fn greedy_picks_the_argmax_and_sampling_is_seeded() {

@@ -6,6 +6,8 @@
 //! It implements the model traits of [`clinalign_core`] ([`clinalign_core::LanguageModel`]
 //! for [`local::LocalModel`], [`clinalign_core::Judge`] for [`judge::LogprobJudge`]) and
 //! depends on that crate only: no WebAssembly runtime; the engine never depends on this crate.
+//! [`openai_api`] answers OpenAI-compatible chat and text completion requests with a local
+//! model, log-probs included, for a server to expose.
 
 pub mod assets;
 pub mod error;
@@ -20,6 +22,7 @@ pub mod generate;
 pub mod judge;
 pub mod local;
 pub mod model;
+pub mod openai_api;
 pub mod ops;
 pub mod qmatmul;
 pub mod weights;

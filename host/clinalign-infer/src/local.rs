@@ -42,6 +42,9 @@ impl std::str::FromStr for Precision {
     }
 }
 
+/// End-of-turn tokens of the common chat formats (ChatML, Llama 3, Phi-3, Gemma).
+const END_OF_TURN: [&str; 4] = ["<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>"];
+
 /// A model with its tokenizer and chat template.
 pub struct LocalModel {
     name: String,
@@ -102,6 +105,11 @@ impl LocalModel {
         Ok(LocalModel { name, path: path.to_path_buf(), model, tokenizer, template })
     }
 
+    /// The model's name: its file or folder name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn model(&self) -> &Model {
         &self.model
     }
@@ -128,19 +136,44 @@ impl LocalModel {
 
     /// A conversation in the model's chat format, ready for the assistant's reply.
     pub fn chat_prompt(&self, turns: &[Turn<'_>]) -> Result<String> {
+        self.chat_prompt_with(turns, &serde_json::Map::new())
+    }
+
+    /// [`LocalModel::chat_prompt`] with extra variables for the chat template (see
+    /// [`ChatTemplate::render_with`]); without a template they are ignored.
+    pub fn chat_prompt_with(
+        &self,
+        turns: &[Turn<'_>],
+        template_vars: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String> {
         match &self.template {
-            Some(t) => t.render(turns, true),
+            Some(t) => t.render_with(turns, true, template_vars),
             None => Ok(turns.iter().map(|t| format!("{}: {}\n", t.role, t.content)).collect::<String>() + "assistant:"),
         }
     }
 
-    /// Generates a reply to a prompt already in chat format; decoding stops at the end-of-turn
-    /// token.
+    /// The tokens that end a reply: the tokenizer's end-of-sequence token, and the
+    /// end-of-turn tokens of the common chat formats that are special tokens of this
+    /// vocabulary (`<|im_end|>`, `<|eot_id|>`, `<|end|>`, `<end_of_turn>`), for models whose
+    /// end-of-sequence token is another one.
+    pub fn stop_tokens(&self) -> Result<Vec<u32>> {
+        let tok = self.tokenizer()?;
+        let mut stop: Vec<u32> = tok.eos_id().into_iter().collect();
+        for name in END_OF_TURN {
+            if let Some(id) = tok.token_to_id(name).filter(|id| tok.is_special(*id) && !stop.contains(id)) {
+                stop.push(id);
+            }
+        }
+        Ok(stop)
+    }
+
+    /// Generates a reply to a prompt already in chat format; decoding stops at the end of the
+    /// turn ([`LocalModel::stop_tokens`]).
     pub fn complete(&self, prompt: &str, sampling: &Sampling) -> Result<String> {
         let tok = self.tokenizer()?;
         let ids = tok.encode(prompt, false)?;
         let mut s = sampling.clone();
-        s.stop.extend(tok.eos_id());
+        s.stop.extend(self.stop_tokens()?);
         let out = generate(&self.model, &ids, &s)?;
         let body: Vec<u32> = out.into_iter().filter(|t| !s.stop.contains(t)).collect();
         tok.decode(&body, true)

@@ -1,13 +1,66 @@
-//! PENDING MERGE: OpenAI-compatible routes (replaced when the protocol layer lands).
+//! The local model behind OpenAI-compatible routes: `POST /v1/chat/completions` and
+//! `POST /v1/completions`, with `logprobs`/`top_logprobs` (the protocol layer is
+//! `clinalign_infer::openai_api`). Errors come in OpenAI's shape
+//! (`{"error": {"message", "type", "param"}}`), which OpenAI clients read.
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use clinalign_infer::openai_api::{self, ChatCompletionRequest, CompletionRequest};
 
+use crate::body::Body;
 use crate::error::ApiError;
+use crate::state::{AppState, blocking};
 
-pub async fn chat_completions() -> Response {
-    ApiError::internal("pending").into_response()
+/// An OpenAI-shaped error response.
+fn openai_error(e: openai_api::ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(e.body())).into_response()
 }
 
-pub async fn completions() -> Response {
-    ApiError::internal("pending").into_response()
+/// The body's bytes, or the error a too-large body is.
+fn bytes(body: Body) -> Result<axum::body::Bytes, Response> {
+    body.map_err(|r| openai_error(openai_api::ApiError::invalid_request(format!("cannot read the body: {}", r.body_text()))))
+}
+
+/// `POST /v1/chat/completions`.
+pub async fn chat_completions(State(s): State<AppState>, body: Body) -> Response {
+    let model = match s.model() {
+        Ok(m) => m.clone(),
+        Err(e) => return e.into_response(),
+    };
+    let bytes = match bytes(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req = match ChatCompletionRequest::from_json(&bytes) {
+        Ok(r) => r,
+        Err(e) => return openai_error(e),
+    };
+    match blocking(move || Ok(openai_api::chat_completion(&model, &req))).await {
+        Ok(Ok(reply)) => axum::Json(reply).into_response(),
+        Ok(Err(e)) => openai_error(e),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /v1/completions`.
+pub async fn completions(State(s): State<AppState>, body: Body) -> Response {
+    let model = match s.model() {
+        Ok(m) => m.clone(),
+        Err(e) => return e.into_response(),
+    };
+    let bytes = match bytes(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req = match CompletionRequest::from_json(&bytes) {
+        Ok(r) => r,
+        Err(e) => return openai_error(e),
+    };
+    match blocking(move || Ok::<_, ApiError>(openai_api::completion(&model, &req))).await {
+        Ok(Ok(reply)) => axum::Json(reply).into_response(),
+        Ok(Err(e)) => openai_error(e),
+        Err(e) => e.into_response(),
+    }
 }

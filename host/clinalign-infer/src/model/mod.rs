@@ -227,6 +227,11 @@ impl Model {
         Logits::new(logits, vocab, steps)
     }
 
+    /// The most positions (prompt and generated tokens) one sequence can hold.
+    pub fn max_positions(&self) -> usize {
+        self.rope.max_positions()
+    }
+
     /// Log-probabilities of `ids` under one logits row (log-softmax, gathered).
     pub fn log_probs(logits: &[f32], ids: &[u32]) -> Vec<f32> {
         let lse = logsumexp(logits);
