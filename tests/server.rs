@@ -241,10 +241,16 @@ fn every_route_answers_with_the_local_judge_and_model() {
     let first = &chat.body["choices"][0]["logprobs"]["content"][0];
     assert_eq!(first["top_logprobs"].as_array().unwrap().len(), 5, "{}", chat.body);
     assert!(first["logprob"].as_f64().unwrap() <= 0.0);
-    let text = s.post("/v1/completions", &json!({"prompt": "The capital of France is", "max_tokens": 2, "temperature": 0, "logprobs": 3}));
+    let text = s.post(
+        "/v1/completions",
+        &json!({"prompt": "The capital of France is", "max_tokens": 2, "temperature": 0, "logprobs": 3}),
+    );
     assert_eq!(text.status, 200, "{}", text.body);
     assert_eq!(text.body["choices"][0]["logprobs"]["tokens"].as_array().unwrap().len(), 2, "{}", text.body);
-    let refused = s.post("/v1/chat/completions", &json!({"messages": [{"role": "user", "content": "hi"}], "logprobs": true, "top_logprobs": 50}));
+    let refused = s.post(
+        "/v1/chat/completions",
+        &json!({"messages": [{"role": "user", "content": "hi"}], "logprobs": true, "top_logprobs": 50}),
+    );
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert_eq!(refused.body["error"]["param"], "top_logprobs", "{}", refused.body);
 
@@ -254,7 +260,12 @@ fn every_route_answers_with_the_local_judge_and_model() {
     std::fs::write(&input, format!("{}\n", ankle_row("lp"))).unwrap();
     let out = dir.path().join("graded.jsonl");
     let judge = format!("openai-logprobs:{}", s.base);
-    let o = run(clinalign().args(["grade"]).arg(&input).arg("-o").arg(&out).args(["--judge", &judge, "--judge-model", "smollm2"]));
+    let o = run(clinalign()
+        .args(["grade"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--judge", &judge, "--judge-model", "smollm2"]));
     assert!(o.status.success());
     let remote: Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().lines().next().unwrap()).unwrap();
     let local = s.post("/v1/grade", &ankle_row("lp"));
@@ -282,6 +293,23 @@ fn every_route_answers_with_the_local_judge_and_model() {
     assert!(nf.body["error"]["message"].as_str().unwrap().contains("/v1/rubrics"));
 
     assert!(s.stop().success(), "SIGTERM exits 0");
+}
+
+/// Sends only the headers of a POST announcing a body of `length` bytes and returns the
+/// status line the server answers with (a server that waited for the body would time out).
+fn announce_body(base: &str, path: &str, length: usize, token: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string()
 }
 
 /// A metric's value in Prometheus text.
@@ -350,9 +378,9 @@ fn auth_limits_bad_input_and_graceful_shutdown() {
     let r = s.send("POST", "/v1/rubrics", Some(long.as_bytes()), t);
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("characters"), "{}", r.body);
-    let huge = format!("{{\"rows\": [], \"pad\": \"{}\"}}", "x".repeat(2 << 20));
-    let r = s.send("POST", "/v1/rubrics", Some(huge.as_bytes()), t);
-    assert_eq!(r.status, 413, "{}", r.body);
+    // A body over the limit is refused from its Content-Length, before it is sent.
+    let status = announce_body(&s.base, "/v1/rubrics", 2 << 20, "s3cret-token");
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
 
     // Concurrency 1: while a slow grading request runs, another is turned away with 503 and
     // Retry-After at once; the first still succeeds.
@@ -367,6 +395,8 @@ fn auth_limits_bad_input_and_graceful_shutdown() {
         let (s, b) = (s.clone(), slow_body.clone());
         std::thread::spawn(move || s.send("POST", "/v1/grade", Some(b.as_bytes()), Some("s3cret-token")))
     };
+    // Let the slow request take the one slot (it grades for seconds).
+    std::thread::sleep(Duration::from_millis(500));
     let mut turned_away = None;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) && !first.is_finished() {
@@ -377,7 +407,10 @@ fn auth_limits_bad_input_and_graceful_shutdown() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let turned_away = turned_away.expect("a request beyond the concurrency limit gets 503");
+    let Some(turned_away) = turned_away else {
+        let r = first.join().unwrap();
+        panic!("no request beyond the concurrency limit got 503; the slow one answered {} {}", r.status, r.body);
+    };
     assert_eq!(turned_away.retry_after.as_deref(), Some("1"));
     assert!(turned_away.body["error"]["message"].as_str().unwrap().contains("concurrency limit"));
     assert_eq!(first.join().unwrap().status, 200);
@@ -406,7 +439,9 @@ fn auth_limits_bad_input_and_graceful_shutdown() {
 #[test]
 fn reload_under_load_loses_no_request() {
     let p = Project::with_principles();
-    let s = Arc::new(Server::start(&["--principles", p.principles().to_str().unwrap(), "--watch"]));
+    let plugins = p.plugins().display().to_string();
+    let s =
+        Arc::new(Server::start(&["--principles", p.principles().to_str().unwrap(), "--plugins", &plugins, "--watch"]));
     let first = s.get("/healthz").body["principle_set"]["hash"].as_str().unwrap().to_string();
 
     // Four clients, back to back, until told to stop.

@@ -70,6 +70,7 @@ pub fn app(state: AppState) -> Router {
     protected
         .route("/healthz", get(health::healthz))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_large_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, cfg.request_timeout))
         .layer(CatchPanicLayer::custom(panicked))
@@ -121,6 +122,29 @@ async fn not_found(req: Request) -> Response {
         format!("no route {} {}; routes: {}", req.method(), req.uri().path(), routes.join(", ")),
     )
     .into_response()
+}
+
+/// 413 at once for a body whose announced length is over the limit, before any of it is read
+/// (the body limit itself stops bodies that do not announce their length).
+async fn refuse_large_bodies(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = announced.filter(|n| *n > s.config.body_limit as u64) {
+        let mut resp = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is {n} bytes, over this server's limit of {} bytes (--body-limit-mib)",
+                s.config.body_limit
+            ),
+        )
+        .into_response();
+        resp.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+        return resp;
+    }
+    next.run(req).await
 }
 
 /// Counts requests in flight, and each answered one by route, status and latency.
