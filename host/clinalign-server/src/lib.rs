@@ -64,14 +64,13 @@ pub fn run_until(
         let m = metrics.clone();
         Some(state.engine.watch_with(move |report| {
             m.reload(&report.outcome);
-            match &report.outcome {
-                clinalign::ReloadOutcome::Rejected { reason, .. } => {
-                    tracing::warn!(
-                        "{}: the new principle set was rejected, the live one stays: {reason}",
-                        report.trigger
-                    )
-                }
-                outcome => tracing::info!("{}: {outcome:?} in {} ms", report.trigger, report.duration_ms),
+            // The engine logs a rejected set with its reason; say what went live.
+            if let clinalign::ReloadOutcome::Live { principle_set, principles, .. } = &report.outcome {
+                tracing::info!(
+                    "{}: set {principle_set} ({principles} principles) live in {} ms",
+                    report.trigger,
+                    report.duration_ms
+                );
             }
         })?)
     } else {

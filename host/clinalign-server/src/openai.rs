@@ -33,7 +33,7 @@ pub async fn chat_completions(State(s): State<AppState>, body: Body) -> Response
     };
     let bytes = match bytes(body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return openai_error(e),
     };
     let req = match ChatCompletionRequest::from_json(&bytes) {
         Ok(r) => r,
@@ -54,7 +54,7 @@ pub async fn completions(State(s): State<AppState>, body: Body) -> Response {
     };
     let bytes = match bytes(body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return openai_error(e),
     };
     let req = match CompletionRequest::from_json(&bytes) {
         Ok(r) => r,
