@@ -19,10 +19,8 @@ fn openai_error(e: openai_api::ApiError) -> Response {
 }
 
 /// The body's bytes, or the error a too-large body is.
-fn bytes(body: Body) -> Result<axum::body::Bytes, Response> {
-    body.map_err(|r| {
-        openai_error(openai_api::ApiError::invalid_request(format!("cannot read the body: {}", r.body_text())))
-    })
+fn bytes(body: Body) -> Result<axum::body::Bytes, openai_api::ApiError> {
+    body.map_err(|r| openai_api::ApiError::invalid_request(format!("cannot read the body: {}", r.body_text())))
 }
 
 /// `POST /v1/chat/completions`.
