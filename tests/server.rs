@@ -562,3 +562,22 @@ fn trainer_recipes_run_against_the_server() {
     assert!(metric(&m, "clinalign_http_requests_total{route=\"/v1/reward\",status=\"200\"}") >= 5.0, "{m}");
     assert!(metric(&m, "clinalign_http_requests_total{route=\"/get_reward\",status=\"200\"}") >= 2.0, "{m}");
 }
+
+#[test]
+fn a_request_past_its_deadline_gets_503_and_the_server_goes_on() {
+    let s = Server::start(&["--principles", &principles(), "--judge", &smollm2(), "--request-timeout-s", "1"]);
+    let items: Vec<Value> = (0..96)
+        .map(|i| json!({"criterion": format!("Mentions detail number {i} of ankle sprain care."), "points": 1 + i % 5, "tags": []}))
+        .collect();
+    let mut slow = ankle_row("slow");
+    slow["rubrics"] = Value::Array(items);
+    let started = Instant::now();
+    let r = s.post("/v1/grade", &slow);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("deadline"), "{}", r.body);
+    assert!(started.elapsed() < Duration::from_secs(30), "answered at the deadline, not after the work");
+    let h = s.get("/healthz");
+    assert_eq!(h.status, 200, "the server goes on");
+    let ok = s.post("/v1/rubrics", &ankle_row("after"));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}

@@ -20,7 +20,6 @@ use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::auth;
 use crate::error::ApiError;
@@ -72,7 +71,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), refuse_large_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, cfg.request_timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(DefaultBodyLimit::max(cfg.body_limit))
         .with_state(state)
@@ -122,6 +121,22 @@ async fn not_found(req: Request) -> Response {
         format!("no route {} {}; routes: {}", req.method(), req.uri().path(), routes.join(", ")),
     )
     .into_response()
+}
+
+/// 503 for a request still running at the server's deadline (the judge skips work whose
+/// request has gone).
+async fn deadline(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(s.config.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::unavailable(
+            format!(
+                "the request ran past this server's deadline of {} s (--request-timeout-s)",
+                s.config.request_timeout.as_secs_f64()
+            ),
+            1,
+        )
+        .into_response(),
+    }
 }
 
 /// 413 at once for a body whose announced length is over the limit, before any of it is read
