@@ -11,8 +11,9 @@
 //! A GRPO group (several responses to one conversation) shares more: the instructions and the
 //! conversation. [`LogprobJudge::judge_group`] shares on two levels: the tokens common to every
 //! prompt of the group are prefilled once (level 1); each response's own shared tokens
-//! continue a copy of that cache (level 2); its criteria's suffixes then run against the
-//! level-2 cache. [`GroupTokens`] counts what each way of sharing computes.
+//! continue that cache (level 2); its criteria's suffixes then run against the level-2 cache,
+//! which is cut back to level 1 before the next response. [`GroupTokens`] counts what each way
+//! of sharing computes.
 
 use std::sync::Arc;
 
@@ -268,14 +269,15 @@ impl LogprobJudge {
             return Ok(Vec::new());
         }
         let (full, shared) = self.prompts(conversation, response, criteria)?;
-        let prefix = self.extend(KvCache::new(&self.lm.model().cfg), &full[0][..shared])?;
+        let mut prefix = KvCache::new(&self.lm.model().cfg);
+        self.extend(&mut prefix, &full[0][..shared])?;
         self.judge_suffixes(&full, shared, (shared > 0).then_some(&prefix))
     }
 
     /// Judges a group of responses to one conversation (a GRPO group), sharing on two levels:
     /// the tokens common to the whole group are prefilled once; each response's own shared
-    /// tokens continue a copy of that cache; its criteria's suffixes run in batches against
-    /// the result. One `Vec<Verdict>` per response, in order (empty for a response without
+    /// tokens continue that cache, its criteria's suffixes run in batches against the result,
+    /// and the cache is cut back to the group's tokens for the next response. One `Vec<Verdict>` per response, in order (empty for a response without
     /// criteria); each equals [`LogprobJudge::judge`] of that response up to floating-point
     /// rounding, and a group of one gives exactly what `judge` gives.
     pub fn judge_group(
@@ -284,38 +286,32 @@ impl LogprobJudge {
         responses: &[(&str, &[RubricEntry])],
     ) -> Result<Vec<Vec<Verdict>>> {
         let group = self.group_prompts(conversation, responses)?;
-        let cfg = &self.lm.model().cfg;
         let g = group.group_shared;
-        let first = group.prompts.iter().flatten().next();
-        let group_cache = match first {
-            Some(p) if g > 0 => Some(self.extend(KvCache::new(cfg), &p[..g])?),
-            _ => None,
-        };
+        // Level 1, then each response's level 2 appended to it and cut off again afterwards.
+        let mut cache = KvCache::new(&self.lm.model().cfg);
+        if let Some(first) = group.prompts.iter().flatten().next() {
+            self.extend(&mut cache, &first[..g])?;
+        }
         let mut out = Vec::with_capacity(responses.len());
         for (full, shared) in group.prompts.iter().zip(&group.response_shared) {
             if full.is_empty() {
                 out.push(Vec::new());
                 continue;
             }
-            let verdicts = if *shared > g {
-                let start = group_cache.clone().unwrap_or_else(|| KvCache::new(cfg));
-                let own = self.extend(start, &full[0][g..*shared])?;
-                self.judge_suffixes(full, *shared, Some(&own))?
-            } else {
-                self.judge_suffixes(full, *shared, group_cache.as_ref())?
-            };
-            out.push(verdicts);
+            self.extend(&mut cache, &full[0][g..*shared])?;
+            out.push(self.judge_suffixes(full, *shared, (*shared > 0).then_some(&cache))?);
+            cache.truncate(g);
         }
         Ok(out)
     }
 
-    /// `cache` with `tokens` run through the model after what it holds (as is when `tokens`
-    /// is empty).
-    fn extend(&self, mut cache: KvCache, tokens: &[u32]) -> Result<KvCache> {
+    /// Runs `tokens` through the model after what `cache` holds, appending them to it
+    /// (nothing to do when `tokens` is empty).
+    fn extend(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<()> {
         if !tokens.is_empty() {
-            self.lm.model().forward(&mut [Step { tokens, cache: &mut cache, prefix: None }], LogitsFor::None)?;
+            self.lm.model().forward(&mut [Step { tokens, cache, prefix: None }], LogitsFor::None)?;
         }
-        Ok(cache)
+        Ok(())
     }
 
     /// Judges the criteria whose full prompts are `full`: their tokens after the first
