@@ -277,9 +277,10 @@ impl LogprobJudge {
     /// Judges a group of responses to one conversation (a GRPO group), sharing on two levels:
     /// the tokens common to the whole group are prefilled once; each response's own shared
     /// tokens continue that cache, its criteria's suffixes run in batches against the result,
-    /// and the cache is cut back to the group's tokens for the next response. One `Vec<Verdict>` per response, in order (empty for a response without
-    /// criteria); each equals [`LogprobJudge::judge`] of that response up to floating-point
-    /// rounding, and a group of one gives exactly what `judge` gives.
+    /// and the cache is cut back to the group's tokens for the next response. One
+    /// `Vec<Verdict>` per response, in order (empty for a response without criteria); each
+    /// equals [`LogprobJudge::judge`] of that response up to floating-point rounding, and a
+    /// group of one gives exactly what `judge` gives.
     pub fn judge_group(
         &self,
         conversation: &[Message],

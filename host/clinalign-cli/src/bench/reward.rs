@@ -4,7 +4,7 @@
 //! run, with the prompt tokens each computes.
 //!
 //! The defaults (groups of 3, 2 rubric items, the cheapest group of each set, 2 rounds) take
-//! about a minute on 2 cores with SmolLM2; docs/benchmarks.md gives the larger runs.
+//! about a minute on 2 unloaded cores with SmolLM2; docs/benchmarks.md gives the larger runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
