@@ -419,6 +419,58 @@ fn bench_synthesize_prints_the_figures() {
 }
 
 #[test]
+fn bench_reward_compares_one_and_two_levels_of_sharing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = dir.path().join("rows.jsonl");
+    let row = |id: &str, prompt: Value, ideal: &str, refs: &[&str]| {
+        serde_json::json!({
+            "prompt_id": id, "prompt": prompt,
+            "rubrics": [{"criterion": "Advises urgent care.", "points": 8, "tags": []},
+                        {"criterion": "Suggests waiting.", "points": -6, "tags": []}],
+            "ideal_completions_data": {"ideal_completion": ideal, "ideal_completions_ref_completions": refs},
+        })
+        .to_string()
+    };
+    let single = serde_json::json!([{"role": "user", "content": "My chest hurts. What should I do?"}]);
+    let multi = serde_json::json!([
+        {"role": "user", "content": "I feel dizzy."},
+        {"role": "assistant", "content": "Since when?"},
+        {"role": "user", "content": "An hour. Should I worry?"},
+    ]);
+    let text = [
+        row("a", single, "Call emergency services now.", &["Rest and wait.", "See a doctor today."]),
+        row("b", multi, "Sit down and get checked today.", &["Drink water."]),
+    ]
+    .join("\n");
+    std::fs::write(&rows, text).unwrap();
+    let model = tiny_judge_model(&dir.path().join("judge"));
+    let o = run(clinalign()
+        .args(["bench", "reward", "--group", "3", "--rounds", "1", "--criteria", "0", "--prompts", "0"])
+        .args(["--history-chars", "50"])
+        .arg("--judge")
+        .arg(format!("local:{}", model.display()))
+        .arg("--rows")
+        .arg(&rows));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sets = &v["sets"];
+    assert_eq!(sets["healthbench"]["criteria"], 10, "groups of 3 and 2 responses, 2 items each: {v}");
+    let long = &sets["long_multi_turn"];
+    assert_eq!(long["groups"][0]["id"], "b+history");
+    assert_eq!(long["groups"][0]["turns"], 5, "row a's question and ideal answer come first: {long}");
+    for set in ["healthbench", "long_multi_turn", "all"] {
+        let s = &sets[set];
+        let t = |k: &str| s["tokens"][k].as_u64().unwrap();
+        assert!(t("two_level") < t("one_level") && t("one_level") < t("full"), "{set}: {s}");
+        assert!(s["max_p_met_diff"].as_f64().unwrap() <= 1e-4, "{set}: {s}");
+        for k in ["speedup", "token_saving", "speedup_vs_token_saving"] {
+            assert!(s[k].as_f64().unwrap() > 0.0, "{set}: {k} missing: {s}");
+        }
+        assert!(s["two_level"]["criteria_per_s"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
 fn shipped_principles_meet_the_catalogue_rules() {
     let catalog = clinalign::Catalog::load(&repo().join("principles")).unwrap();
     assert!(catalog.failures.is_empty(), "{:?}", catalog.failures);

@@ -226,3 +226,30 @@ pub fn grader_prompt(request: &Request) -> String {
     let req: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     req["messages"][1]["content"].as_str().unwrap().to_string()
 }
+
+/// The tiny random-weight Qwen3 fixture as a log-prob judge, written into `dir`: its weights,
+/// its config with room for judge-length prompts, and a character-level `tokenizer.json` in
+/// which "yes" and "no" are one token each. Fast, and its verdicts mean nothing.
+pub fn tiny_judge_model(dir: &Path) -> PathBuf {
+    let src = repo().join("tests/fixtures/models/tiny-qwen3");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(src.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(src.join("config.json")).unwrap()).unwrap();
+    cfg["max_position_embeddings"] = serde_json::json!(8192);
+    std::fs::write(dir.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let mut vocab = serde_json::Map::new();
+    for word in ["[UNK]", "yes", "no", "\n"] {
+        vocab.insert(word.into(), serde_json::json!(vocab.len()));
+    }
+    for c in ' '..='~' {
+        vocab.insert(c.to_string(), serde_json::json!(vocab.len()));
+    }
+    let tokenizer = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+        "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "yes|no|[\\s\\S]"}, "behavior": "Isolated", "invert": false},
+        "post_processor": null, "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
+    });
+    std::fs::write(dir.join("tokenizer.json"), serde_json::to_vec(&tokenizer).unwrap()).unwrap();
+    dir.to_path_buf()
+}

@@ -7,6 +7,13 @@
 //! prefilled once, and the criteria's remaining tokens run as one batch against the cached
 //! prefix. The shared part is the longest common prefix of the token sequences, so the result
 //! equals judging each criterion on its own.
+//!
+//! A GRPO group (several responses to one conversation) shares more: the instructions and the
+//! conversation. [`LogprobJudge::judge_group`] shares on two levels: the tokens common to every
+//! prompt of the group are prefilled once (level 1); each response's own shared tokens
+//! continue that cache (level 2); its criteria's suffixes then run against the level-2 cache,
+//! which is cut back to level 1 before the next response. [`GroupTokens`] counts what each way
+//! of sharing computes.
 
 use std::sync::Arc;
 
@@ -38,6 +45,62 @@ pub struct PromptParts {
     pub prefix: String,
     /// The criterion and the question.
     pub suffix: String,
+}
+
+/// The prompts of a group of responses to one conversation, tokenized, with the prefixes the
+/// two levels of sharing prefill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPrompts {
+    /// Per response, its criteria's full prompts (none for a response without criteria).
+    pub prompts: Vec<Vec<Vec<u32>>>,
+    /// Leading tokens every prompt of the group shares (level 1); each prompt keeps at least
+    /// one token of its own. 0 when no response has criteria.
+    pub group_shared: usize,
+    /// Per response, the leading tokens its criteria share (level 2 ends there); at least
+    /// `group_shared`, 0 for a response without criteria.
+    pub response_shared: Vec<usize>,
+}
+
+/// Prompt tokens a group's judging computes, by how much of the prompts it shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct GroupTokens {
+    /// Each response on its own ([`LogprobJudge::judge`]): its shared prefix once, then each
+    /// criterion's suffix.
+    pub one_level: usize,
+    /// [`LogprobJudge::judge_group`]: the group's shared prefix once, each response's own
+    /// shared tokens once, then each criterion's suffix.
+    pub two_level: usize,
+    /// No sharing ([`LogprobJudge::judge_each`]): every criterion's whole prompt.
+    pub full: usize,
+}
+
+impl GroupPrompts {
+    /// What one-level, two-level and no sharing compute for these prompts.
+    pub fn tokens(&self) -> GroupTokens {
+        let judged = || self.prompts.iter().zip(&self.response_shared).filter(|(p, _)| !p.is_empty());
+        let suffixes: usize = judged().map(|(p, s)| p.iter().map(|t| t.len() - s).sum::<usize>()).sum();
+        let response_prefixes: usize = judged().map(|(_, s)| *s).sum();
+        let own_prefixes: usize = judged().map(|(_, s)| s - self.group_shared).sum();
+        GroupTokens {
+            one_level: response_prefixes + suffixes,
+            two_level: self.group_shared + own_prefixes + suffixes,
+            full: judged().map(|(p, _)| p.iter().map(Vec::len).sum::<usize>()).sum(),
+        }
+    }
+}
+
+/// How many leading tokens all of `prompts` share, leaving each at least one of its own; 0 for
+/// no prompts.
+fn shared_prefix<'a>(mut prompts: impl Iterator<Item = &'a [u32]>) -> usize {
+    let Some(first) = prompts.next() else {
+        return 0;
+    };
+    let mut common = first.len().saturating_sub(1);
+    for p in prompts {
+        common = common.min(p.len().saturating_sub(1));
+        common = common.min(first.iter().zip(p).take_while(|(a, b)| a == b).count());
+    }
+    common
 }
 
 /// Writes the judge prompt for one criterion. Everything that does not depend on the
@@ -117,12 +180,37 @@ impl LogprobJudge {
     ) -> Result<(Vec<Vec<u32>>, usize)> {
         let full: Vec<Vec<u32>> =
             criteria.iter().map(|c| self.encode(&judge_prompt(conversation, response, c))).collect::<Result<_>>()?;
-        let first = &full[0];
-        let mut common = full.iter().map(|f| f.len()).min().unwrap_or(0).saturating_sub(1);
-        for f in &full[1..] {
-            common = common.min(first.iter().zip(f).take_while(|(a, b)| a == b).count());
-        }
+        let common = shared_prefix(full.iter().map(Vec::as_slice));
         Ok((full, common))
+    }
+
+    /// The prompts of a group of responses to one conversation, and what the two levels of
+    /// sharing prefill: the leading tokens of every prompt in the group, and each response's
+    /// own. Defined on tokens, as [`LogprobJudge::prompts`].
+    pub fn group_prompts(
+        &self,
+        conversation: &[Message],
+        responses: &[(&str, &[RubricEntry])],
+    ) -> Result<GroupPrompts> {
+        let mut prompts = Vec::with_capacity(responses.len());
+        let mut response_shared = Vec::with_capacity(responses.len());
+        for (response, criteria) in responses {
+            if criteria.is_empty() {
+                prompts.push(Vec::new());
+                response_shared.push(0);
+            } else {
+                let (full, shared) = self.prompts(conversation, response, criteria)?;
+                prompts.push(full);
+                response_shared.push(shared);
+            }
+        }
+        let group_shared = shared_prefix(prompts.iter().flatten().map(Vec::as_slice));
+        Ok(GroupPrompts { prompts, group_shared, response_shared })
+    }
+
+    /// Prompt tokens a group's judging computes with one level of sharing, two, and none.
+    pub fn group_tokens(&self, conversation: &[Message], responses: &[(&str, &[RubricEntry])]) -> Result<GroupTokens> {
+        Ok(self.group_prompts(conversation, responses)?.tokens())
     }
 
     /// The token ids read as "yes" and as "no".
@@ -180,32 +268,77 @@ impl LogprobJudge {
         if criteria.is_empty() {
             return Ok(Vec::new());
         }
-        let model = self.lm.model();
         let (full, shared) = self.prompts(conversation, response, criteria)?;
-        let mut prefix_cache = KvCache::new(&model.cfg);
-        if shared > 0 {
-            model.forward(
-                &mut [Step { tokens: &full[0][..shared], cache: &mut prefix_cache, prefix: None }],
-                LogitsFor::None,
-            )?;
+        let mut prefix = KvCache::new(&self.lm.model().cfg);
+        self.extend(&mut prefix, &full[0][..shared])?;
+        self.judge_suffixes(&full, shared, (shared > 0).then_some(&prefix))
+    }
+
+    /// Judges a group of responses to one conversation (a GRPO group), sharing on two levels:
+    /// the tokens common to the whole group are prefilled once; each response's own shared
+    /// tokens continue that cache, its criteria's suffixes run in batches against the result,
+    /// and the cache is cut back to the group's tokens for the next response. One
+    /// `Vec<Verdict>` per response, in order (empty for a response without criteria); each
+    /// equals [`LogprobJudge::judge`] of that response up to floating-point rounding, and a
+    /// group of one gives exactly what `judge` gives.
+    pub fn judge_group(
+        &self,
+        conversation: &[Message],
+        responses: &[(&str, &[RubricEntry])],
+    ) -> Result<Vec<Vec<Verdict>>> {
+        let group = self.group_prompts(conversation, responses)?;
+        let g = group.group_shared;
+        // Level 1, then each response's level 2 appended to it and cut off again afterwards.
+        let mut cache = KvCache::new(&self.lm.model().cfg);
+        if let Some(first) = group.prompts.iter().flatten().next() {
+            self.extend(&mut cache, &first[..g])?;
         }
-        let prefix = (shared > 0).then_some(&prefix_cache);
-        let mut out: Vec<Option<Verdict>> = vec![None; criteria.len()];
-        let all: Vec<usize> = (0..criteria.len()).collect();
-        for chunk in all.chunks(SUFFIX_BATCH) {
+        let mut out = Vec::with_capacity(responses.len());
+        for (full, shared) in group.prompts.iter().zip(&group.response_shared) {
+            if full.is_empty() {
+                out.push(Vec::new());
+                continue;
+            }
+            self.extend(&mut cache, &full[0][g..*shared])?;
+            out.push(self.judge_suffixes(full, *shared, (*shared > 0).then_some(&cache))?);
+            cache.truncate(g);
+        }
+        Ok(out)
+    }
+
+    /// Runs `tokens` through the model after what `cache` holds, appending them to it
+    /// (nothing to do when `tokens` is empty).
+    fn extend(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<()> {
+        if !tokens.is_empty() {
+            self.lm.model().forward(&mut [Step { tokens, cache, prefix: None }], LogitsFor::None)?;
+        }
+        Ok(())
+    }
+
+    /// Judges the criteria whose full prompts are `full`: their tokens after the first
+    /// `shared`, in batches of [`SUFFIX_BATCH`], continuing `prefix` (which holds those
+    /// `shared` tokens; `None` when `shared` is 0).
+    fn judge_suffixes(&self, full: &[Vec<u32>], shared: usize, prefix: Option<&KvCache>) -> Result<Vec<Verdict>> {
+        debug_assert_eq!(prefix.map_or(0, KvCache::len), shared);
+        let model = self.lm.model();
+        let mut out = Vec::with_capacity(full.len());
+        for chunk in full.chunks(SUFFIX_BATCH) {
             let mut caches: Vec<KvCache> = chunk.iter().map(|_| KvCache::new(&model.cfg)).collect();
             let mut steps: Vec<Step<'_>> = chunk
                 .iter()
                 .zip(caches.iter_mut())
-                .map(|(i, cache)| Step { tokens: &full[*i][shared..], cache, prefix })
+                .map(|(p, cache)| Step { tokens: &p[shared..], cache, prefix })
                 .collect();
             let logits = model.forward(&mut steps, LogitsFor::Last)?;
-            for (i, l) in chunk.iter().zip(logits.steps()) {
-                out[*i] = Some(self.verdict(l.last()));
-            }
+            out.extend(logits.steps().map(|l| self.verdict(l.last())));
         }
-        Ok(out.into_iter().map(|v| v.expect("every criterion judged")).collect())
+        Ok(out)
     }
+}
+
+/// The grade a verdict gives: met when p_met ≥ ½.
+fn grade_of(v: Verdict) -> Grade {
+    Grade { criteria_met: v.p_met >= 0.5, p_met: Some(v.p_met as f64), explanation: None }
 }
 
 impl clinalign_core::Judge for LogprobJudge {
@@ -220,10 +353,16 @@ impl clinalign_core::Judge for LogprobJudge {
         response: &str,
         items: &[RubricEntry],
     ) -> std::result::Result<Vec<Grade>, ModelError> {
-        let verdicts = self.judge(conversation, response, items)?;
-        Ok(verdicts
-            .into_iter()
-            .map(|v| Grade { criteria_met: v.p_met >= 0.5, p_met: Some(v.p_met as f64), explanation: None })
-            .collect())
+        Ok(self.judge(conversation, response, items)?.into_iter().map(grade_of).collect())
+    }
+
+    /// [`LogprobJudge::judge_group`]: the group's conversation prefilled once.
+    fn grade_group(
+        &self,
+        conversation: &[Message],
+        responses: &[(&str, &[RubricEntry])],
+    ) -> std::result::Result<Vec<Vec<Grade>>, ModelError> {
+        let verdicts = self.judge_group(conversation, responses)?;
+        Ok(verdicts.into_iter().map(|vs| vs.into_iter().map(grade_of).collect()).collect())
     }
 }

@@ -1,4 +1,5 @@
-//! The log-prob judge on the real SmolLM2 model: sharing the prefix changes nothing.
+//! The log-prob judge on the real SmolLM2 model: sharing the prefix, per response or across a
+//! group of responses, changes nothing.
 
 use std::sync::Arc;
 
@@ -38,6 +39,41 @@ fn shared_prefix_scores_equal_independent_scores() {
         assert!((0.0..=1.0).contains(&t.p_met));
         assert!((t.p_met - a.p_met).abs() <= 1e-4, "{}: shared {} vs independent {}", crit.criterion, t.p_met, a.p_met);
         assert!((t.logprob_yes - a.logprob_yes).abs() <= 1e-3);
+    }
+}
+
+#[test]
+fn group_scores_equal_per_response_scores() {
+    let lm = LocalModel::open(&clinalign_infer::assets::smollm2_gguf().unwrap()).unwrap();
+    let judge = LogprobJudge::new(Arc::new(lm)).unwrap();
+    let conversation = vec![
+        Message { role: "user".into(), content: "I have crushing chest pain going down my left arm.".into() },
+        Message { role: "assistant".into(), content: "Are you sweating or short of breath?".into() },
+        Message { role: "user".into(), content: "Yes, both. What should I do?".into() },
+    ];
+    let c = criteria();
+    let group: Vec<(&str, &[RubricEntry])> = vec![
+        ("Call emergency services (911) now. Don't drive yourself; chew an aspirin if you are not allergic.", &c[..4]),
+        ("It is probably indigestion; rest and see whether it settles.", &[]),
+        ("Call 911 right away: this can be a heart attack.", &c[2..]),
+    ];
+    let shared = judge.group_prompts(&conversation, &group).unwrap().group_shared;
+    let tokens = judge.group_tokens(&conversation, &group).unwrap();
+    assert!(shared > 50, "the group shares the conversation ({shared} tokens)");
+    assert_eq!(tokens.one_level - tokens.two_level, shared, "two responses with criteria: prefilled once, not twice");
+    let together = judge.judge_group(&conversation, &group).unwrap();
+    assert!(together[1].is_empty());
+    for ((response, items), verdicts) in group.iter().zip(&together) {
+        let alone = judge.judge(&conversation, response, items).unwrap();
+        assert_eq!(verdicts.len(), items.len());
+        for (g, a) in verdicts.iter().zip(&alone) {
+            assert!((g.p_met - a.p_met).abs() <= 1e-4, "{response}: group {} vs judge {}", g.p_met, a.p_met);
+        }
+    }
+    // One full prompt per criterion is slow; the last response's criteria stand for all.
+    let (response, items) = group[2];
+    for (g, e) in together[2].iter().zip(judge.judge_each(&conversation, response, items).unwrap()) {
+        assert!((g.p_met - e.p_met).abs() <= 1e-4, "{response}: group {} vs judge_each {}", g.p_met, e.p_met);
     }
 }
 

@@ -116,6 +116,22 @@ fn check_tiny(name: &str) {
     );
     let d = max_diff(&tail, &want[split..]);
     assert!(d <= 1e-4, "{name} over a shared prefix: max |Δlogit| {d}");
+    // A cache that held another continuation, cut back to the prefix, continues the prefix.
+    let other = &golden[0].0;
+    let mut cut = prefix.clone();
+    model.forward(&mut [Step { tokens: other, cache: &mut cut, prefix: None }], LogitsFor::None).unwrap();
+    cut.truncate(cut.len() + 1);
+    assert_eq!(cut.len(), split + other.len(), "cutting to more tokens than it holds keeps them all");
+    cut.truncate(split);
+    assert_eq!(cut.len(), split);
+    let again = to_rows(
+        model
+            .forward(&mut [Step { tokens: &ids[split..], cache: &mut cut, prefix: None }], LogitsFor::All)
+            .unwrap()
+            .step(0),
+    );
+    let d = max_diff(&again, &want[split..]);
+    assert!(d <= 1e-4, "{name} after cutting the cache back: max |Δlogit| {d}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `clinalign bench …`: measurements, printed as JSON.
 
+mod reward;
 mod score;
 mod serve;
 mod stats;
@@ -42,6 +43,16 @@ pub enum BenchCommand {
     /// concurrency against in-process synthesis in the same run; with --judge, /v1/reward
     /// criteria/s against the judge in-process.
     Serve(serve::ServeBenchArgs),
+    /// GRPO rewards: groups of responses to one prompt (a HealthBench row's ideal and
+    /// reference completions, up to --group) graded against the row's rubric, one response at
+    /// a time (each response's criteria share its prompt prefix: one level) and as a group
+    /// (the opening instructions and the conversation prefilled once for the group: two levels),
+    /// alternating in one run. Two sets: the rows as they are, and long multi-turn
+    /// conversations (each multi-turn row after earlier exchanges taken from the other rows:
+    /// their conversations answered by their ideal completions, up to --history-chars).
+    /// Reports the prompt tokens each way computes, criteria/s (medians), the speedup against
+    /// the token saving, and the largest p_met difference (at most 1e-4 in f32, else exit 1).
+    Reward(reward::RewardBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -61,6 +72,11 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
                 write_json_atomic(path, &result)?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Reward(args) => {
+            let (result, exact) = reward::run(args)?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(if exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         BenchCommand::Score(args) => {
             let result = score::run(args)?;

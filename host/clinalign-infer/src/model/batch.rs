@@ -32,6 +32,20 @@ impl KvCache {
         self.len == 0
     }
 
+    /// Forgets every token after the first `tokens` (none if it holds no more), keeping the
+    /// memory for the tokens that come next: the judge runs one response after another on the
+    /// conversation they share this way, without copying it.
+    pub fn truncate(&mut self, tokens: usize) {
+        if tokens >= self.len {
+            return;
+        }
+        for buf in self.k.iter_mut().chain(self.v.iter_mut()).flatten() {
+            let per_token = buf.len() / self.len;
+            buf.truncate(tokens * per_token);
+        }
+        self.len = tokens;
+    }
+
     /// Keys of `layer`'s key/value head `head`: `[rows, head_dim]`, the rows appended in this
     /// forward call included.
     pub(super) fn keys(&self, layer: usize, head: usize) -> &[f32] {
