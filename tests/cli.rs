@@ -419,6 +419,28 @@ fn bench_synthesize_prints_the_figures() {
 }
 
 #[test]
+fn bench_serve_measures_the_service_against_the_engine() {
+    let o = run(clinalign()
+        .args([
+            "bench", "serve", "--rounds", "1", "--seconds", "0.3", "--clients", "1,4", "--plugin-timeout-ms", "2000",
+        ])
+        .arg("--queries")
+        .arg(repo().join("data/queries/liveqa_medical_test_104.jsonl"))
+        .arg("--principles")
+        .arg(repo().join("principles")));
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["in_process_queries_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    let levels = v["rubrics"].as_array().unwrap();
+    assert_eq!(levels.len(), 2, "{v}");
+    for l in levels {
+        assert!(l["req_per_s"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(l["requests"].as_u64().unwrap() > 0, "{v}");
+        assert!(l["p99_ms"].as_f64().unwrap() >= l["p50_ms"].as_f64().unwrap(), "{v}");
+    }
+}
+
+#[test]
 fn bench_reward_compares_one_and_two_levels_of_sharing() {
     let dir = tempfile::tempdir().unwrap();
     let rows = dir.path().join("rows.jsonl");

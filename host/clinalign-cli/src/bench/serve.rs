@@ -27,9 +27,9 @@ pub struct ServeBenchArgs {
     pub queries: PathBuf,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Client concurrencies to measure, comma-separated.
+    /// Client concurrencies to measure (clients sending back to back), comma-separated.
     #[arg(long, default_value = "1,16,64", value_delimiter = ',')]
-    pub concurrency: Vec<usize>,
+    pub clients: Vec<usize>,
     /// Seconds of load per concurrency and round.
     #[arg(long, default_value_t = 2.0)]
     pub seconds: f64,
@@ -54,8 +54,8 @@ pub struct ServeBenchArgs {
 }
 
 pub fn run(args: &ServeBenchArgs) -> Result<Value> {
-    if args.rounds == 0 || args.concurrency.is_empty() || args.concurrency.contains(&0) {
-        bail!("--rounds and every --concurrency must be at least 1");
+    if args.rounds == 0 || args.clients.is_empty() || args.clients.contains(&0) {
+        bail!("--rounds and every --clients count must be at least 1");
     }
     let engine = args.engine.load()?;
     let set = engine.principle_set();
@@ -108,7 +108,7 @@ pub fn run(args: &ServeBenchArgs) -> Result<Value> {
 
     let mut peer_qps = Vec::new();
     let mut levels: Vec<(usize, Vec<f64>, Vec<Duration>)> =
-        args.concurrency.iter().map(|c| (*c, Vec::new(), Vec::new())).collect();
+        args.clients.iter().map(|c| (*c, Vec::new(), Vec::new())).collect();
     let mut reward_peer = Vec::new();
     let mut reward_http = Vec::new();
     for round in 0..args.rounds {
