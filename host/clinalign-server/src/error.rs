@@ -67,9 +67,25 @@ impl ApiError {
     }
 }
 
+/// What a caught panic said.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into())
+}
+
 /// Whether `s` reads as a field path (`prompt[0].role`, `rubrics`), not prose.
 fn is_field_path(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '-'))
+}
+
+/// The 500 a panic while answering a request becomes (logged).
+pub fn panicked(panic: &(dyn std::any::Any + Send)) -> ApiError {
+    let what = panic_message(panic);
+    tracing::error!("a request panicked: {what}");
+    ApiError::internal(format!("the server failed on this request ({what}); other requests are unaffected"))
 }
 
 impl std::fmt::Display for ApiError {

@@ -154,11 +154,7 @@ fn grade_group(judge: &dyn Judge, jobs: Vec<Job>, metrics: &Metrics) {
         }
         Ok(Err(e)) => fail(jobs, &format!("the judge failed: {e}")),
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("a panic");
+            let what = crate::error::panic_message(&*panic);
             tracing::error!("the judge panicked: {what}");
             fail(jobs, &format!("the judge crashed on this request: {what}"))
         }

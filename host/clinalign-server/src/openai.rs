@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use clinalign_infer::local::LocalModel;
 use clinalign_infer::openai_api::{self, ChatCompletionRequest, CompletionRequest};
 
 use crate::body::Body;
@@ -25,41 +26,32 @@ fn bytes(body: Body) -> Result<axum::body::Bytes, openai_api::ApiError> {
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(State(s): State<AppState>, body: Body) -> Response {
-    let model = match s.model() {
-        Ok(m) => m.clone(),
-        Err(e) => return e.into_response(),
-    };
-    let bytes = match bytes(body) {
-        Ok(b) => b,
-        Err(e) => return openai_error(e),
-    };
-    let req = match ChatCompletionRequest::from_json(&bytes) {
-        Ok(r) => r,
-        Err(e) => return openai_error(e),
-    };
-    match blocking(move || Ok(openai_api::chat_completion(&model, &req))).await {
-        Ok(Ok(reply)) => axum::Json(reply).into_response(),
-        Ok(Err(e)) => openai_error(e),
-        Err(e) => e.into_response(),
-    }
+    answer(s, body, ChatCompletionRequest::from_json, openai_api::chat_completion).await
 }
 
 /// `POST /v1/completions`.
 pub async fn completions(State(s): State<AppState>, body: Body) -> Response {
+    answer(s, body, CompletionRequest::from_json, openai_api::completion).await
+}
+
+/// Reads a request with `parse` and answers it with `reply` on the local model, off the
+/// async threads.
+async fn answer<Req: Send + 'static, Reply: serde::Serialize + Send + 'static>(
+    s: AppState,
+    body: Body,
+    parse: fn(&[u8]) -> Result<Req, openai_api::ApiError>,
+    reply: fn(&LocalModel, &Req) -> Result<Reply, openai_api::ApiError>,
+) -> Response {
     let model = match s.model() {
         Ok(m) => m.clone(),
         Err(e) => return e.into_response(),
     };
-    let bytes = match bytes(body) {
-        Ok(b) => b,
-        Err(e) => return openai_error(e),
-    };
-    let req = match CompletionRequest::from_json(&bytes) {
+    let req = match bytes(body).and_then(|b| parse(&b)) {
         Ok(r) => r,
         Err(e) => return openai_error(e),
     };
-    match blocking(move || Ok::<_, ApiError>(openai_api::completion(&model, &req))).await {
-        Ok(Ok(reply)) => axum::Json(reply).into_response(),
+    match blocking(move || Ok::<_, ApiError>(reply(&model, &req))).await {
+        Ok(Ok(r)) => axum::Json(r).into_response(),
         Ok(Err(e)) => openai_error(e),
         Err(e) => e.into_response(),
     }

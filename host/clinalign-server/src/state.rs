@@ -97,18 +97,7 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(r) => r,
-        Err(e) if e.is_panic() => {
-            let panic = e.into_panic();
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".into());
-            tracing::error!("a request panicked: {what}");
-            Err(ApiError::internal(format!(
-                "the server failed on this request ({what}); other requests are unaffected"
-            )))
-        }
+        Err(e) if e.is_panic() => Err(crate::error::panicked(&*e.into_panic())),
         Err(_) => Err(ApiError::internal("the request was cancelled")),
     }
 }

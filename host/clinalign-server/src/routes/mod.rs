@@ -104,14 +104,7 @@ async fn overloaded(err: BoxError) -> Response {
 }
 
 fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let what = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "a panic".into());
-    tracing::error!("a request panicked: {what}");
-    ApiError::internal(format!("the server failed on this request ({what}); other requests are unaffected"))
-        .into_response()
+    crate::error::panicked(&*panic).into_response()
 }
 
 async fn not_found(req: Request) -> Response {

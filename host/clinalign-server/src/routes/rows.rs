@@ -19,36 +19,35 @@ use crate::state::{AppState, blocking};
 
 /// `POST /v1/classify`: each row with its `scenario` (own labels kept, the rest classified).
 pub async fn classify(State(s): State<AppState>, bytes: body::Body) -> Result<Response, ApiError> {
-    let req = body::rows(body::json(bytes)?, &s.config.caps)?;
-    let set = s.engine.principle_set();
-    let st = s.clone();
-    let set2 = set.clone();
-    let rows = blocking(move || {
-        req.rows
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut row)| {
-                let query =
-                    row.query(&format!("row-{i}"), set2.dimensions()).map_err(|e| ApiError::in_row("rows", i, &e))?;
-                let labels = st
-                    .engine
-                    .scenario_on(&set2, &query)
-                    .map_err(|e| ApiError::in_row("rows", i, &engine_detail(&e)))?;
-                row.set_scenario(&labels);
-                row.fields.insert("principle_set".into(), Value::String(set2.hash().to_string()));
-                Ok(row)
-            })
-            .collect::<Result<Vec<_>, ApiError>>()
+    each_row(s, bytes, |st, set, mut row, query| {
+        let labels = st.engine.scenario_on(set, &query).map_err(|e| engine_detail(&e))?;
+        row.set_scenario(&labels);
+        row.fields.insert("principle_set".into(), Value::String(set.hash().to_string()));
+        Ok(row)
     })
-    .await?;
-    Ok(rows_reply(rows, req.single, &set, None))
+    .await
 }
 
 /// `POST /v1/rubrics`: each row synthesized, as `clinalign synthesize` writes it.
 pub async fn rubrics(State(s): State<AppState>, bytes: body::Body) -> Result<Response, ApiError> {
+    each_row(s, bytes, |st, set, row, query| {
+        let rubric = st.engine.synthesize_on(set, &query).map_err(|e| engine_detail(&e))?;
+        st.metrics.rubric(&rubric);
+        Ok(row.synthesized(&rubric))
+    })
+    .await
+}
+
+/// Answers a row route: every row of the body, read as a query, through `answer` with the
+/// set live when the request came in (off the async threads); an error names its row.
+async fn each_row(
+    s: AppState,
+    bytes: body::Body,
+    answer: fn(&AppState, &PrincipleSet, Row, clinalign::Query) -> Result<Row, String>,
+) -> Result<Response, ApiError> {
     let req = body::rows(body::json(bytes)?, &s.config.caps)?;
+    let single = req.single;
     let set = s.engine.principle_set();
-    let st = s.clone();
     let set2 = set.clone();
     let rows = blocking(move || {
         req.rows
@@ -57,17 +56,12 @@ pub async fn rubrics(State(s): State<AppState>, bytes: body::Body) -> Result<Res
             .map(|(i, row)| {
                 let query =
                     row.query(&format!("row-{i}"), set2.dimensions()).map_err(|e| ApiError::in_row("rows", i, &e))?;
-                let rubric = st
-                    .engine
-                    .synthesize_on(&set2, &query)
-                    .map_err(|e| ApiError::in_row("rows", i, &engine_detail(&e)))?;
-                st.metrics.rubric(&rubric);
-                Ok(row.synthesized(&rubric))
+                answer(&s, &set2, row, query).map_err(|e| ApiError::in_row("rows", i, &e))
             })
             .collect::<Result<Vec<_>, ApiError>>()
     })
     .await?;
-    Ok(rows_reply(rows, req.single, &set, None))
+    Ok(rows_reply(rows, single, &set, None))
 }
 
 /// `POST /v1/grade`: each row's response judged against its rubric (synthesized when the row
