@@ -14,8 +14,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use clinalign::eval::{aggregate, example_metrics};
-use clinalign::{Message, Reading, Row, RubricEntry};
+use clinalign::eval::GradeSummary;
+use clinalign::{Message, Row, RubricEntry};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -210,24 +210,11 @@ fn open_output(path: &Path) -> Result<File> {
 /// mean soft reward.
 fn summarize(out: &Path) -> Result<Value> {
     let f = std::fs::File::open(out).with_context(|| format!("{}: cannot read", out.display()))?;
-    let mut examples = Vec::new();
-    let mut soft = Vec::new();
+    let mut summary = GradeSummary::default();
     for (i, line) in BufReader::new(f).lines().enumerate() {
         let at = || format!("{}:{}", out.display(), i + 1);
         let row = Row::parse(&line?).map_err(|e| anyhow!("{}: {e}", at()))?;
-        let tags = row.example_tags().map_err(|e| anyhow!("{}: {e}", at()))?;
-        let items = row.rubric().map_err(|e| anyhow!("{}: {e}", at()))?.unwrap_or_default();
-        if let Some(m) = example_metrics(&tags, &items, Reading::Verdict) {
-            examples.push(m);
-        }
-        if let Some(s) = row.field("grade.soft_score").and_then(Value::as_f64) {
-            soft.push(s);
-        }
+        summary.add(&row).map_err(|e| anyhow!("{}: {e}", at()))?;
     }
-    if examples.is_empty() {
-        return Ok(json!({ "n_examples": 0 }));
-    }
-    let agg = aggregate(&examples, 0);
-    let soft_mean = (!soft.is_empty()).then(|| soft.iter().sum::<f64>() / soft.len() as f64);
-    Ok(json!({ "n_examples": examples.len(), "score": agg.score, "soft_reward": soft_mean, "metrics": agg.metrics }))
+    Ok(summary.finish())
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use clinalign::eval::{aggregate, example_metrics};
-use clinalign::{PrincipleSet, Reading, Row};
+use clinalign::eval::GradeSummary;
+use clinalign::{PrincipleSet, Row};
 use serde_json::{Value, json};
 
 use crate::body;
@@ -103,24 +103,17 @@ pub async fn grade(State(s): State<AppState>, bytes: body::Body) -> Result<Respo
 
 /// HealthBench metrics over graded rows, and the mean soft reward.
 fn summary(rows: &[Row]) -> Value {
-    let mut examples = Vec::new();
-    let mut soft = Vec::new();
+    let mut summary = GradeSummary::default();
     for row in rows {
-        let tags = row.example_tags().unwrap_or_default();
-        let items = row.rubric().ok().flatten().unwrap_or_default();
-        if let Some(m) = example_metrics(&tags, &items, Reading::Verdict) {
-            examples.push(m);
-        }
-        if let Some(x) = row.field("grade.soft_score").and_then(Value::as_f64) {
-            soft.push(x);
+        // These rows were graded just now, so only the caller's `example_tags` can be
+        // unreadable: such a row counts without its tags.
+        if summary.add(row).is_err() {
+            let mut untagged = row.clone();
+            untagged.fields.remove("example_tags");
+            let _ = summary.add(&untagged);
         }
     }
-    if examples.is_empty() {
-        return json!({ "n_examples": 0 });
-    }
-    let agg = aggregate(&examples, 0);
-    let soft_mean = (!soft.is_empty()).then(|| soft.iter().sum::<f64>() / soft.len() as f64);
-    json!({ "n_examples": examples.len(), "score": agg.score, "soft_reward": soft_mean, "metrics": agg.metrics })
+    summary.finish()
 }
 
 /// One row back for one row in; `{"rows": [...], "principle_set", …extra}` for a list.

@@ -2,12 +2,14 @@
 //! the physician-agreed scenario labels (and the classifier evaluation on them), and the
 //! comparison of synthesized rubrics with physician rubrics. Nothing here runs principles.
 
+pub mod grade_summary;
 pub mod graded;
 pub mod meta;
 pub mod physician_labels;
 pub mod rubric_comparison;
 pub mod scoring;
 
+pub use grade_summary::GradeSummary;
 pub use graded::{GradedRow, parse_graded_row};
 pub use meta::{MetaEval, MetaRow, Rate, meta_eval, rater_agreement};
 pub use physician_labels::{ClassifierEval, DimensionEval, healthbench_labels};
