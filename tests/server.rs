@@ -593,3 +593,36 @@ fn a_request_past_its_deadline_gets_503_and_the_server_goes_on() {
     let ok = s.post("/v1/rubrics", &ankle_row("after"));
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
+
+#[test]
+fn get_reward_reads_the_served_models_own_chat_format() {
+    // A model whose chat format is neither ChatML nor Llama 3 (Gemma's turns): the server
+    // learns it from the model's template and reads OpenRLHF transcripts in it.
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_judge_model(dir.path());
+    let gemma = "{% for m in messages %}{% set role = 'model' if m['role'] == 'assistant' else m['role'] %}{{ '<start_of_turn>' + role + '\\n' + m['content'] + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}";
+    std::fs::write(model.join("tokenizer_config.json"), json!({"chat_template": gemma}).to_string()).unwrap();
+    let spec = format!("local:{}", model.display());
+    let s = Server::start(&["--principles", &principles(), "--judge", &spec, "--model", &spec]);
+    let h = s.get("/healthz");
+    assert_eq!(h.body["transcripts"]["served_model"], json!(true), "{}", h.body);
+
+    let question = "I twisted my ankle an hour ago and it is swollen. What should I do?";
+    let answer = "Rest it, ice it and keep it raised; see a doctor if you cannot stand on it.";
+    let query = format!("<start_of_turn>user\n{question}<end_of_turn>\n<start_of_turn>model\n{answer}<end_of_turn>\n");
+    let r = s.post("/get_reward", &json!({"query": [query], "prompts": [], "labels": []}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The same conversation and response given as fields get the same reward: the transcript
+    // was read into exactly them.
+    let direct = s.post("/v1/reward", &json!({"samples": [{"prompt": question, "response": answer}]}));
+    assert_eq!(direct.status, 200, "{}", direct.body);
+    assert_eq!(r.body["rewards"], direct.body["rewards"], "{} vs {}", r.body, direct.body);
+    // A two-turn transcript: the earlier exchange is conversation, the last turn the response.
+    let two = format!("<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n{query}");
+    let r2 = s.post("/get_reward", &json!({"query": [two]}));
+    assert_eq!(r2.status, 200, "{}", r2.body);
+    // Something in no known format is a 422 naming the query, never a silent 0.
+    let bad = s.post("/get_reward", &json!({"query": ["<start_of_turn>user\nHi<end_of_turn>\n"]}));
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.body["error"]["field"], json!("query[0]"), "{}", bad.body);
+}

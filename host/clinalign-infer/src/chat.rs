@@ -34,6 +34,11 @@ impl ChatTemplate {
         Ok(ChatTemplate { env, bos_token: bos_token.to_string(), eos_token: eos_token.to_string() })
     }
 
+    /// The end-of-sequence token the template is given.
+    pub fn eos_token(&self) -> &str {
+        &self.eos_token
+    }
+
     /// Renders a conversation; with `add_generation_prompt` the text ends where the
     /// assistant's reply begins.
     pub fn render(&self, turns: &[Turn<'_>], add_generation_prompt: bool) -> Result<String> {

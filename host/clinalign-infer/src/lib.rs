@@ -7,7 +7,8 @@
 //! for [`local::LocalModel`], [`clinalign_core::Judge`] for [`judge::LogprobJudge`]) and
 //! depends on that crate only: no WebAssembly runtime; the engine never depends on this crate.
 //! [`openai_api`] answers OpenAI-compatible chat and text completion requests with a local
-//! model, log-probs included, for a server to expose.
+//! model, log-probs included, for a server to expose; [`chat_reader`] reads a transcript in a
+//! model's chat format back into turns.
 
 pub mod assets;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod tokenizer;
 
 pub use error::{Error, Result};
 pub mod chat;
+pub mod chat_reader;
 pub mod config;
 pub mod generate;
 pub mod judge;

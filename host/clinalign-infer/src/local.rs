@@ -125,6 +125,11 @@ impl LocalModel {
         })
     }
 
+    /// The model's chat template, when its tokenizer has one.
+    pub fn chat_template(&self) -> Option<&ChatTemplate> {
+        self.template.as_ref()
+    }
+
     /// `text` as a user turn followed by the assistant's turn, in the model's chat format
     /// (the text as is when the model has no chat template).
     pub fn user_prompt(&self, text: &str) -> Result<String> {

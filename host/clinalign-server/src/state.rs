@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use clinalign::{Engine, Judge, Row};
+use clinalign_infer::chat_reader::ChatReader;
 use clinalign_infer::local::LocalModel;
 
 use crate::config::ServerConfig;
@@ -37,6 +38,9 @@ pub struct Shared {
     pub engine: Engine,
     pub judge: Option<JudgeQueue>,
     pub model: Option<Arc<LocalModel>>,
+    /// The served model's chat format, learned from its template, for reading `/get_reward`
+    /// transcripts; `Err` says why it could not be learned.
+    pub chat_reader: Result<ChatReader, String>,
     pub metrics: Arc<Metrics>,
     pub rubrics: RubricCache,
     pub config: ServerConfig,
@@ -56,11 +60,20 @@ impl AppState {
         let judge = services.judge.map(|j| {
             JudgeQueue::start(j, services.judge_workers, config.judge_queue, config.batch_window, metrics.clone())
         });
+        let chat_reader = match services.model.as_deref().map(|m| (m, m.chat_template())) {
+            None => Err("no --model is served".to_string()),
+            Some((m, None)) => Err(format!("{} has no chat template", m.name())),
+            Some((m, Some(t))) => ChatReader::learn(t).map_err(|e| {
+                tracing::warn!("/get_reward cannot read {}'s chat format ({e}); it reads ChatML and Llama 3", m.name());
+                e.to_string()
+            }),
+        };
         let rows = services.rows.into_iter().filter_map(|r| r.id().map(|id| (id, r))).collect();
         AppState(Arc::new(Shared {
             engine: services.engine,
             judge,
             model: services.model,
+            chat_reader,
             metrics,
             rubrics: RubricCache::new(config.rubric_cache),
             config,

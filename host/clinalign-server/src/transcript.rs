@@ -2,12 +2,14 @@
 //! trainer sends it (OpenRLHF's `query` is the prompt and the response decoded with their
 //! special tokens).
 //!
-//! Templates read: ChatML (`<|im_start|>role\n…<|im_end|>`: Qwen, SmolLM2 and many others)
-//! and Llama 3 (`<|start_header_id|>role<|end_header_id|>\n\n…<|eot_id|>`). A `<think>…</think>`
+//! Templates read: the served model's own (`--model`), whatever its syntax, through
+//! [`ChatReader`]; then ChatML (`<|im_start|>role\n…<|im_end|>`: Qwen, SmolLM2 and many
+//! others) and Llama 3 (`<|start_header_id|>role<|end_header_id|>\n\n…<|eot_id|>`). A `<think>…</think>`
 //! block is taken out of a response: the reward is for the answer. When the trainer also sends
 //! the prompt and the transcript starts with it, the response is exactly what follows it.
 
 use clinalign::Message;
+use clinalign_infer::chat_reader::ChatReader;
 
 /// Markers that end a turn or the text, in any template read here.
 const END_MARKERS: [&str; 6] = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|eom_id|>", "</s>"];
@@ -27,8 +29,16 @@ const LLAMA3: Template = Template { start: "<|start_header_id|>", role_end: "<|e
 
 /// A transcript's turns, each with its role and content; the last turn may be unterminated
 /// (the response as generated, cut at the length limit). `None` when no template read here
-/// matches.
-pub fn turns(text: &str) -> Option<Vec<(String, String)>> {
+/// matches: the served model's (`own`) first, then ChatML and Llama 3.
+pub fn turns(text: &str, own: Option<&ChatReader>) -> Option<Vec<(String, String)>> {
+    if let Some(turns) = own.and_then(|r| r.turns(text)) {
+        return Some(
+            turns
+                .into_iter()
+                .map(|(role, content)| (role.to_string(), strip_end_markers(&content).to_string()))
+                .collect(),
+        );
+    }
     let t = [&CHATML, &LLAMA3].into_iter().find(|t| text.contains(t.start))?;
     let mut out = Vec::new();
     for piece in text.split(t.start).skip(1) {
@@ -77,10 +87,10 @@ fn messages(turns: Vec<(String, String)>) -> Result<Vec<Message>, String> {
 
 /// The conversation before the response, and the response, from a transcript and (when the
 /// trainer sends it) the prompt it started from.
-pub fn split(query: &str, prompt: Option<&str>) -> Result<(Vec<Message>, String), String> {
+pub fn split(query: &str, prompt: Option<&str>, own: Option<&ChatReader>) -> Result<(Vec<Message>, String), String> {
     if let Some(p) = prompt.filter(|p| !p.is_empty() && query.starts_with(*p)) {
         let response = answer_part(&query[p.len()..]);
-        let mut conversation = match turns(p) {
+        let mut conversation = match turns(p, own) {
             Some(t) => messages(t)?,
             None => vec![Message { role: "user".into(), content: p.trim().to_string() }],
         };
@@ -90,8 +100,9 @@ pub fn split(query: &str, prompt: Option<&str>) -> Result<(Vec<Message>, String)
         }
         return finish(conversation, response);
     }
-    let Some(t) = turns(query) else {
-        return Err("no chat template found (ChatML or Llama 3 turns), and no prompt that the query starts with".into());
+    let Some(t) = turns(query, own) else {
+        let templates = if own.is_some() { "the served model's, ChatML or Llama 3" } else { "ChatML or Llama 3" };
+        return Err(format!("no chat template found ({templates} turns), and no prompt that the query starts with"));
     };
     let mut conversation = messages(t)?;
     match conversation.pop() {
@@ -117,7 +128,7 @@ mod tests {
     #[test]
     fn chatml_with_a_thinking_block() {
         let q = "<|im_start|>system\nBe careful.<|im_end|>\n<|im_start|>user\nMy ankle hurts.<|im_end|>\n<|im_start|>assistant\n<think>\nsprain?\n</think>\n\nRest and ice it.<|im_end|><|endoftext|>";
-        let (c, r) = split(q, None).unwrap();
+        let (c, r) = split(q, None, None).unwrap();
         assert_eq!(c.len(), 2);
         assert_eq!((c[1].role.as_str(), c[1].content.as_str()), ("user", "My ankle hurts."));
         assert_eq!(r, "Rest and ice it.");
@@ -127,29 +138,43 @@ mod tests {
     fn llama3_and_the_prompt_prefix() {
         let prompt = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nI have a fever.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
         let q = format!("{prompt}Drink fluids; see a doctor if it passes 39.5 C.<|eot_id|>");
-        let (c, r) = split(&q, Some(prompt)).unwrap();
+        let (c, r) = split(&q, Some(prompt), None).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].content, "I have a fever.");
         assert_eq!(r, "Drink fluids; see a doctor if it passes 39.5 C.");
-        let (c2, r2) = split(&q, None).unwrap();
+        let (c2, r2) = split(&q, None, None).unwrap();
         assert_eq!((c2, r2), (c, r), "the transcript alone reads the same");
     }
 
     #[test]
     fn a_plain_prompt_prefix_is_the_user_turn() {
-        let (c, r) = split("What helps a headache? Water and rest.", Some("What helps a headache?")).unwrap();
+        let (c, r) = split("What helps a headache? Water and rest.", Some("What helps a headache?"), None).unwrap();
         assert_eq!(c[0].content, "What helps a headache?");
         assert_eq!(r, "Water and rest.");
     }
 
     #[test]
     fn unreadable_transcripts_say_why() {
-        assert!(split("just text", None).unwrap_err().contains("no chat template"));
+        assert!(split("just text", None, None).unwrap_err().contains("no chat template"));
         let no_answer = "<|im_start|>user\nhi<|im_end|>\n";
-        assert!(split(no_answer, None).unwrap_err().contains("does not end with an assistant turn"));
+        assert!(split(no_answer, None, None).unwrap_err().contains("does not end with an assistant turn"));
         let tool = "<|im_start|>tool\nx<|im_end|>\n<|im_start|>assistant\ny";
-        assert!(split(tool, None).unwrap_err().contains("role \"tool\""));
+        assert!(split(tool, None, None).unwrap_err().contains("role \"tool\""));
         let empty = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<|im_end|>";
-        assert!(split(empty, None).unwrap_err().contains("empty"));
+        assert!(split(empty, None, None).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn the_served_models_own_format_comes_first() {
+        let gemma = "{{ bos_token }}{% for m in messages %}{% set role = 'model' if m['role'] == 'assistant' else m['role'] %}{{ '<start_of_turn>' + role + '\n' + m['content'] + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
+        let template = clinalign_infer::chat::ChatTemplate::new(gemma, "<bos>", "<eos>").unwrap();
+        let own = ChatReader::learn(&template).unwrap();
+        let q = "<bos><start_of_turn>user\nMy ankle hurts.<end_of_turn>\n<start_of_turn>model\nRest and ice it.<end_of_turn>\n<eos>";
+        assert!(split(q, None, None).unwrap_err().contains("no chat template"));
+        let (c, r) = split(q, None, Some(&own)).unwrap();
+        assert_eq!((c.len(), c[0].content.as_str(), r.as_str()), (1, "My ankle hurts.", "Rest and ice it."));
+        // ChatML is still read when the served model's format does not match.
+        let chatml = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>";
+        assert_eq!(split(chatml, None, Some(&own)).unwrap().1, "hello");
     }
 }

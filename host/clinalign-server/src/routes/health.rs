@@ -1,5 +1,5 @@
 //! `/healthz` (what the server runs: the principle set, the last reload and its error, the
-//! judge, the model, the backend), `/metrics` and `/openapi.json`.
+//! judge, the model, the transcript formats, the backend), `/metrics` and `/openapi.json`.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -30,6 +30,12 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
         "last_reload": reload,
         "judge": s.judge.as_ref().map(|j| j.name().to_string()),
         "model": s.model.as_ref().map(|m| m.path().display().to_string()),
+        // The chat formats `/get_reward` reads transcripts in.
+        "transcripts": {
+            "served_model": s.chat_reader.is_ok(),
+            "served_model_error": s.chat_reader.as_ref().err(),
+            "builtin": ["chatml", "llama3"],
+        },
         "backend": { "name": "cpu", "why": "the inference layer runs on the CPU (no GPU backend in this build)" },
         "version": env!("CARGO_PKG_VERSION"),
     });

@@ -127,6 +127,7 @@ pub async fn get_reward(State(s): State<AppState>, bytes: body::Body) -> Result<
     let prompts = strings(&req, "prompts", Some(query.len()))?;
     let labels = labels(&req, query.len())?;
     let set = s.engine.principle_set();
+    let own = s.chat_reader.as_ref().ok();
     let mut samples = Vec::with_capacity(query.len());
     for (i, q) in query.iter().enumerate() {
         let chars = q.chars().count();
@@ -144,16 +145,16 @@ pub async fn get_reward(State(s): State<AppState>, bytes: body::Body) -> Result<
             // The label gave the conversation: the response is what follows the prompt, the
             // transcript's last turn, or (plain text) the whole query.
             Some((conversation, rubric, id)) => {
-                let response = match transcript::split(q, prompt) {
+                let response = match transcript::split(q, prompt, own) {
                     Ok((_, r)) => r,
-                    Err(_) if transcript::turns(q).is_none() && !q.trim().is_empty() => q.trim().to_string(),
+                    Err(_) if transcript::turns(q, own).is_none() && !q.trim().is_empty() => q.trim().to_string(),
                     Err(e) => return Err(ApiError::in_row("query", i, &e)),
                 };
                 (conversation, rubric, id, response)
             }
             None => {
                 let (conversation, response) =
-                    transcript::split(q, prompt).map_err(|e| ApiError::in_row("query", i, &e))?;
+                    transcript::split(q, prompt, own).map_err(|e| ApiError::in_row("query", i, &e))?;
                 (conversation, None, format!("query-{i}"), response)
             }
         };
