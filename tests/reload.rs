@@ -64,6 +64,16 @@ impl Load {
                             }
                             Err(e) => problems.push(e.to_string()),
                         }
+                        // The live set and its reload report are read as one.
+                        let (set, report) = engine.status();
+                        let named = report.map(|r| match r.outcome {
+                            ReloadOutcome::Live { principle_set, .. } => principle_set,
+                            ReloadOutcome::Unchanged { principle_set } => principle_set,
+                            ReloadOutcome::Rejected { live, .. } => live,
+                        });
+                        if named.as_ref().is_some_and(|h| h != set.hash()) {
+                            problems.push(format!("set {} reported with the report of {named:?}", set.hash()));
+                        }
                         answered.fetch_add(1, Ordering::Relaxed);
                     }
                     assert!(problems.is_empty(), "queries failed during reloads: {problems:?}");

@@ -595,6 +595,30 @@ fn a_request_past_its_deadline_gets_503_and_the_server_goes_on() {
 }
 
 #[test]
+fn a_generation_past_its_deadline_stops() {
+    // A chat completion that would run for thousands of tokens: at the deadline the client
+    // gets a 503 and the generation stops, instead of holding the cores to its end.
+    let s = Server::start(&["--principles", &principles(), "--model", &smollm2(), "--request-timeout-s", "1"]);
+    let long = json!({
+        "messages": [{"role": "user", "content": "Write a very long essay about the history of medicine."}],
+        "max_tokens": 4000, "stop": ["never appears in text 0x1f"],
+    });
+    let r = s.post("/v1/chat/completions", &long);
+    assert_eq!(r.status, 503, "{}", r.body);
+    let started = Instant::now();
+    loop {
+        let m = s.get("/metrics").body.as_str().unwrap_or_default().to_string();
+        if metric(&m, "clinalign_generations_cancelled_total") >= 1.0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the generation was not stopped:\n{m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ok = s.post("/v1/chat/completions", &json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+#[test]
 fn get_reward_reads_the_served_models_own_chat_format() {
     // A model whose chat format is neither ChatML nor Llama 3 (Gemma's turns): the server
     // learns it from the model's template and reads OpenRLHF transcripts in it.

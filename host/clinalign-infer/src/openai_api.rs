@@ -14,7 +14,7 @@
 //! spelled out), and `bytes` are that text's UTF-8 bytes.
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -43,6 +43,8 @@ pub enum ApiErrorKind {
     /// The model could not answer a valid request (no tokenizer, a failed forward pass):
     /// HTTP 500, OpenAI type `server_error`.
     Server,
+    /// The caller cancelled the request while it ran: HTTP 503.
+    Cancelled,
 }
 
 /// Why a request got no completion. `message` starts with the field at fault when there is
@@ -75,11 +77,27 @@ impl ApiError {
         ApiError { kind: ApiErrorKind::Server, param: None, message: e.to_string() }
     }
 
-    /// The HTTP status to answer with: 400 for request errors, 500 for the model's.
+    /// Generation stopped because the request was cancelled, after `tokens` tokens.
+    pub fn cancelled(tokens: usize) -> ApiError {
+        ApiError {
+            kind: ApiErrorKind::Cancelled,
+            param: None,
+            message: format!("the request was cancelled; generation stopped after {tokens} tokens"),
+        }
+    }
+
+    /// Whether this is [`ApiError::cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == ApiErrorKind::Cancelled
+    }
+
+    /// The HTTP status to answer with: 400 for request errors, 500 for the model's, 503 for a
+    /// cancelled request (seldom read: its client is usually gone).
     pub fn status(&self) -> u16 {
         match self.kind {
             ApiErrorKind::InvalidRequest => 400,
             ApiErrorKind::Server => 500,
+            ApiErrorKind::Cancelled => 503,
         }
     }
 
@@ -87,7 +105,7 @@ impl ApiError {
     pub fn body(&self) -> ErrorResponse {
         let kind = match self.kind {
             ApiErrorKind::InvalidRequest => "invalid_request_error",
-            ApiErrorKind::Server => "server_error",
+            ApiErrorKind::Server | ApiErrorKind::Cancelled => "server_error",
         };
         ErrorResponse {
             error: ErrorDetail {
@@ -450,6 +468,16 @@ struct Generation {
 /// `chat_template_kwargs`), then generation until the end of the turn, a stop string or
 /// `max_tokens`.
 pub fn chat_completion(lm: &LocalModel, req: &ChatCompletionRequest) -> Result<ChatCompletionResponse, ApiError> {
+    chat_completion_until(lm, req, &AtomicBool::new(false))
+}
+
+/// [`chat_completion`] that stops generating once `cancelled` is set (the client left, or the
+/// request ran past its deadline), answering [`ApiError::cancelled`].
+pub fn chat_completion_until(
+    lm: &LocalModel,
+    req: &ChatCompletionRequest,
+    cancelled: &AtomicBool,
+) -> Result<ChatCompletionResponse, ApiError> {
     only_one_choice(req.n, req.stream)?;
     let (max_field, max_tokens) = match (req.max_completion_tokens, req.max_tokens) {
         (Some(m), _) => ("max_completion_tokens", Some(m)),
@@ -474,7 +502,7 @@ pub fn chat_completion(lm: &LocalModel, req: &ChatCompletionRequest) -> Result<C
     let tok = lm.tokenizer().map_err(ApiError::server)?;
     let ids = tok.encode(&prompt, false).map_err(|e| ApiError::invalid("messages", e))?;
     let budget = token_budget(lm, ids.len(), max_tokens, max_field, "messages")?;
-    let g = generate_reply(lm, tok, &ids, budget, &decoding)?;
+    let g = generate_reply(lm, tok, &ids, budget, &decoding, cancelled)?;
     let logprobs = decoding.top_k.map(|_| ChatLogprobs {
         content: g
             .tokens
@@ -515,6 +543,15 @@ pub fn chat_completion(lm: &LocalModel, req: &ChatCompletionRequest) -> Result<C
 /// Answers a legacy completions request: each prompt continued as is (no chat template;
 /// the tokenizer's automatic tokens, e.g. BOS, added to text prompts), one choice per prompt.
 pub fn completion(lm: &LocalModel, req: &CompletionRequest) -> Result<CompletionResponse, ApiError> {
+    completion_until(lm, req, &AtomicBool::new(false))
+}
+
+/// [`completion`] that stops generating once `cancelled` is set.
+pub fn completion_until(
+    lm: &LocalModel,
+    req: &CompletionRequest,
+    cancelled: &AtomicBool,
+) -> Result<CompletionResponse, ApiError> {
     only_one_choice(req.n, req.stream)?;
     if req.echo == Some(true) {
         return Err(ApiError::invalid("echo", "is not supported; send \"echo\": false"));
@@ -533,7 +570,7 @@ pub fn completion(lm: &LocalModel, req: &CompletionRequest) -> Result<Completion
     let mut choices = Vec::with_capacity(prompts.len());
     for (i, (field, ids)) in prompts.iter().enumerate() {
         let budget = token_budget(lm, ids.len(), Some(max_tokens), "max_tokens", field)?;
-        let g = generate_reply(lm, tok, ids, budget, &decoding)?;
+        let g = generate_reply(lm, tok, ids, budget, &decoding, cancelled)?;
         prompt_total += ids.len();
         completion_total += g.generated;
         let text_chars = g.text.chars().count();
@@ -726,6 +763,7 @@ fn generate_reply(
     prompt: &[u32],
     max_tokens: usize,
     d: &Decoding,
+    cancelled: &AtomicBool,
 ) -> Result<Generation, ApiError> {
     let end_of_turn = lm.stop_tokens().map_err(ApiError::server)?;
     let sampling =
@@ -739,6 +777,9 @@ fn generate_reply(
     let (mut ids, mut tokens, mut text) = (Vec::new(), Vec::new(), String::new());
     let mut stopped_at: Option<usize> = None;
     let out = generate_with(lm.model(), prompt, &sampling, |id, logits| {
+        if cancelled.load(Ordering::Relaxed) {
+            return Ok(ControlFlow::Break(()));
+        }
         ids.push(id);
         if let Some(k) = d.top_k {
             let (logprob, top) = token_logprobs(logits, id, k);
@@ -755,6 +796,9 @@ fn generate_reply(
         Ok(if stopped_at.is_some() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
     })
     .map_err(ApiError::server)?;
+    if cancelled.load(Ordering::Relaxed) {
+        return Err(ApiError::cancelled(out.len()));
+    }
     let mut text = reply_text(&out).map_err(ApiError::server)?;
     let stopped_at = stopped_at.or_else(|| first_stop(&text, &d.stop));
     let finish = if let Some(at) = stopped_at {
@@ -1033,6 +1077,24 @@ mod tests {
         let mut req = base.clone();
         req["stop"] = json!(["\u{1F600}"]);
         assert_eq!(chat_completion(&lm, &chat(req)).unwrap().choices[0].message.content, full);
+    }
+
+    #[test]
+    fn a_cancelled_request_stops_generating() {
+        let lm = tiny_chat_model(None);
+        let cancelled = AtomicBool::new(true);
+        let req = chat(json!({"messages": hi(), "max_tokens": 50}));
+        let e = chat_completion_until(&lm, &req, &cancelled).unwrap_err();
+        assert!(e.is_cancelled(), "{e:?}");
+        assert_eq!(e.status(), 503);
+        assert!(e.body().error.message.contains("after 1 tokens"), "{:?}", e.body());
+        let e = completion_until(
+            &lm,
+            &CompletionRequest::from_json(br#"{"prompt": "Hi", "max_tokens": 50}"#).unwrap(),
+            &cancelled,
+        )
+        .unwrap_err();
+        assert!(e.is_cancelled(), "{e:?}");
     }
 
     #[test]

@@ -93,6 +93,8 @@ impl JudgeQueue {
 }
 
 /// A worker: takes a job, gathers what else arrives within `window`, grades by conversation.
+/// The worker holds the receiver while it gathers, so batches form one at a time, each as
+/// full as its window allows, while the other workers grade theirs.
 fn work(judge: &dyn Judge, rx: &Mutex<Receiver<Job>>, window: Duration, metrics: &Metrics) {
     loop {
         let batch = {

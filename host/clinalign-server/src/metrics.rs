@@ -61,6 +61,7 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub in_flight: Gauge,
     pub rejected: Counter,
+    pub generations_cancelled: Counter,
     reloads: Family<OutcomeLabel, Counter>,
 }
 
@@ -101,6 +102,12 @@ impl Metrics {
         registry.register("requests_in_flight", "Requests being answered", in_flight.clone());
         let rejected = Counter::default();
         registry.register("overload_rejections", "Requests turned away because the server was full", rejected.clone());
+        let generations_cancelled = Counter::default();
+        registry.register(
+            "generations_cancelled",
+            "OpenAI-route generations stopped because their request went away (client gone or deadline)",
+            generations_cancelled.clone(),
+        );
         let reloads = Family::<OutcomeLabel, Counter>::default();
         registry.register("reloads", "Principle set reloads, by outcome", reloads.clone());
         Metrics {
@@ -119,6 +126,7 @@ impl Metrics {
             queue_depth,
             in_flight,
             rejected,
+            generations_cancelled,
             reloads,
         }
     }

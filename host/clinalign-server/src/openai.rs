@@ -3,6 +3,9 @@
 //! `clinalign_infer::openai_api`). Errors come in OpenAI's shape
 //! (`{"error": {"message", "type", "param"}}`), which OpenAI clients read.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -26,21 +29,31 @@ fn bytes(body: Body) -> Result<axum::body::Bytes, openai_api::ApiError> {
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(State(s): State<AppState>, body: Body) -> Response {
-    answer(s, body, ChatCompletionRequest::from_json, openai_api::chat_completion).await
+    answer(s, body, ChatCompletionRequest::from_json, openai_api::chat_completion_until).await
 }
 
 /// `POST /v1/completions`.
 pub async fn completions(State(s): State<AppState>, body: Body) -> Response {
-    answer(s, body, CompletionRequest::from_json, openai_api::completion).await
+    answer(s, body, CompletionRequest::from_json, openai_api::completion_until).await
+}
+
+/// Sets its flag when dropped: when the request's future is dropped (its client left, or
+/// the deadline passed), the generation it started stops at the next token.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Reads a request with `parse` and answers it with `reply` on the local model, off the
-/// async threads.
+/// async threads; generation stops if the request goes away first.
 async fn answer<Req: Send + 'static, Reply: serde::Serialize + Send + 'static>(
     s: AppState,
     body: Body,
     parse: fn(&[u8]) -> Result<Req, openai_api::ApiError>,
-    reply: fn(&LocalModel, &Req) -> Result<Reply, openai_api::ApiError>,
+    reply: fn(&LocalModel, &Req, &AtomicBool) -> Result<Reply, openai_api::ApiError>,
 ) -> Response {
     let model = match s.model() {
         Ok(m) => m.clone(),
@@ -50,7 +63,17 @@ async fn answer<Req: Send + 'static, Reply: serde::Serialize + Send + 'static>(
         Ok(r) => r,
         Err(e) => return openai_error(e),
     };
-    match blocking(move || Ok::<_, ApiError>(reply(&model, &req))).await {
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancelled.clone());
+    let metrics = s.metrics.clone();
+    let work = move || {
+        let r = reply(&model, &req, &cancelled);
+        if r.as_ref().is_err_and(|e| e.is_cancelled()) {
+            metrics.generations_cancelled.inc();
+        }
+        Ok::<_, ApiError>(r)
+    };
+    match blocking(work).await {
         Ok(Ok(r)) => axum::Json(r).into_response(),
         Ok(Err(e)) => openai_error(e),
         Err(e) => e.into_response(),

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::explain::Explanation;
 use crate::plugin_build::PluginBuilder;
 use crate::principle_set::{PrincipleSet, SetSource};
-use crate::reload::{ReloadReport, reload};
+use crate::reload::{ReloadReport, log as log_reload, reload};
 use crate::rubric::Rubric;
 use crate::runtime::{Limits, Runtime, RuntimeOptions};
 use crate::watch::Watch;
@@ -287,15 +287,32 @@ impl Engine {
 
     fn reload_because(&self, trigger: String, files: Vec<FileChange>) -> ReloadReport {
         let _one_at_a_time = self.inner.reloading.lock().unwrap();
-        let report =
-            reload(&self.inner.runtime, &self.inner.source, &*self.inner.classifier, &self.inner.set, trigger, files);
-        *self.inner.last_reload.lock().unwrap() = Some(report.clone());
+        let current = self.principle_set();
+        let (report, new_set) =
+            reload(&self.inner.runtime, &self.inner.source, &*self.inner.classifier, &current, trigger, files);
+        {
+            // The set and its report change together, so [`Engine::status`] never pairs a
+            // set with another set's report.
+            let mut last = self.inner.last_reload.lock().unwrap();
+            if let Some(set) = new_set {
+                self.inner.set.store(Arc::new(set));
+            }
+            *last = Some(report.clone());
+        }
+        log_reload(&report);
         report
     }
 
     /// How the last reload went (`None` before the first).
     pub fn last_reload(&self) -> Option<ReloadReport> {
         self.inner.last_reload.lock().unwrap().clone()
+    }
+
+    /// The live set with the report of the reload that made it (or last left it live), read
+    /// together: a reload cannot come between them.
+    pub fn status(&self) -> (Arc<PrincipleSet>, Option<ReloadReport>) {
+        let last = self.inner.last_reload.lock().unwrap();
+        (self.principle_set(), last.clone())
     }
 
     /// Watches the sources of the principle set (the principles directory, the plugins

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use crate::catalog::LoadFailure;
@@ -89,18 +88,19 @@ impl SetChanges {
     }
 }
 
-/// Builds a new set from `source` and stores it in `live` if it is whole and differs from
-/// the live one. The caller makes sure one reload runs at a time.
+/// Builds a new set from `source` and reports how it compares with `current`; the set is
+/// returned to go live when it is whole and differs from `current`. The caller makes sure one
+/// reload runs at a time, and publishes the set with its report ([`log`] afterwards).
 pub(crate) fn reload(
     runtime: &Arc<Runtime>,
     source: &SetSource,
     classifier: &dyn Classifier,
-    live: &ArcSwap<PrincipleSet>,
+    current: &PrincipleSet,
     trigger: String,
     files: Vec<FileChange>,
-) -> ReloadReport {
+) -> (ReloadReport, Option<PrincipleSet>) {
     let started = Instant::now();
-    let current = live.load_full();
+    let mut new_set = None;
     let mut report = ReloadReport {
         trigger,
         files,
@@ -115,7 +115,7 @@ pub(crate) fn reload(
     };
     report.outcome = match PrincipleSet::build(runtime, source, classifier, false) {
         Ok(set) => {
-            report.changes = SetChanges::between(&current, &set);
+            report.changes = SetChanges::between(current, &set);
             report.fixtures_passed = set.self_tests().iter().filter(|t| t.passed).count();
             report.fixtures_failed = set.self_tests().iter().filter(|t| !t.passed).cloned().collect();
             report.left_out = set.failures().to_vec();
@@ -131,13 +131,20 @@ pub(crate) fn reload(
                         previous: current.hash().to_string(),
                         principles: set.principles().len(),
                     };
-                    live.store(Arc::new(set));
+                    new_set = Some(set);
                     outcome
                 }
             }
         }
         Err(e) => ReloadOutcome::Rejected { reason: e.to_string(), live: current.hash().to_string() },
     };
+    report.finished_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    (report, new_set)
+}
+
+/// Logs how a reload went, once it is published.
+pub(crate) fn log(report: &ReloadReport) {
     let trigger = &report.trigger;
     match &report.outcome {
         ReloadOutcome::Live { principle_set, previous, .. } => {
@@ -148,7 +155,4 @@ pub(crate) fn reload(
             tracing::warn!(%trigger, %live, "reload rejected; the live set keeps answering: {reason}")
         }
     }
-    report.finished_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    report.duration_ms = started.elapsed().as_millis() as u64;
-    report
 }

@@ -10,8 +10,7 @@ use crate::state::AppState;
 
 /// `GET /healthz`.
 pub async fn healthz(State(s): State<AppState>) -> Response {
-    let set = s.engine.principle_set();
-    let last = s.engine.last_reload();
+    let (set, last) = s.engine.status();
     let reload = last.as_ref().map(|r| {
         let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
         if let clinalign::ReloadOutcome::Rejected { reason, .. } = &r.outcome {
