@@ -422,7 +422,8 @@ fn bench_synthesize_prints_the_figures() {
 fn bench_serve_measures_the_service_against_the_engine() {
     let o = run(clinalign()
         .args([
-            "bench", "serve", "--rounds", "1", "--seconds", "0.3", "--clients", "1,4", "--plugin-timeout-ms", "2000",
+            "bench", "serve", "--rounds", "1", "--seconds", "0.3", "--clients", "1,4", "--open-loop-clients", "4",
+            "--open-loop-fraction", "0.1", "--plugin-timeout-ms", "2000",
         ])
         .arg("--queries")
         .arg(repo().join("data/queries/liveqa_medical_test_104.jsonl"))
@@ -438,6 +439,16 @@ fn bench_serve_measures_the_service_against_the_engine() {
         assert!(l["requests"].as_u64().unwrap() > 0, "{v}");
         assert!(l["p99_ms"].as_f64().unwrap() >= l["p50_ms"].as_f64().unwrap(), "{v}");
     }
+    // Open loop: 4 clients at a tenth of the in-process rate, paced, not back to back.
+    let open = v["rubrics_open_loop"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{v}");
+    let target = open[0]["target_req_per_s"].as_f64().unwrap();
+    assert!(
+        (target - 0.1 * v["in_process_queries_per_s"].as_f64().unwrap()).abs() < 1e-6 * target.max(1.0) + 0.01,
+        "{v}"
+    );
+    let sent = open[0]["req_per_s"].as_f64().unwrap();
+    assert!(sent > 0.0 && sent <= target * 1.5 + 10.0, "paced near the target rate: {v}");
 }
 
 #[test]
@@ -490,6 +501,11 @@ fn bench_reward_compares_one_and_two_levels_of_sharing() {
         }
         assert!(s["two_level"]["criteria_per_s"].as_f64().unwrap() > 0.0);
     }
+    // Two different conversations, one response each, packed into shared forward calls.
+    let across = &sets["across_conversations"];
+    assert_eq!((across["conversations"].as_u64(), across["criteria"].as_u64()), (Some(2), Some(4)), "{across}");
+    assert!(across["max_p_met_diff"].as_f64().unwrap() <= 1e-4, "{across}");
+    assert!(across["packed"]["criteria_per_s"].as_f64().unwrap() > 0.0, "{across}");
 }
 
 #[test]

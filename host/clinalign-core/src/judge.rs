@@ -4,6 +4,10 @@ use crate::language_model::ModelError;
 use crate::rubric::{Grade, RubricEntry};
 use crate::types::Message;
 
+/// A conversation and the responses to grade against it, each with its items: one GRPO
+/// group, as [`Judge::grade_groups`] takes it.
+pub type ConversationGroup<'a> = (&'a [Message], &'a [(&'a str, &'a [RubricEntry])]);
+
 /// Decides whether a response meets rubric items.
 pub trait Judge: Send + Sync {
     /// A short name for reports (`local:<model>`, `openai:<model>`).
@@ -22,6 +26,14 @@ pub trait Judge: Send + Sync {
         responses: &[(&str, &[RubricEntry])],
     ) -> Result<Vec<Vec<Grade>>, ModelError> {
         responses.iter().map(|(r, items)| self.grade(conversation, r, items)).collect()
+    }
+
+    /// Grades several groups, each a conversation and its responses (what concurrent
+    /// requests bring together): one result per group, as [`Judge::grade_group`] gives it.
+    /// The default grades each group on its own; a judge that can pack different
+    /// conversations into the same batches overrides it.
+    fn grade_groups(&self, groups: &[ConversationGroup<'_>]) -> Result<Vec<Vec<Vec<Grade>>>, ModelError> {
+        groups.iter().map(|(conversation, responses)| self.grade_group(conversation, responses)).collect()
     }
 }
 

@@ -30,7 +30,7 @@ pub mod text;
 pub mod types;
 
 pub use cache::default_cache_dir;
-pub use judge::Judge;
+pub use judge::{ConversationGroup, Judge};
 pub use language_model::{LanguageModel, ModelError};
 pub use rubric::{Grade, Reading, RubricEntry};
 pub use types::{Axis, EmitError, Label, Message, Query, RubricItem};

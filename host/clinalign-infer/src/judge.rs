@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use clinalign_core::{Grade, Message, ModelError, RubricEntry};
+use clinalign_core::{ConversationGroup, Grade, Message, ModelError, RubricEntry};
 
 use crate::error::{Error, Result};
 use crate::local::LocalModel;
@@ -306,6 +306,88 @@ impl LogprobJudge {
         Ok(out)
     }
 
+    /// Judges several groups, each a conversation and its responses, packing work of
+    /// different conversations into the same forward calls: every group's shared prefix is
+    /// prefilled in one call; then, response by response in lockstep, each group's next
+    /// response extends its cache (one call for all groups), and the criteria of all those
+    /// responses run in batches of [`SUFFIX_BATCH`] that mix groups, each criterion
+    /// continuing its own group's cache. The result per group equals
+    /// [`LogprobJudge::judge_group`] up to floating-point rounding; one group is exactly it.
+    pub fn judge_groups(&self, groups: &[ConversationGroup<'_>]) -> Result<Vec<Vec<Vec<Verdict>>>> {
+        if let [(conversation, responses)] = groups {
+            return Ok(vec![self.judge_group(conversation, responses)?]);
+        }
+        let prepared: Vec<GroupPrompts> =
+            groups.iter().map(|(c, r)| self.group_prompts(c, r)).collect::<Result<_>>()?;
+        let model = self.lm.model();
+        let mut caches: Vec<KvCache> = prepared.iter().map(|_| KvCache::new(&model.cfg)).collect();
+        // Level 1: each group's shared tokens, all groups in one call.
+        let firsts: Vec<Option<&[u32]>> = prepared
+            .iter()
+            .map(|g| g.prompts.iter().flatten().next().map(|p| &p[..g.group_shared]).filter(|t| !t.is_empty()))
+            .collect();
+        self.extend_all(&mut caches, &firsts)?;
+        let mut out: Vec<Vec<Vec<Verdict>>> = prepared.iter().map(|g| Vec::with_capacity(g.prompts.len())).collect();
+        let rounds = prepared.iter().map(|g| g.prompts.len()).max().unwrap_or(0);
+        for k in 0..rounds {
+            // Level 2: the k-th response's own shared tokens, for every group that has one.
+            let own: Vec<Option<&[u32]>> = prepared
+                .iter()
+                .map(|g| match g.prompts.get(k) {
+                    Some(full) if !full.is_empty() => {
+                        Some(&full[0][g.group_shared..g.response_shared[k]]).filter(|t| !t.is_empty())
+                    }
+                    _ => None,
+                })
+                .collect();
+            self.extend_all(&mut caches, &own)?;
+            // The criteria of those responses, in batches across groups.
+            let work: Vec<(usize, &[u32])> = prepared
+                .iter()
+                .enumerate()
+                .filter_map(|(gi, g)| g.prompts.get(k).map(|full| (gi, full, g.response_shared[k])))
+                .flat_map(|(gi, full, shared)| full.iter().map(move |p| (gi, &p[shared..])))
+                .collect();
+            let mut verdicts: Vec<Vec<Verdict>> = prepared.iter().map(|_| Vec::new()).collect();
+            for chunk in work.chunks(SUFFIX_BATCH) {
+                let mut own_caches: Vec<KvCache> = chunk.iter().map(|_| KvCache::new(&model.cfg)).collect();
+                let mut steps: Vec<Step<'_>> = chunk
+                    .iter()
+                    .zip(own_caches.iter_mut())
+                    .map(|(&(gi, tokens), cache)| Step {
+                        tokens,
+                        cache,
+                        prefix: (!caches[gi].is_empty()).then_some(&caches[gi]),
+                    })
+                    .collect();
+                let logits = model.forward(&mut steps, LogitsFor::Last)?;
+                for (&(gi, _), l) in chunk.iter().zip(logits.steps()) {
+                    verdicts[gi].push(self.verdict(l.last()));
+                }
+            }
+            for (gi, g) in prepared.iter().enumerate() {
+                if k < g.prompts.len() {
+                    out[gi].push(std::mem::take(&mut verdicts[gi]));
+                    caches[gi].truncate(g.group_shared);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends `tokens[i]` (when there are any) to `caches[i]`, all in one forward call.
+    fn extend_all(&self, caches: &mut [KvCache], tokens: &[Option<&[u32]>]) -> Result<()> {
+        let mut steps: Vec<Step<'_>> = caches
+            .iter_mut()
+            .zip(tokens)
+            .filter_map(|(cache, t)| t.map(|tokens| Step { tokens, cache, prefix: None }))
+            .collect();
+        if !steps.is_empty() {
+            self.lm.model().forward(&mut steps, LogitsFor::None)?;
+        }
+        Ok(())
+    }
+
     /// Runs `tokens` through the model after what `cache` holds, appending them to it
     /// (nothing to do when `tokens` is empty).
     fn extend(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<()> {
@@ -354,6 +436,15 @@ impl clinalign_core::Judge for LogprobJudge {
         items: &[RubricEntry],
     ) -> std::result::Result<Vec<Grade>, ModelError> {
         Ok(self.judge(conversation, response, items)?.into_iter().map(grade_of).collect())
+    }
+
+    /// [`LogprobJudge::judge_groups`]: different conversations share forward calls.
+    fn grade_groups(&self, groups: &[ConversationGroup<'_>]) -> std::result::Result<Vec<Vec<Vec<Grade>>>, ModelError> {
+        let verdicts = self.judge_groups(groups)?;
+        Ok(verdicts
+            .into_iter()
+            .map(|g| g.into_iter().map(|vs| vs.into_iter().map(grade_of).collect()).collect())
+            .collect())
     }
 
     /// [`LogprobJudge::judge_group`]: the group's conversation prefilled once.

@@ -142,3 +142,48 @@ fn group_tokens_count_each_level_of_sharing() {
     assert_eq!(tokens.two_level, g + (s0 - g) + (s2 - g) + suffixes);
     assert_eq!(tokens.one_level - tokens.two_level, g, "two responses with criteria: the group prefix is saved once");
 }
+
+#[test]
+fn groups_of_different_conversations_packed_together_equal_each_group_alone() {
+    let (judge, _dir) = tiny_judge();
+    let chest = conversation();
+    let ankle = vec![Message { role: "user".into(), content: "I twisted my ankle. It is swollen.".into() }];
+    let fever = vec![
+        Message { role: "system".into(), content: "Answer a parent.".into() },
+        Message { role: "user".into(), content: "My baby has a fever of 39 C.".into() },
+    ];
+    let urgent = items(&[("Advises calling emergency services now.", 10), ("Suggests waiting.", -8)]);
+    let rice = items(&[("Recommends rest and ice.", 8)]);
+    // More criteria than one batch holds, so batches mix groups and split them.
+    let many: Vec<RubricEntry> =
+        (0..13).map(|i| RubricEntry::new(format!("Covers point {i} of fever care."), i - 6, vec![])).collect();
+    let chest_group: Vec<(&str, &[RubricEntry])> = vec![
+        ("Call emergency services now.", &urgent),
+        ("Rest.", &[]),
+        ("Call an ambulance and chew aspirin.", &urgent),
+    ];
+    let ankle_group: Vec<(&str, &[RubricEntry])> = vec![("Rest it and put ice on it.", &rice)];
+    let fever_group: Vec<(&str, &[RubricEntry])> =
+        vec![("Give fluids; see a doctor.", &many), ("Call a doctor.", &rice)];
+    let groups: Vec<clinalign_core::ConversationGroup<'_>> =
+        vec![(&chest, &chest_group), (&ankle, &ankle_group), (&fever, &fever_group), (&ankle, &[])];
+    let packed = judge.judge_groups(&groups).unwrap();
+    assert_eq!(packed.len(), groups.len());
+    assert!(packed[3].is_empty() && packed[0][1].is_empty());
+    for ((conversation, responses), got) in groups.iter().zip(&packed) {
+        let alone = judge.judge_group(conversation, responses).unwrap();
+        assert_eq!(got.len(), alone.len());
+        for (g, a) in got.iter().zip(&alone) {
+            assert!(max_diff(g, a) <= 1e-4, "packed vs alone: {}", max_diff(g, a));
+        }
+    }
+    // Each criterion continued its own conversation's cache: the same response and criteria
+    // under two conversations read differently.
+    let same: Vec<(&str, &[RubricEntry])> = vec![("Rest it.", &rice)];
+    let two = judge.judge_groups(&[(&chest, &same), (&ankle, &same)]).unwrap();
+    assert!((two[0][0][0].logprob_yes - two[1][0][0].logprob_yes).abs() > 1e-3, "{two:?}");
+    // Through the Judge trait.
+    let grades = judge.grade_groups(&groups).unwrap();
+    assert_eq!(grades[2][0].len(), 13);
+    assert_eq!(grades[2][0][0].p_met, Some(packed[2][0][0].p_met as f64));
+}

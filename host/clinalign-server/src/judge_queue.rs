@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clinalign::{Grade, Judge, Message, RubricEntry};
+use clinalign::{ConversationGroup, Grade, Judge, Message, ModelError, RubricEntry};
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
@@ -119,13 +119,43 @@ fn work(judge: &dyn Judge, rx: &Mutex<Receiver<Job>>, window: Duration, metrics:
             continue;
         }
         metrics.judge_batch.observe(batch.len() as f64);
-        let mut groups: HashMap<Arc<str>, Vec<Job>> = HashMap::new();
+        // Groups by conversation, in the order their first job arrived.
+        let mut index: HashMap<Arc<str>, usize> = HashMap::new();
+        let mut groups: Vec<Vec<Job>> = Vec::new();
         for job in batch {
-            groups.entry(job.key.clone()).or_default().push(job);
+            let i = *index.entry(job.key.clone()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[i].push(job);
         }
-        for (_, jobs) in groups {
-            grade_group(judge, jobs, metrics);
+        grade_together(judge, groups, metrics);
+    }
+}
+
+/// Grades the groups of one batch together ([`Judge::grade_groups`]: the local judge packs
+/// their work into shared forward calls). If that fails or panics and there was more than one
+/// group, each group is graded on its own, so that only the group at fault fails.
+fn grade_together(judge: &dyn Judge, groups: Vec<Vec<Job>>, metrics: &Metrics) {
+    if groups.len() == 1 {
+        return groups.into_iter().for_each(|jobs| grade_group(judge, jobs, metrics));
+    }
+    let started = Instant::now();
+    let responses: Vec<Vec<(&str, &[RubricEntry])>> =
+        groups.iter().map(|jobs| jobs.iter().map(|j| (j.response.as_str(), &j.items[..])).collect()).collect();
+    let asked: Vec<ConversationGroup<'_>> =
+        groups.iter().zip(&responses).map(|(jobs, r)| (&jobs[0].conversation[..], &r[..])).collect();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| judge.grade_groups(&asked)));
+    metrics.judge_seconds.inc_by(started.elapsed().as_secs_f64());
+    drop(asked);
+    drop(responses);
+    match result {
+        Ok(Ok(all)) if all.len() == groups.len() => {
+            for (jobs, grades) in groups.into_iter().zip(all) {
+                deliver(jobs, Ok(Ok(grades)), metrics);
+            }
         }
+        _ => groups.into_iter().for_each(|jobs| grade_group(judge, jobs, metrics)),
     }
 }
 
@@ -137,6 +167,12 @@ fn grade_group(judge: &dyn Judge, jobs: Vec<Job>, metrics: &Metrics) {
     let responses: Vec<(&str, &[RubricEntry])> = jobs.iter().map(|j| (j.response.as_str(), &j.items[..])).collect();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| judge.grade_group(&conversation, &responses)));
     metrics.judge_seconds.inc_by(started.elapsed().as_secs_f64());
+    drop(responses);
+    deliver(jobs, result, metrics);
+}
+
+/// Sends each job its grades, or the reason there are none.
+fn deliver(jobs: Vec<Job>, result: std::thread::Result<Result<Vec<Vec<Grade>>, ModelError>>, metrics: &Metrics) {
     let criteria: usize = jobs.iter().map(|j| j.items.len()).sum();
     match result {
         Ok(Ok(grades)) if grades.len() == jobs.len() => {
@@ -172,7 +208,6 @@ fn fail(jobs: Vec<Job>, message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clinalign::ModelError;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Meets an item when the response mentions its criterion's first word; records group sizes.
@@ -209,6 +244,52 @@ mod tests {
             self.groups.lock().unwrap().push(responses.len());
             responses.iter().map(|(r, items)| self.grade(conversation, r, items)).collect()
         }
+    }
+
+    /// A [`WordJudge`] that takes a batch's groups in one call, as the local judge does, and
+    /// records how many groups each call had.
+    struct PackingJudge {
+        inner: WordJudge,
+        packed: Mutex<Vec<usize>>,
+    }
+
+    impl Judge for PackingJudge {
+        fn name(&self) -> String {
+            "packing".into()
+        }
+        fn grade(&self, c: &[Message], response: &str, items: &[RubricEntry]) -> Result<Vec<Grade>, ModelError> {
+            self.inner.grade(c, response, items)
+        }
+        fn grade_group(&self, c: &[Message], r: &[(&str, &[RubricEntry])]) -> Result<Vec<Vec<Grade>>, ModelError> {
+            self.inner.grade_group(c, r)
+        }
+        fn grade_groups(&self, groups: &[ConversationGroup<'_>]) -> Result<Vec<Vec<Vec<Grade>>>, ModelError> {
+            self.packed.lock().unwrap().push(groups.len());
+            groups.iter().map(|(c, r)| self.inner.grade_group(c, r)).collect()
+        }
+    }
+
+    #[test]
+    fn a_batchs_conversations_are_graded_in_one_call_and_a_panic_fails_its_group_only() {
+        let judge = Arc::new(PackingJudge {
+            inner: WordJudge { groups: Mutex::new(Vec::new()), calls: AtomicUsize::new(0) },
+            packed: Mutex::new(Vec::new()),
+        });
+        let q = JudgeQueue::start(judge.clone(), 1, 16, Duration::from_millis(300), Arc::new(Metrics::new()));
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let items = vec![RubricEntry::new("rest", 5, vec![])];
+        let a = q.submit(convo("a"), "a".into(), "rest".into(), items.clone()).unwrap();
+        let b = q.submit(convo("b"), "b".into(), "walk".into(), items.clone()).unwrap();
+        assert!(rt.block_on(a).unwrap().unwrap()[0].criteria_met);
+        assert!(!rt.block_on(b).unwrap().unwrap()[0].criteria_met);
+        assert_eq!(*judge.packed.lock().unwrap(), [2], "two conversations, one call");
+        // A panic while grading the packed batch: each group is retried on its own, and only
+        // the one at fault fails.
+        let bad = q.submit(convo("x"), "x".into(), "panic".into(), items.clone()).unwrap();
+        let good = q.submit(convo("y"), "y".into(), "rest".into(), items.clone()).unwrap();
+        assert!(rt.block_on(bad).unwrap().unwrap_err().contains("crashed"));
+        assert!(rt.block_on(good).unwrap().unwrap()[0].criteria_met);
+        assert_eq!(*judge.packed.lock().unwrap(), [2, 2]);
     }
 
     fn convo(text: &str) -> Arc<Vec<Message>> {

@@ -68,8 +68,8 @@ pub mod watch;
 pub use catalog::{Catalog, LoadFailure};
 pub use classify::{Classifier, RuleClassifier};
 pub use clinalign_core::{
-    Axis, Grade, Judge, Label, LanguageModel, Message, ModelError, Query, Reading, RubricEntry, RubricItem,
-    default_cache_dir,
+    Axis, ConversationGroup, Grade, Judge, Label, LanguageModel, Message, ModelError, Query, Reading, RubricEntry,
+    RubricItem, default_cache_dir,
 };
 pub use curation::CurationPolicy;
 pub use dimensions::Dimensions;

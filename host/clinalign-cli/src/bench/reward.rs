@@ -1,7 +1,9 @@
 //! `clinalign bench reward`: GRPO rewards, several responses to one prompt graded against its
 //! rubric, judged one response at a time (the judge prompt shared by one response's criteria:
 //! one level) and as a group (shared across the responses too: two levels), alternating in one
-//! run, with the prompt tokens each computes.
+//! run, with the prompt tokens each computes; and different conversations judged one at a
+//! time against packed into shared forward calls (what the server's judge queue does with
+//! concurrent requests).
 //!
 //! The defaults (groups of 3, 2 rubric items, the cheapest group of each set, 2 rounds) take
 //! about a minute on 2 unloaded cores with SmolLM2; docs/benchmarks.md gives the larger runs.
@@ -56,6 +58,12 @@ pub struct RewardBenchArgs {
     /// Weights: `f32` (the reference numerics) or `native` (4-bit layers kept 4-bit).
     #[arg(long, default_value = "f32")]
     precision: Precision,
+    /// Also compare, on this many different conversations (the bundled rows with the fewest
+    /// tokens, each with its ideal completion: what concurrent requests bring the server's
+    /// judge), one group judged at a time against all of them packed into the same forward
+    /// calls (`judge_groups`); 0 skips it.
+    #[arg(long, default_value_t = 4)]
+    across: usize,
     /// Only count the prompt tokens of every group (all of them, whatever --prompts), no timing.
     #[arg(long)]
     tokens_only: bool,
@@ -284,6 +292,20 @@ pub fn run(args: RewardBenchArgs) -> Result<(Value, bool)> {
         bail!("{}: no rows with a rubric, an ideal completion and a reference completion", args.rows.display());
     }
     let long = long_conversations(&sources, args.history_chars);
+    let across: Vec<Source> = if args.across > 0 && !args.tokens_only {
+        sources
+            .iter()
+            .map(|s| Source {
+                id: s.id.clone(),
+                conversation: s.conversation.clone(),
+                rubric: s.rubric.clone(),
+                responses: s.responses[..1].to_vec(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let across = groups(&judge, across, args.across)?;
     let prompts = if args.tokens_only { 0 } else { args.prompts };
     let mut sets =
         vec![Set { name: "healthbench", what: "the rows as they are", groups: groups(&judge, sources, prompts)? }];
@@ -329,6 +351,12 @@ pub fn run(args: RewardBenchArgs) -> Result<(Value, bool)> {
     }
 
     let mut report = serde_json::Map::new();
+    let mut across_diff = 0f32;
+    if across.len() > 1 {
+        let (figures, diff) = across_conversations(&judge, &across, rounds)?;
+        report.insert("across_conversations".into(), figures);
+        across_diff = diff;
+    }
     for (set, timing) in sets.iter().zip(&timings) {
         let work = set.groups.iter().fold(Work::none(), |w, g| w.plus(g.work));
         let criteria = set.groups.iter().map(Group::criteria).sum();
@@ -347,7 +375,7 @@ pub fn run(args: RewardBenchArgs) -> Result<(Value, bool)> {
         two: per_round(|t| &t.two),
         max_p_met_diff: timings.iter().map(|t| t.max_p_met_diff).fold(0f32, f32::max),
     };
-    let max_diff = all.max_p_met_diff;
+    let max_diff = all.max_p_met_diff.max(across_diff);
     report.insert("all".into(), figures(all_work, all_criteria, &all));
 
     let precision = format!("{:?}", args.precision).to_lowercase();
@@ -373,6 +401,52 @@ pub fn run(args: RewardBenchArgs) -> Result<(Value, bool)> {
         );
     }
     Ok((result, exact))
+}
+
+/// Different conversations judged one group at a time, then packed into shared forward calls,
+/// alternating for `rounds`: criteria/s both ways, the speedup (median of the rounds' pairs) and
+/// the largest p_met difference.
+fn across_conversations(judge: &LogprobJudge, groups: &[Group], rounds: usize) -> Result<(Value, f32)> {
+    let graded: Vec<Vec<(&str, &[RubricEntry])>> = groups.iter().map(Group::graded).collect();
+    let asked: Vec<clinalign::ConversationGroup<'_>> =
+        groups.iter().zip(&graded).map(|(g, r)| (&g.conversation[..], &r[..])).collect();
+    let criteria: usize = groups.iter().map(Group::criteria).sum();
+    let (mut one, mut packed, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut max_diff = 0f32;
+    for round in 1..=rounds {
+        let t = Instant::now();
+        let a: Vec<f32> = asked
+            .iter()
+            .map(|(c, r)| judge.judge_group(c, r))
+            .collect::<clinalign_infer::Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|v| v.p_met)
+            .collect();
+        let one_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let b: Vec<f32> = judge.judge_groups(&asked)?.into_iter().flatten().flatten().map(|v| v.p_met).collect();
+        let packed_s = t.elapsed().as_secs_f64();
+        max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(max_diff, f32::max);
+        eprintln!("round {round}/{rounds} across conversations: one at a time {one_s:.2} s, packed {packed_s:.2} s");
+        one.push(one_s);
+        packed.push(packed_s);
+        pairs.push(one_s / packed_s);
+    }
+    let (one_s, packed_s) = (median(&mut one), median(&mut packed));
+    let figures = json!({
+        "what": "different conversations, one response each: one group per judge call vs all packed into shared forward calls",
+        "conversations": groups.len(),
+        "criteria": criteria,
+        "one_at_a_time": {"seconds": round2(one_s), "criteria_per_s": round2(criteria as f64 / one_s)},
+        "packed": {"seconds": round2(packed_s), "criteria_per_s": round2(criteria as f64 / packed_s)},
+        "speedup_per_round": pairs.iter().map(|r| round3(*r)).collect::<Vec<_>>(),
+        "speedup_median_of_rounds": round3(median(&mut pairs)),
+        "max_p_met_diff": max_diff,
+        "groups": groups.iter().map(group_json).collect::<Vec<_>>(),
+    });
+    Ok((figures, max_diff))
 }
 
 /// What a group is: its row, size and work.

@@ -1,7 +1,8 @@
 //! `clinalign bench serve`: the HTTP service under load, against the engine in-process in
 //! the same run. `/v1/rubrics` req/s and p50/p99 at each concurrency (client threads with
 //! keep-alive connections on loopback, sharing the cores with the server), against in-process
-//! synthesis queries/s on every thread; with `--judge`, `/v1/reward` criteria/s against the
+//! synthesis queries/s on every thread, and open-loop at a fixed rate below capacity (latency
+//! from each request's due time) for the tail latency; with `--judge`, `/v1/reward` criteria/s against the
 //! same judge called in-process. Rounds alternate peer and service; figures are medians.
 
 use std::path::PathBuf;
@@ -33,6 +34,15 @@ pub struct ServeBenchArgs {
     /// Seconds of load per concurrency and round.
     #[arg(long, default_value_t = 2.0)]
     pub seconds: f64,
+    /// Concurrencies also measured open-loop: each client sends at fixed times, the total
+    /// rate `--open-loop-fraction` of the round's in-process queries/s, and latency counts from
+    /// when a request was due (so a stall delays the requests behind it in the figures, as it
+    /// does for real clients). Empty: none.
+    #[arg(long, default_value = "16", value_delimiter = ',')]
+    pub open_loop_clients: Vec<usize>,
+    /// The open-loop rate as a fraction of the round's in-process queries/s.
+    #[arg(long, default_value_t = 0.5)]
+    pub open_loop_fraction: f64,
     /// Rounds (peer and service alternate; medians are reported).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
@@ -54,8 +64,11 @@ pub struct ServeBenchArgs {
 }
 
 pub fn run(args: &ServeBenchArgs) -> Result<Value> {
-    if args.rounds == 0 || args.clients.is_empty() || args.clients.contains(&0) {
-        bail!("--rounds and every --clients count must be at least 1");
+    if args.rounds == 0 || args.clients.is_empty() || args.clients.contains(&0) || args.open_loop_clients.contains(&0) {
+        bail!("--rounds and every --clients and --open-loop-clients count must be at least 1");
+    }
+    if !(args.open_loop_fraction > 0.0 && args.open_loop_fraction <= 4.0) {
+        bail!("--open-loop-fraction must be above 0 and at most 4, not {}", args.open_loop_fraction);
     }
     let engine = args.engine.load()?;
     let set = engine.principle_set();
@@ -109,6 +122,11 @@ pub fn run(args: &ServeBenchArgs) -> Result<Value> {
     let mut peer_qps = Vec::new();
     let mut levels: Vec<(usize, Vec<f64>, Vec<Duration>)> =
         args.clients.iter().map(|c| (*c, Vec::new(), Vec::new())).collect();
+    let mut open: Vec<OpenLevel> = args
+        .open_loop_clients
+        .iter()
+        .map(|c| OpenLevel { clients: *c, target: Vec::new(), rps: Vec::new(), lat: Vec::new() })
+        .collect();
     let mut reward_peer = Vec::new();
     let mut reward_http = Vec::new();
     for round in 0..args.rounds {
@@ -121,11 +139,20 @@ pub fn run(args: &ServeBenchArgs) -> Result<Value> {
             (0..n).into_par_iter().try_for_each(|i| engine.synthesize(&queries[i]).map(|_| ()))?;
             done += n;
         }
-        peer_qps.push(done as f64 / started.elapsed().as_secs_f64());
+        let round_peer = done as f64 / started.elapsed().as_secs_f64();
+        peer_qps.push(round_peer);
         for (c, rps, lat) in levels.iter_mut() {
-            let (n, mut l, elapsed) = load(&url, "/v1/rubrics", &bodies, *c, seconds)?;
+            let (n, mut l, elapsed) = load(&url, "/v1/rubrics", &bodies, *c, seconds, None)?;
             rps.push(n as f64 / elapsed);
             lat.append(&mut l);
+        }
+        for level in open.iter_mut() {
+            let rate = round_peer * args.open_loop_fraction;
+            let every = Duration::from_secs_f64(level.clients as f64 / rate);
+            let (n, mut l, elapsed) = load(&url, "/v1/rubrics", &bodies, level.clients, seconds, Some(every))?;
+            level.target.push(rate);
+            level.rps.push(n as f64 / elapsed);
+            level.lat.append(&mut l);
         }
         if let Some(j) = &judge {
             let criteria: usize = samples.iter().map(|s| s.2.len()).sum();
@@ -158,6 +185,13 @@ pub fn run(args: &ServeBenchArgs) -> Result<Value> {
             json!({ "concurrency": c, "req_per_s": round2(r), "vs_in_process": round2(r / peer), "p50_ms": round2(p50 / 1e3), "p99_ms": round2(p99 / 1e3), "requests": lat.len() })
         })
         .collect();
+    let open_loop: Vec<Value> = open
+        .into_iter()
+        .map(|mut l| {
+            let (p50, p99, _) = latency(&mut l.lat);
+            json!({ "concurrency": l.clients, "target_req_per_s": round2(median(&mut l.target)), "req_per_s": round2(median(&mut l.rps)), "p50_ms": round2(p50 / 1e3), "p99_ms": round2(p99 / 1e3), "requests": l.lat.len() })
+        })
+        .collect();
     let mut out = json!({
         "queries": queries.len(),
         "principles": set.principles().len(),
@@ -166,6 +200,8 @@ pub fn run(args: &ServeBenchArgs) -> Result<Value> {
         "rounds": args.rounds,
         "in_process_queries_per_s": round2(peer),
         "rubrics": rubrics,
+        "open_loop_fraction": args.open_loop_fraction,
+        "rubrics_open_loop": open_loop,
     });
     if judge.is_some() {
         let (p, h) = (median(&mut reward_peer), median(&mut reward_http));
@@ -181,6 +217,16 @@ pub fn run(args: &ServeBenchArgs) -> Result<Value> {
     Ok(out)
 }
 
+/// One open-loop concurrency's figures over the rounds.
+struct OpenLevel {
+    clients: usize,
+    /// The rate asked for, requests/s.
+    target: Vec<f64>,
+    /// The rate answered, requests/s.
+    rps: Vec<f64>,
+    lat: Vec<Duration>,
+}
+
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -191,7 +237,17 @@ fn agent() -> ureq::Agent {
 
 /// `c` client threads, each with its own keep-alive connection, sending `bodies` in turn for
 /// `time`: (requests answered, their latencies, seconds). Any non-200 answer fails the run.
-fn load(url: &str, path: &str, bodies: &[String], c: usize, time: Duration) -> Result<(usize, Vec<Duration>, f64)> {
+/// Closed loop (`every` is `None`): each client sends as soon as its last answer came, and
+/// latency is the round trip. Open loop: client `w` sends at `w·every/c + k·every`, and
+/// latency counts from that due time.
+fn load(
+    url: &str,
+    path: &str,
+    bodies: &[String],
+    c: usize,
+    time: Duration,
+    every: Option<Duration>,
+) -> Result<(usize, Vec<Duration>, f64)> {
     let stop = Arc::new(AtomicBool::new(false));
     let bodies = Arc::new(bodies.to_vec());
     let started = Instant::now();
@@ -202,8 +258,20 @@ fn load(url: &str, path: &str, bodies: &[String], c: usize, time: Duration) -> R
                 let agent = agent();
                 let mut lat = Vec::new();
                 let mut i = w;
+                let mut due = every.map(|e| started + e.mul_f64(w as f64 / c as f64));
                 while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
+                    let t = match due {
+                        Some(d) => {
+                            if let Some(wait) = d.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                            d
+                        }
+                        None => Instant::now(),
+                    };
+                    if let (Some(d), Some(e)) = (due.as_mut(), every) {
+                        *d += e;
+                    }
                     let mut resp = agent
                         .post(&target)
                         .header("Content-Type", "application/json")
