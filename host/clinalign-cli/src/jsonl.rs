@@ -66,6 +66,24 @@ impl JsonlReader {
     }
 }
 
+/// Every row of a JSONL file with its line number; a line that is not a row is an error
+/// naming the file and line.
+pub fn read_rows(path: &Path) -> Result<Vec<(usize, clinalign::Row)>> {
+    let mut reader = JsonlReader::open(path)?;
+    let mut out = Vec::new();
+    loop {
+        let batch = reader.next_batch(256)?;
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        for line in batch {
+            let row = clinalign::Row::parse(&line.text)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), line.number))?;
+            out.push((line.number, row));
+        }
+    }
+}
+
 /// Writes JSONL to a temporary file beside `dest`; [`AtomicJsonl::commit`] renames it into
 /// place. Dropped without committing, it leaves `dest` as it was.
 pub struct AtomicJsonl {

@@ -2,6 +2,11 @@
 //!
 //! Exit codes: 0 success, 1 failure, 2 usage error.
 
+/// mimalloc: the engine, the server and the judge allocate many small strings and vectors
+/// per query; see docs/benchmarks.md for what it changes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod classify;
 mod eval_rubrics;

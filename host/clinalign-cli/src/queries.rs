@@ -4,25 +4,16 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use clinalign::{Dimensions, Message, Query, Row};
-
-use crate::jsonl::JsonlReader;
+use clinalign::{Dimensions, Message, Query};
 
 /// Every row of a JSONL file as a query (HealthBench rows or `{id, messages}`); a bad row
 /// is an error naming the file and line.
 pub fn read_rows(path: &Path, dims: &Dimensions) -> Result<Vec<Query>> {
-    let mut reader = JsonlReader::open(path)?;
     let mut out = Vec::new();
-    loop {
-        let batch = reader.next_batch(256)?;
-        if batch.is_empty() {
-            break;
-        }
-        for line in batch {
-            match Row::parse(&line.text).and_then(|row| row.query(&format!("line-{}", line.number), dims)) {
-                Ok(q) => out.push(q),
-                Err(msg) => bail!("{}:{}: {msg}", path.display(), line.number),
-            }
+    for (number, row) in crate::jsonl::read_rows(path)? {
+        match row.query(&format!("line-{number}"), dims) {
+            Ok(q) => out.push(q),
+            Err(msg) => bail!("{}:{number}: {msg}", path.display()),
         }
     }
     if out.is_empty() {

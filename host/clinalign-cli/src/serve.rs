@@ -139,14 +139,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
 
 /// The rows of a JSONL file, each with an id.
 fn read_rows(path: &std::path::Path) -> Result<Vec<Row>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let row = Row::parse(line).map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
-        if row.id().is_none() {
-            bail!("{}:{}: the row has no prompt_id or id, so no label can name it", path.display(), i + 1);
-        }
-        rows.push(row);
+    let rows = crate::jsonl::read_rows(path)?;
+    if let Some((number, _)) = rows.iter().find(|(_, row)| row.id().is_none()) {
+        bail!("{}:{number}: the row has no prompt_id or id, so no label can name it", path.display());
     }
-    Ok(rows)
+    Ok(rows.into_iter().map(|(_, row)| row).collect())
 }

@@ -9,7 +9,7 @@ use clinalign::{Grade, Label, Message, PrincipleSet, Query, Rubric, RubricEntry}
 use crate::error::ApiError;
 use crate::judge_queue::Refused;
 use crate::rubric_cache::conversation_key;
-use crate::state::{AppState, blocking};
+use crate::state::{AppState, on_cores};
 
 /// One response to grade.
 pub struct Sample {
@@ -55,7 +55,7 @@ pub async fn grade(
     let judge = state.judge()?.clone();
     let st = state.clone();
     // Rubrics first (CPU work), then every response joins the judge queue at once.
-    let prepared = blocking(move || {
+    let prepared = on_cores(move || {
         samples
             .into_iter()
             .enumerate()

@@ -103,8 +103,26 @@ impl AppState {
     }
 }
 
-/// Runs CPU work (synthesis, model calls) off the async threads; a panic in it is a 500 for
-/// this request only.
+/// Runs short CPU work (classification, synthesis) on the CPU pool, one thread per core, off
+/// the async threads: under many concurrent requests the work queues for a core instead of
+/// dozens of threads taking turns on two. A panic in it is a 500 for this request only.
+pub async fn on_cores<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        // The receiver is gone when the request was dropped (deadline, client gone).
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
+    });
+    match rx.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(panic)) => Err(crate::error::panicked(&*panic)),
+        Err(_) => Err(ApiError::internal("the request's work was lost")),
+    }
+}
+
+/// Runs long CPU work (generation with the local model) on its own thread, off the async
+/// threads; a panic in it is a 500 for this request only.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -1,5 +1,6 @@
 //! `clinalign bench …`: measurements, printed as JSON.
 
+mod http_load;
 mod reward;
 mod score;
 mod serve;

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use clinalign::{Message, Row, RubricEntry};
+use clinalign::{Message, RubricEntry};
 use clinalign_infer::config::ModelConfig;
 use clinalign_infer::judge::{GroupPrompts, GroupTokens, LogprobJudge};
 use clinalign_infer::local::{LocalModel, Precision};
@@ -164,11 +164,9 @@ struct Set {
 /// The rows of `path` with a rubric and at least two responses, at most `group` responses and
 /// `criteria` items (0: all) each.
 fn read_sources(path: &Path, group: usize, criteria: usize) -> Result<Vec<Source>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let at = || format!("{}:{}", path.display(), i + 1);
-        let row = Row::parse(line).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+    for (number, row) in crate::jsonl::read_rows(path)? {
+        let at = || format!("{}:{number}", path.display());
         let Some(ideal) = row.response(Some("ideal_completions_data.ideal_completion")) else {
             continue;
         };

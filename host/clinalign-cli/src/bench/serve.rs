@@ -5,6 +5,7 @@
 //! from each request's due time) for the tail latency; with `--judge`, `/v1/reward` criteria/s against the
 //! same judge called in-process. Rounds alternate peer and service; figures are medians.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use clinalign::{Judge, Row};
+use clinalign::Judge;
 use clinalign_server::{ServerConfig, Services};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use super::http_load::{Connection, Encoded};
 use super::stats::{latency, median, round2};
 use crate::EngineArgs;
 use crate::judges::JudgeOptions;
@@ -34,13 +36,14 @@ pub struct ServeBenchArgs {
     /// Seconds of load per concurrency and round.
     #[arg(long, default_value_t = 2.0)]
     pub seconds: f64,
-    /// Concurrencies also measured open-loop: each client sends at fixed times, the total
-    /// rate `--open-loop-fraction` of the round's in-process queries/s, and latency counts from
-    /// when a request was due (so a stall delays the requests behind it in the figures, as it
-    /// does for real clients). Empty: none.
+    /// Concurrencies also measured open-loop: each client sends at fixed times, and latency
+    /// counts from when a request was due (so a stall delays the requests behind it in the
+    /// figures, as it does for real clients).
     #[arg(long, default_value = "16", value_delimiter = ',')]
     pub open_loop_clients: Vec<usize>,
-    /// The open-loop rate as a fraction of the round's in-process queries/s.
+    /// The open-loop rate, as a fraction of the service's closed-loop req/s at the same
+    /// concurrency in the same round (of the in-process queries/s when that concurrency is not
+    /// in --clients).
     #[arg(long, default_value_t = 0.5)]
     pub open_loop_fraction: f64,
     /// Rounds (peer and service alternate; medians are reported).
@@ -141,15 +144,17 @@ pub fn run(args: &ServeBenchArgs) -> Result<Value> {
         }
         let round_peer = done as f64 / started.elapsed().as_secs_f64();
         peer_qps.push(round_peer);
+        let mut capacity = std::collections::HashMap::new();
         for (c, rps, lat) in levels.iter_mut() {
-            let (n, mut l, elapsed) = load(&url, "/v1/rubrics", &bodies, *c, seconds, None)?;
+            let (n, mut l, elapsed) = load(addr, "/v1/rubrics", &bodies, *c, seconds, None)?;
             rps.push(n as f64 / elapsed);
+            capacity.insert(*c, n as f64 / elapsed);
             lat.append(&mut l);
         }
         for level in open.iter_mut() {
-            let rate = round_peer * args.open_loop_fraction;
+            let rate = capacity.get(&level.clients).copied().unwrap_or(round_peer) * args.open_loop_fraction;
             let every = Duration::from_secs_f64(level.clients as f64 / rate);
-            let (n, mut l, elapsed) = load(&url, "/v1/rubrics", &bodies, level.clients, seconds, Some(every))?;
+            let (n, mut l, elapsed) = load(addr, "/v1/rubrics", &bodies, level.clients, seconds, Some(every))?;
             level.target.push(rate);
             level.rps.push(n as f64 / elapsed);
             level.lat.append(&mut l);
@@ -235,27 +240,27 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// `c` client threads, each with its own keep-alive connection, sending `bodies` in turn for
+/// `c` client threads, each with its own keep-alive connection ([`Connection`]), sending `bodies` in turn for
 /// `time`: (requests answered, their latencies, seconds). Any non-200 answer fails the run.
 /// Closed loop (`every` is `None`): each client sends as soon as its last answer came, and
 /// latency is the round trip. Open loop: client `w` sends at `w·every/c + k·every`, and
 /// latency counts from that due time.
 fn load(
-    url: &str,
-    path: &str,
+    addr: SocketAddr,
+    path: &'static str,
     bodies: &[String],
     c: usize,
     time: Duration,
     every: Option<Duration>,
 ) -> Result<(usize, Vec<Duration>, f64)> {
     let stop = Arc::new(AtomicBool::new(false));
-    let bodies = Arc::new(bodies.to_vec());
+    let requests: Arc<Vec<Encoded>> = Arc::new(bodies.iter().map(|b| Encoded::post_json(addr, path, b)).collect());
     let started = Instant::now();
     let workers: Vec<_> = (0..c)
         .map(|w| {
-            let (stop, bodies, target) = (stop.clone(), bodies.clone(), format!("{url}{path}"));
+            let (stop, requests) = (stop.clone(), requests.clone());
             std::thread::spawn(move || -> Result<Vec<Duration>> {
-                let agent = agent();
+                let mut conn = Connection::open(addr)?;
                 let mut lat = Vec::new();
                 let mut i = w;
                 let mut due = every.map(|e| started + e.mul_f64(w as f64 / c as f64));
@@ -272,13 +277,9 @@ fn load(
                     if let (Some(d), Some(e)) = (due.as_mut(), every) {
                         *d += e;
                     }
-                    let mut resp = agent
-                        .post(&target)
-                        .header("Content-Type", "application/json")
-                        .send(&bodies[i % bodies.len()])?;
-                    let body = resp.body_mut().read_to_string()?;
-                    if !resp.status().is_success() {
-                        bail!("{target}: HTTP {}: {body}", resp.status());
+                    let status = conn.send(&requests[i % requests.len()])?;
+                    if status != 200 {
+                        bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(conn.body()));
                     }
                     lat.push(t.elapsed());
                     i += c;
@@ -301,11 +302,9 @@ type RewardSample = (Vec<clinalign::Message>, String, Vec<clinalign::RubricEntry
 
 /// (conversation, ideal completion, rubric) of the first `n` HealthBench rows that have both.
 fn reward_samples(path: &std::path::Path, n: usize) -> Result<Vec<RewardSample>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let at = |e: String| anyhow!("{}:{}: {e}", path.display(), i + 1);
-        let row = Row::parse(line).map_err(at)?;
+    for (number, row) in crate::jsonl::read_rows(path)? {
+        let at = |e: String| anyhow!("{}:{number}: {e}", path.display());
         let Some((conversation, response)) = row.graded_turns(None).map_err(at)? else { continue };
         let Some(items) = row.rubric().map_err(at)? else { continue };
         out.push((conversation, response, items));

@@ -15,7 +15,7 @@ use crate::body;
 use crate::error::ApiError;
 use crate::grading::{self, Sample};
 use crate::routes::{engine_detail, named};
-use crate::state::{AppState, blocking};
+use crate::state::{AppState, on_cores};
 
 /// `POST /v1/classify`: each row with its `scenario` (own labels kept, the rest classified).
 pub async fn classify(State(s): State<AppState>, bytes: body::Body) -> Result<Response, ApiError> {
@@ -49,7 +49,7 @@ async fn each_row(
     let single = req.single;
     let set = s.engine.principle_set();
     let set2 = set.clone();
-    let rows = blocking(move || {
+    let rows = on_cores(move || {
         req.rows
             .into_iter()
             .enumerate()
@@ -118,20 +118,23 @@ fn summary(rows: &[Row]) -> Value {
 
 /// One row back for one row in; `{"rows": [...], "principle_set", …extra}` for a list.
 fn rows_reply(rows: Vec<Row>, single: bool, set: &Arc<PrincipleSet>, extra: Option<Value>) -> Response {
-    let body = if single {
-        let mut row = serde_json::to_value(rows.into_iter().next().expect("one row")).expect("rows serialize");
-        if let (Some(Value::Object(extra)), Value::Object(map)) = (extra, &mut row) {
-            map.extend(extra);
-        }
-        row
-    } else {
-        let mut map = serde_json::Map::new();
-        map.insert("principle_set".into(), Value::String(set.hash().to_string()));
-        if let Some(Value::Object(extra)) = extra {
-            map.extend(extra);
-        }
-        map.insert("rows".into(), serde_json::to_value(rows).expect("rows serialize"));
-        Value::Object(map)
+    // Rows are JSON objects already: they are serialized as they are, not copied into a new
+    // tree first (a rubric row is 10–20 KB).
+    let extra = match extra {
+        Some(Value::Object(extra)) => extra,
+        _ => serde_json::Map::new(),
     };
-    named(axum::Json(body).into_response(), set)
+    if single {
+        let mut row = rows.into_iter().next().expect("one row");
+        row.fields.extend(extra);
+        return named(axum::Json(row).into_response(), set);
+    }
+    #[derive(serde::Serialize)]
+    struct Batch<'a> {
+        principle_set: &'a str,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, Value>,
+        rows: Vec<Row>,
+    }
+    named(axum::Json(Batch { principle_set: set.hash(), extra, rows }).into_response(), set)
 }
