@@ -356,3 +356,116 @@ fn a_component_of_an_unknown_wit_version_fails_to_load_naming_the_version() {
     assert!(set.principles().len() > 100);
     assert!(set.principles().iter().all(|p| p.wit_version() == "0.1.0"));
 }
+
+/// The criteria a one-principle set writes for one query, from `clinalign synthesize --model`.
+fn model_items(principles: &std::path::Path, dir: &std::path::Path, model: &str) -> Vec<String> {
+    let input = dir.join("in.jsonl");
+    std::fs::write(&input, r#"{"id": "q1", "messages": [{"role": "user", "content": "Is a fever of 39 C serious?"}]}"#)
+        .unwrap();
+    let out = dir.join("out.jsonl");
+    let o = run(clinalign()
+        .arg("synthesize")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .arg("--principles")
+        .arg(principles)
+        .args(["--model", model]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let row: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+    row["rubrics"].as_array().unwrap().iter().map(|i| i["criterion"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_principle_granted_the_model_reaches_it_locally_and_over_http() {
+    // One principle, granted "generate" and "score", that reports what the host answered.
+    let dir = tempfile::tempdir().unwrap();
+    let principles = dir.path().join("principles");
+    std::fs::create_dir_all(principles.join("task")).unwrap();
+    std::fs::copy(repo().join("principles/dimensions.toml"), principles.join("dimensions.toml")).unwrap();
+    let (hostile, _) = hostile_components();
+    std::fs::write(
+        principles.join("task/hostile-model.toml"),
+        hostile_manifest("hostile-model", hostile, "mode = \"model\"", "[\"generate\", \"score\"]"),
+    )
+    .unwrap();
+    let smollm2 = format!("local:{}", clinalign_infer::assets::smollm2_gguf().unwrap().display());
+
+    let local = model_items(&principles, dir.path(), &smollm2);
+    assert_eq!(local, ["generate: generate succeeded", "score: score succeeded"], "the local model");
+
+    // The same through `clinalign serve --model` on loopback, as the OpenAI-compatible model.
+    let mut server = clinalign()
+        .args(["serve", "--addr", "127.0.0.1:0", "--model", &smollm2])
+        .arg("--principles")
+        .arg(&principles)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").expect("the server prints its address").to_string();
+    let remote = model_items(&principles, dir.path(), &format!("openai:{base}#smollm2"));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(remote[0], "generate: generate succeeded", "{remote:?}");
+    // The principle scores "yes" and "no" right after "Is it?" (no space). Over HTTP only the
+    // server's top 20 next tokens are seen, and none begins "yes" there: the principle gets
+    // an error that says so, not a made-up number. (Options a server can see are scored
+    // exactly: `openai_model`'s tests.)
+    assert!(remote[1].starts_with("score: http://"), "{remote:?}");
+    assert!(remote[1].contains("so this server cannot score the option \"yes\""), "{remote:?}");
+}
+
+/// A model that takes `delay` to answer anything.
+struct SlowModel {
+    delay: Duration,
+}
+
+impl clinalign::LanguageModel for SlowModel {
+    fn name(&self) -> &str {
+        "slow"
+    }
+    fn generate(&self, _: &str, _: u32) -> Result<String, clinalign::ModelError> {
+        std::thread::sleep(self.delay);
+        Ok("yes".into())
+    }
+    fn score_options(&self, _: &str, options: &[String]) -> Result<Vec<f32>, clinalign::ModelError> {
+        std::thread::sleep(self.delay);
+        Ok(vec![-1.0; options.len()])
+    }
+}
+
+#[test]
+fn time_waiting_for_the_model_is_not_the_principles_and_has_its_own_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let principles = dir.path().join("principles");
+    std::fs::create_dir_all(principles.join("task")).unwrap();
+    std::fs::copy(repo().join("principles/dimensions.toml"), principles.join("dimensions.toml")).unwrap();
+    let (hostile, _) = hostile_components();
+    std::fs::write(
+        principles.join("task/hostile-model.toml"),
+        hostile_manifest("hostile-model", hostile, "mode = \"model\"", "[\"generate\", \"score\"]"),
+    )
+    .unwrap();
+    let criteria = |model_time: Duration| -> Vec<String> {
+        let limits = clinalign::Limits { model_time, ..Default::default() };
+        let engine = clinalign::Engine::builder()
+            .principles_dir(&principles)
+            .cache_dir(Some(cache_dir()))
+            .limits(limits)
+            .model(std::sync::Arc::new(SlowModel { delay: Duration::from_millis(120) }))
+            .build()
+            .unwrap();
+        let rubric = engine.synthesize(&query("q", "Is a fever of 39 C serious?")).unwrap();
+        assert!(rubric.failures().next().is_none(), "no timeout: {:?}", rubric.calls);
+        rubric.items.into_iter().map(|i| i.criterion).collect()
+    };
+    // Each model call takes longer than the 50 ms deadline, yet the principle does not time
+    // out: only its own time counts.
+    assert_eq!(criteria(Duration::from_secs(10)), ["generate: generate succeeded", "score: score succeeded"]);
+    // With 100 ms of model time, the first call (120 ms) uses it up and the second is refused.
+    let refused = criteria(Duration::from_millis(100));
+    assert_eq!(refused[0], "generate: generate succeeded");
+    assert!(refused[1].contains("its whole budget; \"score\" is refused"), "{refused:?}");
+}

@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod classify;
+mod engine_model;
 mod eval_rubrics;
 mod explain;
 mod grade;
@@ -20,6 +21,7 @@ mod models;
 mod openai;
 mod openai_client;
 mod openai_logprobs;
+mod openai_model;
 mod principles;
 mod queries;
 mod score;

@@ -1,4 +1,4 @@
-//! What the OpenAI-compatible judges share: a server's chat-completions URL, the HTTP
+//! What the OpenAI-compatible clients (judges, the engine's model) share: a server's URLs, the HTTP
 //! client with the API key, and bounded retries with exponential backoff on the failures
 //! that may pass (transport errors and timeouts, HTTP 408, 429 and 5xx).
 
@@ -23,6 +23,14 @@ pub fn chat_completions_url(base: &str) -> String {
     } else {
         format!("{base}/v1/chat/completions")
     }
+}
+
+/// The legacy text-completions URL of a server given by its base URL (`http://host:port`,
+/// `…/v1`, or a full `…/v1/chat/completions` or `…/v1/completions` URL).
+pub fn completions_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let base = base.strip_suffix("/chat/completions").or_else(|| base.strip_suffix("/completions")).unwrap_or(base);
+    if base.ends_with("/v1") { format!("{base}/completions") } else { format!("{base}/v1/completions") }
 }
 
 /// Why one attempt failed, and whether another may succeed.
@@ -65,12 +73,23 @@ impl ChatEndpoint {
     /// tried up to `max_retries + 1` times, waiting `first_delay`, then twice as long each
     /// time (at most 30 s).
     pub fn new(base: &str, api_key: Option<String>, max_retries: u32, first_delay: Duration) -> ChatEndpoint {
+        Self::at(chat_completions_url(base), api_key, max_retries, first_delay)
+    }
+
+    /// An endpoint at exactly `url` (e.g. a server's `/v1/completions`), with the same
+    /// retry policy as [`ChatEndpoint::new`].
+    pub fn at(url: String, api_key: Option<String>, max_retries: u32, first_delay: Duration) -> ChatEndpoint {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(REQUEST_TIMEOUT))
             .http_status_as_error(false)
             .build()
             .into();
-        ChatEndpoint { url: chat_completions_url(base), api_key, max_retries, first_delay, agent }
+        ChatEndpoint { url, api_key, max_retries, first_delay, agent }
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Sends one request; a reply with a success status is returned as JSON.
@@ -108,7 +127,7 @@ impl ChatEndpoint {
                 }
                 Err(f) => last = f.message,
             }
-            tracing::warn!("judge attempt {} of {}: {last}", n + 1, self.max_retries + 1);
+            tracing::warn!("{} attempt {} of {}: {last}", self.url, n + 1, self.max_retries + 1);
         }
         Err(format!("gave up after {} attempts: {last}", self.max_retries + 1))
     }
@@ -117,6 +136,15 @@ impl ChatEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completions_urls() {
+        for base in [
+            "http://h:1", "http://h:1/", "http://h:1/v1", "http://h:1/v1/chat/completions", "http://h:1/v1/completions",
+        ] {
+            assert_eq!(completions_url(base), "http://h:1/v1/completions", "{base}");
+        }
+    }
 
     #[test]
     fn urls_end_in_chat_completions() {

@@ -32,7 +32,9 @@ pub struct ServeArgs {
     pub judge: Option<String>,
     #[command(flatten)]
     pub judge_options: JudgeOptions,
-    /// Local model behind /v1/chat/completions and /v1/completions: local:smollm2 or local:PATH.
+    /// Language model for principles whose manifest grants "generate" or "score", and, when
+    /// local, the model behind /v1/chat/completions and /v1/completions: local:smollm2,
+    /// local:PATH or openai:URL[#MODEL].
     #[arg(long)]
     pub model: Option<String>,
     /// Watch the principle set and hot-reload it while serving.
@@ -88,15 +90,24 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         Some(p) => read_rows(p)?,
         None => Vec::new(),
     };
-    let engine = args.engine.load()?;
+    let opened = match &args.model {
+        Some(spec) => Some(crate::engine_model::open(spec, args.judge_options.precision)?),
+        None => None,
+    };
+    let mut builder = args.engine.builder();
+    if let Some(m) = &opened {
+        builder = builder.model(m.model.clone());
+    }
+    let engine = args.engine.load_with(builder)?;
     let set = engine.principle_set();
     if set.principles().is_empty() {
         bail!("no principle loaded from {}; no rubric would have an item", args.engine.catalog.principles.display());
     }
-    let model = match &args.model {
-        Some(spec) => Some(crate::judges::open_model(spec, args.judge_options.precision)?),
-        None => None,
-    };
+    let model_name = opened.as_ref().map(|m| match &m.local {
+        Some(lm) => lm.path().display().to_string(),
+        None => m.model.name().to_string(),
+    });
+    let model = opened.and_then(|m| m.local);
     let (judge, judge_workers) = match &args.judge {
         Some(spec) => {
             let built = crate::judges::build(spec, &args.judge_options, model.as_ref())?;
@@ -111,7 +122,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         set.principles().len(),
         if args.watch { ", watched" } else { "" },
         judge.as_ref().map(|j| j.name()).unwrap_or_else(|| "none (grading routes answer 503)".into()),
-        model.as_ref().map(|m| m.path().display().to_string()).unwrap_or_else(|| "none".into()),
+        model_name.unwrap_or_else(|| "none".into()),
     );
     let config = ServerConfig {
         addr: args.addr,

@@ -3,7 +3,7 @@
 //! (`log`, and the model functions gated by capabilities).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -28,6 +28,11 @@ pub(crate) struct HostState {
     max_log_messages: u32,
     max_log_bytes: usize,
     dropped_logs: u32,
+    /// When the current call began, and how long it has waited for the model: the guest's
+    /// own time is the difference, and that is what the deadline bounds.
+    call_started: Instant,
+    model_waited: Duration,
+    model_budget: Duration,
 }
 
 impl HostState {
@@ -48,6 +53,9 @@ impl HostState {
             max_log_messages: limits.max_log_messages,
             max_log_bytes: limits.max_log_bytes,
             dropped_logs: 0,
+            call_started: Instant::now(),
+            model_waited: Duration::ZERO,
+            model_budget: limits.model_time,
         }
     }
 
@@ -56,6 +64,35 @@ impl HostState {
         self.logs_left = self.max_log_messages;
         self.dropped_logs = 0;
         self.limiter.denied = None;
+        self.call_started = Instant::now();
+        self.model_waited = Duration::ZERO;
+    }
+
+    /// The time the current call has run in the guest: since it began, less the time it
+    /// waited for the model.
+    pub(crate) fn guest_time(&self) -> Duration {
+        self.call_started.elapsed().saturating_sub(self.model_waited)
+    }
+
+    /// Runs a model call, counting its time apart from the guest's and within the budget.
+    fn model_call<T>(
+        &mut self,
+        capability: &str,
+        granted: bool,
+        call: impl FnOnce(&dyn LanguageModel) -> Result<T, ModelError>,
+    ) -> Result<T, String> {
+        if self.model_waited >= self.model_budget {
+            return Err(format!(
+                "principle {} has waited {:.1} s for the model in this call, its whole budget; \"{capability}\" is refused",
+                self.principle,
+                self.model_waited.as_secs_f64()
+            ));
+        }
+        let model = self.model_for(capability, granted).map_err(|e| e.to_string())?.clone();
+        let started = Instant::now();
+        let result = call(&*model);
+        self.model_waited += started.elapsed();
+        result.map_err(|e| e.to_string())
     }
 
     /// Notes dropped log messages, if any, after a call.
@@ -158,12 +195,12 @@ impl wit::Host for HostState {
     }
 
     fn generate(&mut self, prompt: String, max_tokens: u32) -> Result<String, String> {
-        let model = self.model_for("generate", self.capabilities.generate).map_err(|e| e.to_string())?;
-        model.generate(&prompt, max_tokens).map_err(|e| e.to_string())
+        let granted = self.capabilities.generate;
+        self.model_call("generate", granted, |m| m.generate(&prompt, max_tokens))
     }
 
     fn score_options(&mut self, prompt: String, options: Vec<String>) -> Result<Vec<f32>, String> {
-        let model = self.model_for("score", self.capabilities.score).map_err(|e| e.to_string())?;
-        model.score_options(&prompt, &options).map_err(|e| e.to_string())
+        let granted = self.capabilities.score;
+        self.model_call("score", granted, |m| m.score_options(&prompt, &options))
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use clinalign_core::{EmitError, RubricItem};
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::Principle;
 use super::output::{ErrorKind, PrincipleError, check_items};
@@ -109,7 +109,17 @@ impl PrincipleRuntime {
         let state = HostState::new(self.id.clone(), self.capabilities, rt.options.model.clone(), &rt.options.limits);
         let mut store = Store::new(rt.engine(), state);
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
+        // At the deadline, the time the call waited for the host's model is given back: only
+        // the guest's own time counts.
+        let (timeout, tick) = (rt.options.limits.timeout, rt.tick());
+        store.epoch_deadline_callback(move |ctx| {
+            let left = timeout.saturating_sub(ctx.data().guest_time());
+            Ok(if left.is_zero() {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Continue(left.as_nanos().div_ceil(tick.as_nanos()).max(1) as u64)
+            })
+        });
         store.set_epoch_deadline(rt.deadline_ticks());
         let bindings = self
             .component

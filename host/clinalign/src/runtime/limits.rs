@@ -6,8 +6,12 @@ use std::time::Duration;
 /// Per-call limits of the runtime policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock deadline of one `emit` (or `init`) call.
+    /// Wall-clock deadline of one `emit` (or `init`) call, not counting the time it waits for
+    /// the host's language model (`generate`, `score-options`).
     pub timeout: Duration,
+    /// Time one call may spend waiting for the host's language model; model calls past it
+    /// are refused with an error the principle sees.
+    pub model_time: Duration,
     /// Cap on each linear memory of a principle instance, in bytes.
     pub memory_bytes: usize,
     /// Most rubric items one call may return.
@@ -28,6 +32,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             timeout: Duration::from_millis(50),
+            model_time: Duration::from_secs(120),
             memory_bytes: 64 << 20,
             max_items: 32,
             max_criterion_chars: 1000,

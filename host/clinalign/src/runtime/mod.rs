@@ -76,6 +76,8 @@ pub(crate) struct Runtime {
     linker: Linker<HostState>,
     pub(crate) options: RuntimeOptions,
     deadline_ticks: u64,
+    /// How often the epoch ticks.
+    tick: Duration,
     pooling: bool,
     cache: cache::ComponentCache,
     /// Components already compiled in this process, by sha256 of their bytes; reloads
@@ -124,6 +126,7 @@ impl Runtime {
             linker,
             options,
             deadline_ticks,
+            tick,
             pooling,
             cache,
             loaded: Mutex::new(HashMap::new()),
@@ -164,6 +167,11 @@ impl Runtime {
 
     pub(crate) fn deadline_ticks(&self) -> u64 {
         self.deadline_ticks
+    }
+
+    /// The epoch's tick period.
+    pub(crate) fn tick(&self) -> Duration {
+        self.tick
     }
 
     /// Keeps the epoch ticking for one call (see [`ticker`]).

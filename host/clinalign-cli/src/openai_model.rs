@@ -1,0 +1,203 @@
+//! The engine's language model behind any OpenAI-compatible server (vLLM, SGLang, llama.cpp's
+//! server, `clinalign serve --model`), for principles whose manifest grants `generate` or
+//! `score`: `generate` through chat completions (the prompt as one user turn, greedy), and
+//! `score-options` through the log-probs of legacy text completions.
+//!
+//! A server returns the log-probs of its most likely next tokens only, not of a text the
+//! caller names. An option is scored along its own tokens: at each step, the longest of the
+//! top [`TOP_LOGPROBS`] next tokens that the rest of the option starts with is taken, its
+//! log-prob added, and the prompt extended by it. One-token options (labels, yes/no) are
+//! scored exactly; an option none of whose possible next tokens is among the top ones cannot
+//! be scored, and the error says so.
+
+use std::time::Duration;
+
+use clinalign::{LanguageModel, ModelError};
+use serde_json::{Value, json};
+
+use crate::openai_client::{ChatEndpoint, completions_url};
+
+/// Top log-probs asked for per step (what vLLM allows by default).
+const TOP_LOGPROBS: u32 = 20;
+
+/// Tokens one option may span.
+const MAX_OPTION_TOKENS: usize = 16;
+
+/// A model served over the OpenAI API.
+pub struct OpenAiModel {
+    chat: ChatEndpoint,
+    completions: ChatEndpoint,
+    model: String,
+    name: String,
+}
+
+impl OpenAiModel {
+    /// The model `model` of the server at `base`; requests are retried as the judges' are.
+    pub fn new(
+        base: &str,
+        model: &str,
+        api_key: Option<String>,
+        max_retries: u32,
+        first_delay: Duration,
+    ) -> OpenAiModel {
+        OpenAiModel {
+            chat: ChatEndpoint::new(base, api_key.clone(), max_retries, first_delay),
+            completions: ChatEndpoint::at(completions_url(base), api_key, max_retries, first_delay),
+            model: model.to_string(),
+            name: format!("openai:{model}"),
+        }
+    }
+
+    /// The log-prob of `option` after `prompt`, step by step along its tokens.
+    fn score_one(&self, prompt: &str, option: &str) -> Result<f32, ModelError> {
+        if option.is_empty() {
+            return Err(ModelError::Invalid("an empty option cannot be scored".into()));
+        }
+        let (mut total, mut done) = (0f32, 0usize);
+        for _ in 0..MAX_OPTION_TOKENS {
+            let rest = &option[done..];
+            if rest.is_empty() {
+                return Ok(total);
+            }
+            let body = json!({
+                "model": self.model, "prompt": format!("{prompt}{}", &option[..done]),
+                "max_tokens": 1, "temperature": 0, "logprobs": TOP_LOGPROBS,
+            });
+            let reply = self.completions.with_retries(|| self.completions.post(&body)).map_err(ModelError::Failed)?;
+            let top =
+                next_tokens(&reply).map_err(|e| ModelError::Failed(format!("{}: {e}", self.completions.url())))?;
+            let best = top
+                .iter()
+                .filter(|(token, _)| !token.is_empty() && rest.starts_with(token.as_str()))
+                .max_by_key(|(token, _)| token.len());
+            let Some((token, logprob)) = best else {
+                let after = if done == 0 { String::new() } else { format!(" and {:?}", &option[..done]) };
+                return Err(ModelError::Unsupported(format!(
+                    "{}: none of the {} most likely next tokens after the prompt{after} begins {rest:?}, so this server cannot score the option {option:?}",
+                    self.completions.url(),
+                    top.len()
+                )));
+            };
+            total += *logprob;
+            done += token.len();
+        }
+        if done == option.len() {
+            Ok(total)
+        } else {
+            Err(ModelError::Unsupported(format!("the option {option:?} spans more than {MAX_OPTION_TOKENS} tokens")))
+        }
+    }
+}
+
+/// The next token's top log-probs in a legacy completions reply
+/// (`choices[0].logprobs.top_logprobs[0]`, a map of token text to log-prob).
+fn next_tokens(reply: &Value) -> Result<Vec<(String, f32)>, String> {
+    let first = &reply["choices"][0]["logprobs"]["top_logprobs"][0];
+    let Value::Object(map) = first else {
+        return Err("the reply has no choices[0].logprobs.top_logprobs[0]: the server returned no log-probs".into());
+    };
+    map.iter()
+        .map(|(token, lp)| {
+            lp.as_f64()
+                .map(|v| (token.clone(), v as f32))
+                .ok_or_else(|| format!("the log-prob of {token:?} is not a number"))
+        })
+        .collect()
+}
+
+impl LanguageModel for OpenAiModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn generate(&self, prompt: &str, max_tokens: u32) -> Result<String, ModelError> {
+        if prompt.is_empty() {
+            return Err(ModelError::Invalid("an empty prompt".into()));
+        }
+        let body = json!({
+            "model": self.model, "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens.max(1), "temperature": 0,
+        });
+        let reply = self.chat.with_retries(|| self.chat.post(&body)).map_err(ModelError::Failed)?;
+        reply["choices"][0]["message"]["content"].as_str().map(str::to_string).ok_or_else(|| {
+            ModelError::Failed(format!("{}: the reply has no choices[0].message.content", self.chat.url()))
+        })
+    }
+
+    fn score_options(&self, prompt: &str, options: &[String]) -> Result<Vec<f32>, ModelError> {
+        options.iter().map(|o| self.score_one(prompt, o)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use clinalign_infer::local::LocalModel;
+    use clinalign_server::{ServerConfig, Services};
+
+    /// `clinalign serve --model` with the tiny random Qwen3 (a byte-level vocabulary, so any
+    /// text is some tokens) on a free loopback port, in this process.
+    fn served(lm: Arc<LocalModel>) -> (String, tokio::sync::oneshot::Sender<()>) {
+        let dir = tempfile::tempdir().unwrap();
+        let dims = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../principles/dimensions.toml");
+        std::fs::copy(dims, dir.path().join("dimensions.toml")).unwrap();
+        let engine = clinalign::Engine::builder()
+            .principles_dir(dir.path())
+            .cache_dir(Some(dir.path().join("cache")))
+            .build()
+            .unwrap();
+        let services =
+            Services { engine, judge: None, judge_workers: 1, model: Some(lm), rows: Vec::new(), watching: false };
+        let config = ServerConfig { addr: "127.0.0.1:0".parse().unwrap(), ..ServerConfig::default() };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let _keep = dir;
+            clinalign_server::run_until(config, services, move |a| tx.send(a).unwrap(), async move {
+                let _ = stop_rx.await;
+            })
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        (format!("http://{addr}"), stop_tx)
+    }
+
+    fn smollm2() -> Arc<LocalModel> {
+        Arc::new(LocalModel::open(&clinalign_infer::assets::smollm2_gguf().unwrap()).unwrap())
+    }
+
+    #[test]
+    fn generates_and_scores_options_through_a_real_server() {
+        let lm = smollm2();
+        let (url, stop) = served(lm.clone());
+        let remote = OpenAiModel::new(&url, "smollm2", None, 1, Duration::from_millis(10));
+        assert_eq!(remote.name(), "openai:smollm2");
+        // Greedy generation over HTTP is the local model's greedy generation.
+        let text = remote.generate("Name one symptom of the flu.", 8).unwrap();
+        assert!(!text.is_empty());
+        assert_eq!(text, lm.generate("Name one symptom of the flu.", 8).unwrap());
+        // One-token options are scored exactly: the same log-probs as the local model.
+        let prompt = "Question: Is chest pain with sweating an emergency? Answer:";
+        let options = vec![" Yes".to_string(), " No".to_string()];
+        let got = remote.score_options(prompt, &options).unwrap();
+        let want = lm.score_options(prompt, &options).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-3, "{got:?} vs {want:?}");
+        }
+        // An option the server's top tokens never begin cannot be scored, and the error says why.
+        let e = remote.score_options(prompt, &["\u{1F9EA}zqx".to_string()]).unwrap_err();
+        assert!(matches!(e, ModelError::Unsupported(_)), "{e:?}");
+        assert!(e.to_string().contains("cannot score the option"), "{e}");
+        let _ = stop.send(());
+    }
+
+    #[test]
+    fn a_server_without_log_probs_is_a_clear_error() {
+        assert!(next_tokens(&json!({"choices": [{"text": "x"}]})).unwrap_err().contains("no log-probs"));
+        assert_eq!(
+            next_tokens(&json!({"choices": [{"logprobs": {"top_logprobs": [{"a": -0.5}]}}]})).unwrap(),
+            vec![("a".to_string(), -0.5)]
+        );
+    }
+}
