@@ -632,6 +632,8 @@ fn get_reward_reads_the_served_models_own_chat_format() {
     let s = Server::start(&["--principles", &principles(), "--judge", &spec, "--model", &spec]);
     let h = s.get("/healthz");
     assert_eq!(h.body["transcripts"]["served_model"], json!(true), "{}", h.body);
+    // --model is also the principles' model.
+    assert!(h.body["principle_model"].as_str().is_some_and(|m| !m.is_empty()), "{}", h.body);
 
     let question = "I twisted my ankle an hour ago and it is swollen. What should I do?";
     let answer = "Rest it, ice it and keep it raised; see a doctor if you cannot stand on it.";

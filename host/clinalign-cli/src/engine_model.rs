@@ -20,7 +20,8 @@ pub struct ModelArgs {
     /// local:smollm2 (fetched on first use), local:PATH (a GGUF file or a Hugging Face model
     /// folder), or openai:URL[#MODEL] (any OpenAI-compatible server; OPENAI_API_KEY is sent
     /// when set; vLLM needs the served model's name as MODEL). Without it, such principles
-    /// get a clear "no language model" error.
+    /// get a clear "no language model" error. With `serve`, a local model also answers
+    /// /v1/chat/completions and /v1/completions.
     #[arg(long, value_name = "SPEC")]
     pub model: Option<String>,
 }

@@ -133,6 +133,8 @@ pub struct EngineArgs {
     /// Most items in one rubric, after near-duplicates are merged.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=200))]
     pub max_items: u64,
+    #[command(flatten)]
+    pub model: engine_model::ModelArgs,
 }
 
 impl EngineArgs {
@@ -153,11 +155,16 @@ impl EngineArgs {
         b
     }
 
-    /// Builds the engine, saying what it is doing: a spinner on a terminal, a line on stderr
+    /// Builds the engine (with the `--model` given, if any), saying what it is doing: a spinner on a terminal, a line on stderr
     /// otherwise (the first run builds the plugin crates, which takes a while). Principles
     /// left out are listed as warnings.
     pub fn load(&self) -> anyhow::Result<Engine> {
-        self.load_with(self.builder())
+        let mut builder = self.builder();
+        if let Some(m) = self.model.open()? {
+            eprintln!("language model for principles: {}", m.model.name());
+            builder = builder.model(m.model);
+        }
+        self.load_with(builder)
     }
 
     /// [`EngineArgs::load`] with a builder the caller adjusted.

@@ -32,11 +32,6 @@ pub struct ServeArgs {
     pub judge: Option<String>,
     #[command(flatten)]
     pub judge_options: JudgeOptions,
-    /// Language model for principles whose manifest grants "generate" or "score", and, when
-    /// local, the model behind /v1/chat/completions and /v1/completions: local:smollm2,
-    /// local:PATH or openai:URL[#MODEL].
-    #[arg(long)]
-    pub model: Option<String>,
     /// Watch the principle set and hot-reload it while serving.
     #[arg(long)]
     pub watch: bool,
@@ -90,7 +85,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         Some(p) => read_rows(p)?,
         None => Vec::new(),
     };
-    let opened = match &args.model {
+    let opened = match &args.engine.model.model {
         Some(spec) => Some(crate::engine_model::open(spec, args.judge_options.precision)?),
         None => None,
     };

@@ -31,8 +31,6 @@ pub struct SynthesizeArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub engine: EngineArgs,
-    #[command(flatten)]
-    pub model: crate::engine_model::ModelArgs,
     /// Also write a run report (JSON): principle set, and per principle its calls, items
     /// emitted and errors by kind.
     #[arg(long, value_name = "R.json")]
@@ -56,12 +54,7 @@ pub struct SynthesizeArgs {
 
 pub fn run(args: SynthesizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut builder = args.engine.builder();
-    if let Some(m) = args.model.open()? {
-        eprintln!("language model for principles: {}", m.model.name());
-        builder = builder.model(m.model);
-    }
-    let engine = args.engine.load_with(builder)?;
+    let engine = args.engine.load()?;
     let set = engine.principle_set();
     let load_ms = started.elapsed().as_millis();
     if set.principles().is_empty() {

@@ -221,6 +221,11 @@ impl Engine {
         self.inner.set.load_full()
     }
 
+    /// The language model principles granted `generate`/`score` reach, when one is set.
+    pub fn language_model(&self) -> Option<&Arc<dyn LanguageModel>> {
+        self.inner.runtime.options.model.as_ref()
+    }
+
     /// The classifier that fills in missing labels.
     pub fn classifier(&self) -> &dyn Classifier {
         &*self.inner.classifier

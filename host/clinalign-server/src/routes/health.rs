@@ -29,6 +29,8 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
         "last_reload": reload,
         "judge": s.judge.as_ref().map(|j| j.name().to_string()),
         "model": s.model.as_ref().map(|m| m.path().display().to_string()),
+        // The model principles granted "generate"/"score" reach (local or remote).
+        "principle_model": s.engine.language_model().map(|m| m.name().to_string()),
         // The chat formats `/get_reward` reads transcripts in.
         "transcripts": {
             "served_model": s.chat_reader.is_ok(),
