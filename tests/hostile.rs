@@ -357,6 +357,21 @@ fn a_component_of_an_unknown_wit_version_fails_to_load_naming_the_version() {
     assert!(set.principles().iter().all(|p| p.wit_version() == "0.1.0"));
 }
 
+/// A principle set in `dir` of one principle, granted "generate" and "score", that reports
+/// what the host answered its model calls; its principles folder.
+fn model_principle(dir: &std::path::Path) -> std::path::PathBuf {
+    let principles = dir.join("principles");
+    std::fs::create_dir_all(principles.join("task")).unwrap();
+    std::fs::copy(repo().join("principles/dimensions.toml"), principles.join("dimensions.toml")).unwrap();
+    let (hostile, _) = hostile_components();
+    std::fs::write(
+        principles.join("task/hostile-model.toml"),
+        hostile_manifest("hostile-model", hostile, "mode = \"model\"", "[\"generate\", \"score\"]"),
+    )
+    .unwrap();
+    principles
+}
+
 /// The criteria a one-principle set writes for one query, from `clinalign synthesize --model`.
 fn model_items(principles: &std::path::Path, dir: &std::path::Path, model: &str) -> Vec<String> {
     let input = dir.join("in.jsonl");
@@ -378,17 +393,8 @@ fn model_items(principles: &std::path::Path, dir: &std::path::Path, model: &str)
 
 #[test]
 fn a_principle_granted_the_model_reaches_it_locally_and_over_http() {
-    // One principle, granted "generate" and "score", that reports what the host answered.
     let dir = tempfile::tempdir().unwrap();
-    let principles = dir.path().join("principles");
-    std::fs::create_dir_all(principles.join("task")).unwrap();
-    std::fs::copy(repo().join("principles/dimensions.toml"), principles.join("dimensions.toml")).unwrap();
-    let (hostile, _) = hostile_components();
-    std::fs::write(
-        principles.join("task/hostile-model.toml"),
-        hostile_manifest("hostile-model", hostile, "mode = \"model\"", "[\"generate\", \"score\"]"),
-    )
-    .unwrap();
+    let principles = model_principle(dir.path());
     let smollm2 = format!("local:{}", clinalign_infer::assets::smollm2_gguf().unwrap().display());
 
     let local = model_items(&principles, dir.path(), &smollm2);
@@ -439,15 +445,7 @@ impl clinalign::LanguageModel for SlowModel {
 #[test]
 fn time_waiting_for_the_model_is_not_the_principles_and_has_its_own_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let principles = dir.path().join("principles");
-    std::fs::create_dir_all(principles.join("task")).unwrap();
-    std::fs::copy(repo().join("principles/dimensions.toml"), principles.join("dimensions.toml")).unwrap();
-    let (hostile, _) = hostile_components();
-    std::fs::write(
-        principles.join("task/hostile-model.toml"),
-        hostile_manifest("hostile-model", hostile, "mode = \"model\"", "[\"generate\", \"score\"]"),
-    )
-    .unwrap();
+    let principles = model_principle(dir.path());
     let criteria = |model_time: Duration| -> Vec<String> {
         let limits = clinalign::Limits { model_time, ..Default::default() };
         let engine = clinalign::Engine::builder()
