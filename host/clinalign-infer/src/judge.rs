@@ -286,24 +286,8 @@ impl LogprobJudge {
         conversation: &[Message],
         responses: &[(&str, &[RubricEntry])],
     ) -> Result<Vec<Vec<Verdict>>> {
-        let group = self.group_prompts(conversation, responses)?;
-        let g = group.group_shared;
-        // Level 1, then each response's level 2 appended to it and cut off again afterwards.
-        let mut cache = KvCache::new(&self.lm.model().cfg);
-        if let Some(first) = group.prompts.iter().flatten().next() {
-            self.extend(&mut cache, &first[..g])?;
-        }
-        let mut out = Vec::with_capacity(responses.len());
-        for (full, shared) in group.prompts.iter().zip(&group.response_shared) {
-            if full.is_empty() {
-                out.push(Vec::new());
-                continue;
-            }
-            self.extend(&mut cache, &full[0][g..*shared])?;
-            out.push(self.judge_suffixes(full, *shared, (*shared > 0).then_some(&cache))?);
-            cache.truncate(g);
-        }
-        Ok(out)
+        let mut one = self.judge_groups(&[(conversation, responses)])?;
+        Ok(one.pop().expect("one group in, one out"))
     }
 
     /// Judges several groups, each a conversation and its responses, packing work of
@@ -312,11 +296,9 @@ impl LogprobJudge {
     /// response extends its cache (one call for all groups), and the criteria of all those
     /// responses run in batches of [`SUFFIX_BATCH`] that mix groups, each criterion
     /// continuing its own group's cache. The result per group equals
-    /// [`LogprobJudge::judge_group`] up to floating-point rounding; one group is exactly it.
+    /// [`LogprobJudge::judge_group`] up to floating-point rounding; one group is exactly it
+    /// (`judge_group` is this with one group).
     pub fn judge_groups(&self, groups: &[ConversationGroup<'_>]) -> Result<Vec<Vec<Vec<Verdict>>>> {
-        if let [(conversation, responses)] = groups {
-            return Ok(vec![self.judge_group(conversation, responses)?]);
-        }
         let prepared: Vec<GroupPrompts> =
             groups.iter().map(|(c, r)| self.group_prompts(c, r)).collect::<Result<_>>()?;
         let model = self.lm.model();
