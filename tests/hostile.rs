@@ -341,20 +341,29 @@ fn a_component_of_an_unknown_wit_version_fails_to_load_naming_the_version() {
     let p = Project::with_principles();
     let manifest = hostile_manifest("hostile-future-version", future_version_component(), "", "[]");
     p.write_manifest("task", "hostile-future-version", &manifest);
+    p.write_manifest("task", "legacy", &hostile_manifest("legacy", legacy_component(), "", "[]"));
     let engine = p.builder().build().unwrap();
     let set = engine.principle_set();
     let failure = set.failures().iter().find(|f| f.principle == "task.hostile-future-version").expect("left out");
     assert!(
-        failure
-            .message
-            .contains("built against clinalign:principle@0.2.0, which this host does not support (it supports 0.1.0)"),
+        failure.message.contains(
+            "built against clinalign:principle@0.9.0, which this host does not support (it supports 0.1.0, 0.2.0)"
+        ),
         "{}",
         failure.message
     );
     assert_eq!(set.failures().len(), 1, "only that one: {:?}", set.failures());
-    assert_eq!(clinalign::SUPPORTED_VERSIONS, ["0.1.0"]);
+    assert_eq!(clinalign::SUPPORTED_VERSIONS, ["0.1.0", "0.2.0"]);
     assert!(set.principles().len() > 100);
-    assert!(set.principles().iter().all(|p| p.wit_version() == "0.1.0"));
+    // The shipped principles are built with the SDK (0.2.0); the legacy one against 0.1.0,
+    // and it runs beside them.
+    let legacy = set.principles().iter().find(|p| p.manifest.id == "task.legacy").expect("the 0.1.0 component loads");
+    assert_eq!(legacy.wit_version(), "0.1.0");
+    assert!(set.principles().iter().filter(|p| p.manifest.id != "task.legacy").all(|p| p.wit_version() == "0.2.0"));
+    let rubric = engine.synthesize(&query("q", "Is a fever of 39 C serious?")).unwrap();
+    assert!(rubric.failures().next().is_none(), "{:?}", rubric.calls);
+    let call = rubric.calls.iter().find(|c| c.principle == "task.legacy").expect("the 0.1.0 principle is called");
+    assert_eq!((call.emitted, call.error.is_none()), (1, true), "{call:?}");
 }
 
 /// A principle set in `dir` of one principle, granted "generate" and "score", that reports

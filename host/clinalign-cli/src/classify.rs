@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use clinalign::eval::{ClassifierEval, healthbench_labels};
-use clinalign::{Catalog, Classifier, Row, RuleClassifier};
+use clinalign::{Catalog, Row};
 
 use crate::jsonl::{AtomicJsonl, JsonlReader, write_json_atomic};
 
@@ -31,20 +31,27 @@ pub struct ClassifyArgs {
     /// Skip invalid input rows instead of stopping.
     #[arg(long)]
     pub skip_invalid: bool,
+    #[command(flatten)]
+    pub model: crate::engine_model::ModelArgs,
 }
 
 pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
     let dims = Catalog::load(&args.principles).context("loading the dimension vocabulary")?.dimensions;
-    let classifier = RuleClassifier;
+    let opened = args.model.open()?;
+    let classifier = crate::engine_model::classifier(args.model.classifier, opened.as_ref().map(|m| &m.model))?;
+    let classifier = &*classifier;
     let mut reader = JsonlReader::open(&args.input)?;
     let mut out = AtomicJsonl::create(&args.output)?;
     let input = args.input.display().to_string();
     let mut eval = ClassifierEval::default();
     let (mut rows, mut skipped) = (0u64, 0u64);
     loop {
-        let batch = reader.next_batch(1024)?;
+        let batch = reader.next_batch(if opened.is_some() { 16 } else { 1024 })?;
         if batch.is_empty() {
             break;
+        }
+        if rows > 0 && opened.is_some() {
+            eprintln!("classified {rows} rows …");
         }
         for line in batch {
             let parsed = Row::parse(&line.text).and_then(|row| {
@@ -90,6 +97,11 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
             d.n,
             100.0 * d.majority_baseline
         );
+        if let Some(row) = d.confusion.get("emergent") {
+            let n: u64 = row.values().sum();
+            let hit = row.get("emergent").copied().unwrap_or(0);
+            println!("  emergent recall {hit}/{n} (emergencies labelled emergent)");
+        }
         for (truth, row) in &d.confusion {
             let cells: Vec<String> = row.iter().map(|(p, n)| format!("{p} {n}")).collect();
             println!("  physician {truth:<22} → {}", cells.join(", "));

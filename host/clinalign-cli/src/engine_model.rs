@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use clinalign::LanguageModel;
+use clinalign::{AutoClassifier, Classifier, LanguageModel, ModelClassifier, RuleClassifier};
 use clinalign_infer::local::{LocalModel, Precision};
 
 /// Retries of one request to a remote model, and the first wait between them.
@@ -24,6 +24,36 @@ pub struct ModelArgs {
     /// /v1/chat/completions and /v1/completions.
     #[arg(long, value_name = "SPEC")]
     pub model: Option<String>,
+    /// Who labels a query's scenario where the input gives no label: `rules` (the built-in
+    /// clinical rules, no model), `model` (the --model scores each dimension's options;
+    /// calibrated confidence) or `auto` (per dimension, the model where it is more confident
+    /// than the rules; lowering urgency needs a margin). `model` and `auto` need --model.
+    #[arg(long, value_enum, default_value_t = ClassifierKind::Rules)]
+    pub classifier: ClassifierKind,
+}
+
+/// `--classifier`.
+#[derive(clap::ValueEnum, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum ClassifierKind {
+    #[default]
+    Rules,
+    Model,
+    Auto,
+}
+
+/// The classifier `kind` names, over `model` where it needs one.
+pub fn classifier(kind: ClassifierKind, model: Option<&Arc<dyn LanguageModel>>) -> Result<Arc<dyn Classifier>> {
+    let with_model = |what: &str| match model {
+        Some(m) => Ok(ModelClassifier::new(m.clone())),
+        None => {
+            bail!("--classifier {what} needs a language model: add --model local:smollm2 (or local:PATH, openai:URL)")
+        }
+    };
+    Ok(match kind {
+        ClassifierKind::Rules => Arc::new(RuleClassifier),
+        ClassifierKind::Model => Arc::new(with_model("model")?),
+        ClassifierKind::Auto => Arc::new(AutoClassifier::new(with_model("auto")?)),
+    })
 }
 
 /// The model of a `--model` spec, and the local model when it is one (which `serve` also
@@ -77,5 +107,15 @@ mod tests {
         assert!(e.contains("http://"), "{e}");
         let e = open("gpt", Precision::F32).err().unwrap().to_string();
         assert!(e.contains("local:smollm2, local:PATH or openai:URL"), "{e}");
+    }
+
+    #[test]
+    fn model_classifiers_need_a_model() {
+        assert_eq!(classifier(ClassifierKind::Rules, None).unwrap().name(), "rules-v2");
+        let e = classifier(ClassifierKind::Auto, None).err().unwrap().to_string();
+        assert!(e.contains("--classifier auto needs a language model"), "{e}");
+        let remote = open("openai:http://127.0.0.1:9/v1#qwen3", Precision::F32).unwrap().model;
+        assert_eq!(classifier(ClassifierKind::Model, Some(&remote)).unwrap().name(), "model:openai:qwen3");
+        assert!(classifier(ClassifierKind::Auto, Some(&remote)).unwrap().name().starts_with("auto(rules, model:"));
     }
 }

@@ -160,7 +160,10 @@ impl EngineArgs {
     /// left out are listed as warnings.
     pub fn load(&self) -> anyhow::Result<Engine> {
         let mut builder = self.builder();
-        if let Some(m) = self.model.open()? {
+        let opened = self.model.open()?;
+        builder =
+            builder.classifier(engine_model::classifier(self.model.classifier, opened.as_ref().map(|m| &m.model))?);
+        if let Some(m) = opened {
             eprintln!("language model for principles: {}", m.model.name());
             builder = builder.model(m.model);
         }

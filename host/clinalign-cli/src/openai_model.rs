@@ -127,6 +127,28 @@ impl LanguageModel for OpenAiModel {
     fn score_options(&self, prompt: &str, options: &[String]) -> Result<Vec<f32>, ModelError> {
         options.iter().map(|o| self.score_one(prompt, o)).collect()
     }
+
+    /// The server's JSON-schema response format (vLLM, SGLang and OpenAI constrain decoding
+    /// with it); where the server refuses it or its reply does not parse, the schema goes
+    /// into the prompt and the reply is checked, with bounded retries.
+    fn generate_json(&self, prompt: &str, json_schema: &str, max_tokens: u32) -> Result<String, ModelError> {
+        let schema: Value = serde_json::from_str(json_schema)
+            .map_err(|e| ModelError::Invalid(format!("the JSON schema does not parse: {e}")))?;
+        let body = json!({
+            "model": self.model, "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens.max(1), "temperature": 0,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": true}},
+        });
+        let constrained = self.chat.post(&body).ok().and_then(|reply| {
+            reply["choices"][0]["message"]["content"]
+                .as_str()
+                .and_then(clinalign_core::language_model::first_json_value)
+        });
+        match constrained {
+            Some(json) => Ok(json),
+            None => clinalign_core::language_model::generate_json_by_asking(self, prompt, json_schema, max_tokens),
+        }
+    }
 }
 
 #[cfg(test)]

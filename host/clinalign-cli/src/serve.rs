@@ -89,7 +89,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         Some(spec) => Some(crate::engine_model::open(spec, args.judge_options.precision)?),
         None => None,
     };
-    let mut builder = args.engine.builder();
+    let mut builder = args
+        .engine
+        .builder()
+        .classifier(crate::engine_model::classifier(args.engine.model.classifier, opened.as_ref().map(|m| &m.model))?);
     if let Some(m) = &opened {
         builder = builder.model(m.model.clone());
     }

@@ -32,4 +32,99 @@ pub trait LanguageModel: Send + Sync {
 
     /// Log-probability of each option as the continuation of `prompt`.
     fn score_options(&self, prompt: &str, options: &[String]) -> Result<Vec<f32>, ModelError>;
+
+    /// A JSON document answering `prompt`, meant to match `json_schema` (JSON Schema text).
+    /// The text returned always parses as JSON. A model that can constrain its output or ask
+    /// its server to overrides this; the default asks [`LanguageModel::generate`] with the
+    /// schema in the prompt, takes the first JSON value of the reply, and, when there is
+    /// none, asks again (at most [`JSON_ATTEMPTS`] times in all) saying what was wrong.
+    fn generate_json(&self, prompt: &str, json_schema: &str, max_tokens: u32) -> Result<String, ModelError> {
+        generate_json_by_asking(self, prompt, json_schema, max_tokens)
+    }
+}
+
+/// The default [`LanguageModel::generate_json`]: the schema in the prompt, the first JSON
+/// value of the reply, and at most [`JSON_ATTEMPTS`] asks.
+pub fn generate_json_by_asking<M: LanguageModel + ?Sized>(
+    model: &M,
+    prompt: &str,
+    json_schema: &str,
+    max_tokens: u32,
+) -> Result<String, ModelError> {
+    {
+        let mut ask =
+            format!("{prompt}\n\nAnswer with JSON only, no other text, matching this JSON Schema:\n{json_schema}");
+        let mut last = String::new();
+        for _ in 0..JSON_ATTEMPTS {
+            let reply = model.generate(&ask, max_tokens)?;
+            if let Some(json) = first_json_value(&reply) {
+                return Ok(json);
+            }
+            last = reply;
+            ask.push_str("\n\nYour previous answer was not valid JSON. Reply with the JSON document only.");
+        }
+        let shown: String = last.chars().take(200).collect();
+        Err(ModelError::Failed(format!(
+            "{} gave no valid JSON in {JSON_ATTEMPTS} attempts; the last reply began: {shown:?}",
+            model.name()
+        )))
+    }
+}
+
+/// How many times the default [`LanguageModel::generate_json`] asks.
+pub const JSON_ATTEMPTS: usize = 3;
+
+/// The first complete JSON object or array in `text` (a reply may wrap it in prose or a
+/// code fence), as text; `None` when there is none.
+pub fn first_json_value(text: &str) -> Option<String> {
+    for (start, c) in text.char_indices() {
+        if c != '{' && c != '[' {
+            continue;
+        }
+        let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
+        if let Some(Ok(value)) = stream.next() {
+            let end = start + stream.byte_offset();
+            if value.is_object() || value.is_array() {
+                return Some(text[start..end].to_string());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_json_value_is_found_inside_prose_and_fences() {
+        assert_eq!(first_json_value("Sure! ```json\n{\"a\": [1, 2]}\n``` done").as_deref(), Some("{\"a\": [1, 2]}"));
+        assert_eq!(first_json_value("[{\"x\": 1}] and {\"y\": 2}").as_deref(), Some("[{\"x\": 1}]"));
+        assert_eq!(first_json_value("{broken {\"ok\": true}").as_deref(), Some("{\"ok\": true}"));
+        assert_eq!(first_json_value("no json here"), None);
+    }
+
+    struct Replies(std::sync::Mutex<Vec<&'static str>>);
+
+    impl LanguageModel for Replies {
+        fn name(&self) -> &str {
+            "replies"
+        }
+        fn generate(&self, prompt: &str, _: u32) -> Result<String, ModelError> {
+            assert!(prompt.contains("JSON Schema"));
+            Ok(self.0.lock().unwrap().remove(0).to_string())
+        }
+        fn score_options(&self, _: &str, _: &[String]) -> Result<Vec<f32>, ModelError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn generate_json_asks_again_and_gives_up_with_a_clear_error() {
+        let m = Replies(std::sync::Mutex::new(vec!["nope", "{\"items\": []}"]));
+        assert_eq!(m.generate_json("p", "{}", 10).unwrap(), "{\"items\": []}");
+        let m = Replies(std::sync::Mutex::new(vec!["a", "b", "c"]));
+        let e = m.generate_json("p", "{}", 10).unwrap_err().to_string();
+        assert!(e.contains("no valid JSON in 3 attempts"), "{e}");
+    }
 }

@@ -99,6 +99,35 @@ pub fn generate_with(
     Ok(out)
 }
 
+/// Greedy generation of up to `max_tokens` tokens where `mask` may rule tokens out of each
+/// step's logits (set them to −∞) and `step` sees each chosen token and may end the run.
+/// Returns the new tokens.
+pub fn generate_masked(
+    model: &Model,
+    prompt: &[u32],
+    max_tokens: usize,
+    mut mask: impl FnMut(&mut [f32]) -> Result<()>,
+    mut step: impl FnMut(u32) -> Result<ControlFlow<()>>,
+) -> Result<Vec<u32>> {
+    let mut cache = KvCache::new(&model.cfg);
+    let mut out = Vec::new();
+    let mut next: Vec<u32> = prompt.to_vec();
+    let mut row = Vec::new();
+    for _ in 0..max_tokens {
+        let logits = model.forward(&mut [Step { tokens: &next, cache: &mut cache, prefix: None }], LogitsFor::Last)?;
+        row.clear();
+        row.extend_from_slice(logits.step(0).last());
+        mask(&mut row)?;
+        let tok = pick(&row, &Sampling::default(), &mut StdRng::seed_from_u64(0));
+        out.push(tok);
+        if step(tok)?.is_break() {
+            break;
+        }
+        next = vec![tok];
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

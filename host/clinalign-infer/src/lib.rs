@@ -27,4 +27,5 @@ pub mod model;
 pub mod openai_api;
 pub mod ops;
 pub mod qmatmul;
+pub mod structured;
 pub mod weights;

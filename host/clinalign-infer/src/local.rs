@@ -52,6 +52,8 @@ pub struct LocalModel {
     model: Model,
     tokenizer: Option<Tokenizer>,
     template: Option<ChatTemplate>,
+    /// The vocabulary prepared for JSON-constrained generation, on first use.
+    json: std::sync::OnceLock<std::result::Result<crate::structured::JsonGrammars, String>>,
 }
 
 impl LocalModel {
@@ -102,7 +104,7 @@ impl LocalModel {
             },
             None => None,
         };
-        Ok(LocalModel { name, path: path.to_path_buf(), model, tokenizer, template })
+        Ok(LocalModel { name, path: path.to_path_buf(), model, tokenizer, template, json: Default::default() })
     }
 
     /// The model's name: its file or folder name.
@@ -184,6 +186,35 @@ impl LocalModel {
         tok.decode(&body, true)
     }
 
+    /// A JSON document matching `schema` (JSON Schema text) after the user turn `prompt`,
+    /// greedily generated under llguidance's token mask (see [`crate::structured`]): the
+    /// text always parses. Fails when the document is not complete within `max_tokens`.
+    pub fn complete_json(&self, prompt: &str, schema: &str, max_tokens: usize) -> Result<String> {
+        let tok = self.tokenizer()?;
+        let grammars = self
+            .json
+            .get_or_init(|| crate::structured::JsonGrammars::new(tok).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Error::Unsupported(format!("JSON-constrained generation: {e}")))?;
+        let mut matcher = grammars.matcher(schema)?;
+        let ids = tok.encode(&self.user_prompt(&format!("{prompt}\n\nAnswer in JSON."))?, false)?;
+        let cell = std::cell::RefCell::new(&mut matcher);
+        let out = crate::generate::generate_masked(
+            &self.model,
+            &ids,
+            max_tokens,
+            |row| crate::structured::mask(&mut cell.borrow_mut(), row),
+            |t| crate::structured::advance(&mut cell.borrow_mut(), t),
+        )?;
+        if !matcher.is_stopped() && !matcher.is_accepting().unwrap_or(false) {
+            return Err(Error::Invalid(format!(
+                "the JSON document was not complete within {max_tokens} tokens; allow more tokens or ask for less"
+            )));
+        }
+        let body: Vec<u32> = out.into_iter().filter(|t| Some(*t) != tok.eos_id() && !tok.is_special(*t)).collect();
+        tok.decode(&body, true)
+    }
+
     /// Sum of log-probabilities of each option's tokens following `prompt`.
     pub fn option_logprobs(&self, prompt: &str, options: &[String]) -> Result<Vec<f32>> {
         let tok = self.tokenizer()?;
@@ -232,6 +263,15 @@ impl clinalign_core::LanguageModel for LocalModel {
 
     fn score_options(&self, prompt: &str, options: &[String]) -> std::result::Result<Vec<f32>, ModelError> {
         Ok(self.option_logprobs(prompt, options)?)
+    }
+
+    fn generate_json(
+        &self,
+        prompt: &str,
+        json_schema: &str,
+        max_tokens: u32,
+    ) -> std::result::Result<String, ModelError> {
+        Ok(self.complete_json(prompt, json_schema, max_tokens as usize)?)
     }
 }
 

@@ -86,8 +86,15 @@ impl PrincipleSet {
     /// Explains the rubric of a query whose scenario is complete; `rules` gives, per label
     /// of `query.scenario`, the classifier's rule (or `None` for a given label).
     pub fn explain(&self, query: &Query, rules: Vec<Option<String>>, policy: &CurationPolicy) -> Explanation {
-        let prepared = PreparedQuery::new(query);
         let open = self.gate().open(query);
+        let pool_entries = self
+            .principles()
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| open[*i] && p.manifest.applies_to(&query.scenario))
+            .map(|(_, p)| p.pool_entry.clone())
+            .collect();
+        let prepared = PreparedQuery::with_pool(query, pool_entries);
         let mut pool = Vec::new();
         let mut candidates = Vec::new();
         // Which principle's step each candidate belongs to, and its place there.

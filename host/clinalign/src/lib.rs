@@ -66,7 +66,7 @@ pub mod synthesis;
 pub mod watch;
 
 pub use catalog::{Catalog, LoadFailure};
-pub use classify::{Classifier, RuleClassifier};
+pub use classify::{AutoClassifier, Classifier, ModelClassifier, RuleClassifier};
 pub use clinalign_core::{
     Axis, ConversationGroup, Grade, Judge, Label, LanguageModel, Message, ModelError, Query, Reading, RubricEntry,
     RubricItem, default_cache_dir,

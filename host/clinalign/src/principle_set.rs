@@ -23,7 +23,9 @@ use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::manifest::{Manifest, PluginRef};
 use crate::plugin_build::PluginBuilder;
-use crate::runtime::{LoadedComponent, PreparedQuery, PrincipleError, PrincipleRuntime, Runtime, WIT_VERSION};
+use crate::runtime::{
+    LoadedComponent, PoolEntry, PreparedQuery, PrincipleError, PrincipleRuntime, Runtime, WIT_VERSION,
+};
 use crate::self_test::{SelfTest, run_fixtures};
 
 /// Where a set comes from.
@@ -55,6 +57,8 @@ pub struct PluginFailure {
 pub struct LoadedPrinciple {
     pub manifest: Manifest,
     pub(crate) runtime: PrincipleRuntime,
+    /// What `pool()` tells other principles about this one.
+    pub(crate) pool_entry: Arc<PoolEntry>,
 }
 
 impl LoadedPrinciple {
@@ -281,13 +285,17 @@ fn start(
     let rt = PrincipleRuntime::new(&m.id, c, config, m.capabilities, runtime.clone());
     if let Err(e) = rt.warm_up() {
         let why = e.init_rejection().map_or_else(|| e.to_string(), |msg| m.config_error(rt.config_json(), msg));
-        return (LoadedPrinciple { manifest: m, runtime: rt }, Err(why), Vec::new());
+        return (
+            LoadedPrinciple { pool_entry: Arc::new(PoolEntry::of(&m)), manifest: m, runtime: rt },
+            Err(why),
+            Vec::new(),
+        );
     }
     let tests = run_fixtures(&m, &rt, dims, classifier);
     let failed: Vec<String> =
         tests.iter().filter(|t| !t.passed).map(|t| format!("self-test {} failed: {}", t.fixture, t.detail)).collect();
     let outcome = if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) };
-    (LoadedPrinciple { manifest: m, runtime: rt }, outcome, tests)
+    (LoadedPrinciple { pool_entry: Arc::new(PoolEntry::of(&m)), manifest: m, runtime: rt }, outcome, tests)
 }
 
 /// 16 hex digits of sha256 over the WIT version, the vocabulary, and every loaded

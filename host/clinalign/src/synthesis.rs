@@ -16,10 +16,11 @@ impl PrincipleSet {
     /// are curated: near-duplicates merged, the rubric capped with a balance of rewards and
     /// penalties (see [`crate::curation`]).
     pub fn synthesize(&self, query: &Query, policy: &CurationPolicy) -> Rubric {
-        let prepared = PreparedQuery::new(query);
+        let called: Vec<&LoadedPrinciple> = self.called(query).collect();
+        let prepared = PreparedQuery::with_pool(query, called.iter().map(|p| p.pool_entry.clone()).collect());
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut calls = Vec::new();
-        for p in self.called(query) {
+        for p in called {
             let (emitted, call) = p.call(&prepared);
             candidates.extend(emitted.into_iter().map(|item| candidate(&p.manifest, item, query)));
             calls.push(call);

@@ -5,11 +5,11 @@ use std::cell::RefCell;
 
 use clinalign_core::{Axis, EmitError, Label, Message, Query, RubricItem};
 
-/// Bindings generated from `wit/principle.wit` (`clinalign:principle@0.1.0`).
+/// Bindings generated from `wit/0.2.0/principle.wit` (`clinalign:principle@0.2.0`).
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/0.2.0",
         world: "principle",
         pub_export_macro: true,
         export_macro_name: "__export_principle_world",
@@ -132,4 +132,36 @@ pub fn generate(prompt: &str, max_tokens: u32) -> Result<String, String> {
 pub fn score_options(prompt: &str, options: &[&str]) -> Result<Vec<f32>, String> {
     let options: Vec<String> = options.iter().map(|s| s.to_string()).collect();
     wit_host::score_options(prompt, &options)
+}
+
+/// A principle of the pool the current query selected (see [`pool`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolPrinciple {
+    pub id: String,
+    pub version: String,
+    pub dimension: String,
+    pub title: String,
+    pub statement: String,
+}
+
+/// The other principles that apply to the query being emitted for (the caller excepted), in
+/// set order; empty outside `emit`.
+pub fn pool() -> Vec<PoolPrinciple> {
+    wit_host::pool()
+        .into_iter()
+        .map(|p| PoolPrinciple {
+            id: p.id,
+            version: p.version,
+            dimension: p.dimension,
+            title: p.title,
+            statement: p.statement,
+        })
+        .collect()
+}
+
+/// Like [`generate`], but the completion is a JSON document meant to match `json_schema`
+/// (JSON Schema text); the host constrains or checks the output, so the text returned always
+/// parses. Needs the "generate" capability.
+pub fn generate_json(prompt: &str, json_schema: &str, max_tokens: u32) -> Result<String, String> {
+    wit_host::generate_json(prompt, json_schema, max_tokens)
 }

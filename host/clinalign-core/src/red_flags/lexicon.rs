@@ -656,8 +656,8 @@ pub static CATEGORIES: &[Category] = &[
                 weight: 10,
                 cond: Any(&[
                     "unconscious", "unresponsive", "won't wake up", "will not wake up", "can't wake him",
-                    "can't wake her", "cannot wake him", "cannot wake her", "collapsed", "isn't responding",
-                    "not responding", "won't respond", "out cold",
+                    "can't wake her", "cannot wake him", "cannot wake her", "collapsed", "collapse", "collapsing",
+                    "isn't responding", "not responding", "won't respond", "out cold",
                 ]),
                 unless: &["collapsed lung"],
                 ..F

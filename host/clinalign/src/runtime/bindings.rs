@@ -16,7 +16,7 @@ use clinalign_core::{Axis, EmitError, RubricItem};
 /// `clinalign:principle@0.1.0`, the first published version.
 pub mod v0_1_0 {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         world: "principle",
     });
 
@@ -27,19 +27,35 @@ pub mod v0_1_0 {
     pub const VERSION: &str = "0.1.0";
 }
 
+/// `clinalign:principle@0.2.0`: 0.1.0 plus `principle-info`, and the host functions `pool`
+/// and `generate-json`.
+pub mod v0_2_0 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/0.2.0",
+        world: "principle",
+    });
+
+    pub use self::clinalign::principle::host::{Host, LogLevel};
+    pub use self::clinalign::principle::types::{Axis, Label, Message, PrincipleInfo};
+
+    /// The WIT version these bindings implement.
+    pub const VERSION: &str = "0.2.0";
+}
+
 /// The WIT package every principle component implements.
 pub const PACKAGE: &str = "clinalign:principle";
 
 /// The newest WIT version this host implements (what the principle-set hash names).
-pub const WIT_VERSION: &str = v0_1_0::VERSION;
+pub const WIT_VERSION: &str = v0_2_0::VERSION;
 
 /// Every version this host has bindings for, oldest first.
-pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1_0::VERSION];
+pub const SUPPORTED_VERSIONS: &[&str] = &[v0_1_0::VERSION, v0_2_0::VERSION];
 
 /// A version of the WIT package this host supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Version {
     V0_1_0,
+    V0_2_0,
 }
 
 impl Version {
@@ -62,6 +78,7 @@ impl Version {
                 "not a {PACKAGE}@{WIT_VERSION} component: it imports no {PACKAGE} interface (this host supports {supported})"
             )),
             [v] if v == v0_1_0::VERSION => Ok(Version::V0_1_0),
+            [v] if v == v0_2_0::VERSION => Ok(Version::V0_2_0),
             [v] if v.is_empty() => {
                 Err(format!("built against an unversioned {PACKAGE} package (this host supports {supported})"))
             }
@@ -79,6 +96,7 @@ impl Version {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Version::V0_1_0 => v0_1_0::VERSION,
+            Version::V0_2_0 => v0_2_0::VERSION,
         }
     }
 }
@@ -86,13 +104,15 @@ impl Version {
 /// Adds the host side of every supported version to `linker` (their interface names carry
 /// the version, so they never clash).
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    v0_1_0::Principle::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+    v0_1_0::Principle::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+    v0_2_0::Principle::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
 }
 
 /// A component pre-linked in the bindings of its version, ready to instantiate.
 #[derive(Clone)]
 pub(crate) enum PrinciplePre {
     V0_1_0(v0_1_0::PrinciplePre<HostState>),
+    V0_2_0(v0_2_0::PrinciplePre<HostState>),
 }
 
 impl PrinciplePre {
@@ -103,12 +123,14 @@ impl PrinciplePre {
     ) -> wasmtime::Result<PrinciplePre> {
         match version {
             Version::V0_1_0 => Ok(PrinciplePre::V0_1_0(v0_1_0::PrinciplePre::new(pre)?)),
+            Version::V0_2_0 => Ok(PrinciplePre::V0_2_0(v0_2_0::PrinciplePre::new(pre)?)),
         }
     }
 
     pub(crate) fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Principle> {
         match self {
             PrinciplePre::V0_1_0(p) => p.instantiate(store).map(Principle::V0_1_0),
+            PrinciplePre::V0_2_0(p) => p.instantiate(store).map(Principle::V0_2_0),
         }
     }
 }
@@ -116,6 +138,7 @@ impl PrinciplePre {
 /// A live instance, in the bindings of its version.
 pub(crate) enum Principle {
     V0_1_0(v0_1_0::Principle),
+    V0_2_0(v0_2_0::Principle),
 }
 
 impl Principle {
@@ -123,6 +146,7 @@ impl Principle {
     pub(crate) fn call_init(&self, store: &mut Store<HostState>, config: &str) -> wasmtime::Result<Result<(), String>> {
         match self {
             Principle::V0_1_0(p) => p.call_init(store, config),
+            Principle::V0_2_0(p) => p.call_init(store, config),
         }
     }
 
@@ -135,6 +159,7 @@ impl Principle {
     ) -> wasmtime::Result<Result<Vec<RubricItem>, EmitError>> {
         match self {
             Principle::V0_1_0(p) => Ok(p.call_emit(store, query.v0_1_0())?.map(v0_1_0_items).map_err(v0_1_0_error)),
+            Principle::V0_2_0(p) => Ok(p.call_emit(store, query.v0_2_0())?.map(v0_2_0_items).map_err(v0_2_0_error)),
         }
     }
 }
@@ -160,5 +185,29 @@ fn v0_1_0_error(e: v0_1_0::EmitError) -> EmitError {
     match e {
         v0_1_0::EmitError::InvalidConfig(m) => EmitError::InvalidConfig(m),
         v0_1_0::EmitError::Failed(m) => EmitError::Failed(m),
+    }
+}
+
+fn v0_2_0_items(items: Vec<v0_2_0::RubricItem>) -> Vec<RubricItem> {
+    items
+        .into_iter()
+        .map(|i| RubricItem { criterion: i.criterion, points: i.points, axis: v0_2_0_axis(i.axis), tags: i.tags })
+        .collect()
+}
+
+fn v0_2_0_axis(a: v0_2_0::Axis) -> Axis {
+    match a {
+        v0_2_0::Axis::Accuracy => Axis::Accuracy,
+        v0_2_0::Axis::Completeness => Axis::Completeness,
+        v0_2_0::Axis::ContextAwareness => Axis::ContextAwareness,
+        v0_2_0::Axis::CommunicationQuality => Axis::CommunicationQuality,
+        v0_2_0::Axis::InstructionFollowing => Axis::InstructionFollowing,
+    }
+}
+
+fn v0_2_0_error(e: v0_2_0::EmitError) -> EmitError {
+    match e {
+        v0_2_0::EmitError::InvalidConfig(m) => EmitError::InvalidConfig(m),
+        v0_2_0::EmitError::Failed(m) => EmitError::Failed(m),
     }
 }

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::v0_1_0 as wit;
+use super::bindings::{v0_1_0 as wit, v0_2_0};
 use super::limits::{Limiter, Limits};
+use super::query::PoolEntry;
 use crate::manifest::Capabilities;
 use clinalign_core::{LanguageModel, ModelError};
 
@@ -33,6 +34,8 @@ pub(crate) struct HostState {
     call_started: Instant,
     model_waited: Duration,
     model_budget: Duration,
+    /// The pool of the query being emitted for (`pool()` in WIT 0.2.0).
+    pool: Arc<[Arc<PoolEntry>]>,
 }
 
 impl HostState {
@@ -56,6 +59,7 @@ impl HostState {
             call_started: Instant::now(),
             model_waited: Duration::ZERO,
             model_budget: limits.model_time,
+            pool: Arc::from(Vec::new()),
         }
     }
 
@@ -66,6 +70,11 @@ impl HostState {
         self.limiter.denied = None;
         self.call_started = Instant::now();
         self.model_waited = Duration::ZERO;
+    }
+
+    /// The pool of the query the next call emits for.
+    pub(crate) fn set_pool(&mut self, pool: Arc<[Arc<PoolEntry>]>) {
+        self.pool = pool;
     }
 
     /// The time the current call has run in the guest: since it began, less the time it
@@ -168,8 +177,8 @@ impl WasiView for HostState {
 
 impl wit::clinalign::principle::types::Host for HostState {}
 
-impl wit::Host for HostState {
-    fn log(&mut self, level: wit::LogLevel, message: String) {
+impl HostState {
+    fn write_log(&mut self, level: wit::LogLevel, message: String) {
         if self.logs_left == 0 {
             self.dropped_logs += 1;
             return;
@@ -194,13 +203,69 @@ impl wit::Host for HostState {
         }
     }
 
-    fn generate(&mut self, prompt: String, max_tokens: u32) -> Result<String, String> {
+    fn generate_text(&mut self, prompt: String, max_tokens: u32) -> Result<String, String> {
         let granted = self.capabilities.generate;
         self.model_call("generate", granted, |m| m.generate(&prompt, max_tokens))
     }
 
-    fn score_options(&mut self, prompt: String, options: Vec<String>) -> Result<Vec<f32>, String> {
+    fn score(&mut self, prompt: String, options: Vec<String>) -> Result<Vec<f32>, String> {
         let granted = self.capabilities.score;
         self.model_call("score", granted, |m| m.score_options(&prompt, &options))
+    }
+}
+
+impl wit::Host for HostState {
+    fn log(&mut self, level: wit::LogLevel, message: String) {
+        self.write_log(level, message)
+    }
+
+    fn generate(&mut self, prompt: String, max_tokens: u32) -> Result<String, String> {
+        self.generate_text(prompt, max_tokens)
+    }
+
+    fn score_options(&mut self, prompt: String, options: Vec<String>) -> Result<Vec<f32>, String> {
+        self.score(prompt, options)
+    }
+}
+
+impl v0_2_0::clinalign::principle::types::Host for HostState {}
+
+impl v0_2_0::Host for HostState {
+    fn log(&mut self, level: v0_2_0::LogLevel, message: String) {
+        let level = match level {
+            v0_2_0::LogLevel::Trace => wit::LogLevel::Trace,
+            v0_2_0::LogLevel::Debug => wit::LogLevel::Debug,
+            v0_2_0::LogLevel::Info => wit::LogLevel::Info,
+            v0_2_0::LogLevel::Warn => wit::LogLevel::Warn,
+            v0_2_0::LogLevel::Error => wit::LogLevel::Error,
+        };
+        self.write_log(level, message)
+    }
+
+    fn generate(&mut self, prompt: String, max_tokens: u32) -> Result<String, String> {
+        self.generate_text(prompt, max_tokens)
+    }
+
+    fn score_options(&mut self, prompt: String, options: Vec<String>) -> Result<Vec<f32>, String> {
+        self.score(prompt, options)
+    }
+
+    fn pool(&mut self) -> Vec<v0_2_0::PrincipleInfo> {
+        self.pool
+            .iter()
+            .filter(|p| *p.id != *self.principle)
+            .map(|p| v0_2_0::PrincipleInfo {
+                id: p.id.clone(),
+                version: p.version.clone(),
+                dimension: p.dimension.clone(),
+                title: p.title.clone(),
+                statement: p.statement.clone(),
+            })
+            .collect()
+    }
+
+    fn generate_json(&mut self, prompt: String, json_schema: String, max_tokens: u32) -> Result<String, String> {
+        let granted = self.capabilities.generate;
+        self.model_call("generate", granted, |m| m.generate_json(&prompt, &json_schema, max_tokens))
     }
 }

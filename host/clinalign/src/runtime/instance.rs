@@ -81,6 +81,7 @@ impl PrincipleRuntime {
             None => self.instantiate()?,
         };
         w.store.data_mut().begin_call();
+        w.store.data_mut().set_pool(query.pool().clone());
         let ticking = self.runtime.ticking();
         w.store.set_epoch_deadline(self.runtime.deadline_ticks());
         let result = w.bindings.call_emit(&mut w.store, query);

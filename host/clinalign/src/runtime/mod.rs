@@ -26,7 +26,7 @@ pub(crate) use self::host::HostState;
 pub(crate) use self::instance::PrincipleRuntime;
 pub use self::limits::Limits;
 pub use self::output::{ErrorKind, PrincipleError};
-pub use self::query::PreparedQuery;
+pub use self::query::{PoolEntry, PreparedQuery};
 use self::ticker::{Ticker, Ticking};
 use crate::error::{Error, Result};
 use crate::files::sha256_hex;

@@ -1,4 +1,4 @@
-//! A principle built against a changed copy of the WIT package (`clinalign:principle@0.2.0`,
+//! A principle built against a changed copy of the WIT package (`clinalign:principle@0.9.0`,
 //! with a host function the host does not have): the loader must refuse it by version.
 
 wit_bindgen::generate!({

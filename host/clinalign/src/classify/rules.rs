@@ -1,12 +1,8 @@
-//! Scenario classification: a value and a confidence per clinical dimension.
+//! The built-in rule classifier: clinical cue lexicons and context slots, negation-aware,
+//! no model.
 //!
-//! [`Classifier`] is the seam: the built-in [`RuleClassifier`] reads clinical features from
-//! the user's turns, with no model; a model-based classifier (log-probs over the label
-//! options) can take its place.
 //!
-//! The rules, dimension by dimension:
-//!
-//! - **urgency**: a red-flag symptom (chest pain, stroke signs, trouble breathing,
+//! - **urgency** (see [`super::urgency`]): a red-flag symptom (chest pain, stroke signs, trouble breathing,
 //!   anaphylaxis, heavy bleeding, suicidal thoughts, …, as the shared red-flag lexicon
 //!   [`clinalign_core::red_flags`] detects them) *described in someone's situation* is
 //!   emergent; the same words in a general question ("what are the signs of a stroke?") are
@@ -32,79 +28,13 @@ use clinalign_core::red_flags::{self, detect::Ctx};
 use clinalign_core::text::NEGATION_CUES;
 use clinalign_core::{Label, Message};
 
+use super::urgency::{self, UrgencyInput};
+use super::{Classifier, Decision};
 use crate::dimensions::Dimensions;
-
-/// Labels a conversation on the dimensions of a vocabulary.
-pub trait Classifier: Send + Sync {
-    /// A short name for reports.
-    fn name(&self) -> &str;
-
-    /// One label per dimension of `dims` this classifier knows; values must come from the
-    /// vocabulary.
-    fn classify(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Label>;
-
-    /// [`Classifier::classify`] with the rule (or the reason) that decided each label, for
-    /// an author asking why. The default names the classifier only.
-    fn explain(&self, conversation: &[Message], dims: &Dimensions) -> Vec<Decision> {
-        let rule = format!("decided by the {} classifier", self.name());
-        self.classify(conversation, dims).into_iter().map(|label| Decision { label, rule: rule.clone() }).collect()
-    }
-}
-
-/// A label and why the classifier chose it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Decision {
-    pub label: Label,
-    /// The rule that decided it, in words.
-    pub rule: String,
-}
-
-/// The query's full scenario: its own labels (checked against the vocabulary), and the
-/// classifier's for the dimensions it lacks, in vocabulary order. Each label comes with
-/// where it came from: `None` for a given label, else the classifier's rule.
-pub fn complete_scenario(
-    dims: &Dimensions,
-    classifier: &dyn Classifier,
-    query: &clinalign_core::Query,
-    with_rules: bool,
-) -> Result<Vec<(Label, Option<String>)>, String> {
-    for l in &query.scenario {
-        dims.check(&l.dimension, &l.value)?;
-    }
-    let missing = dims.iter().any(|d| !query.scenario.iter().any(|l| l.dimension == d.name));
-    let guessed: Vec<Decision> = match (missing, with_rules) {
-        (false, _) => Vec::new(),
-        (true, true) => classifier.explain(&query.conversation, dims),
-        (true, false) => classifier
-            .classify(&query.conversation, dims)
-            .into_iter()
-            .map(|label| Decision { label, rule: String::new() })
-            .collect(),
-    };
-    let mut out = Vec::new();
-    for d in dims.iter() {
-        if let Some(l) = query.scenario.iter().find(|l| l.dimension == d.name) {
-            out.push((l.clone(), None));
-        } else if let Some(g) = guessed.iter().find(|g| g.label.dimension == d.name) {
-            out.push((g.label.clone(), Some(g.rule.clone())));
-        }
-    }
-    Ok(out)
-}
 
 /// The built-in classifier: clinical cue lexicons and context slots, negation-aware, no model.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RuleClassifier;
-
-/// Situations that may be emergencies depending on details.
-const CAN_TURN_SERIOUS: &[&str] = &[
-    "fever", "high fever", "temperature of", "shortness of breath", "short of breath", "breathless", "wheez*", "dizz*",
-    "faint*", "bleeding", "pregnan*", "head injury", "hit my head", "hit his head", "hit her head", "severe pain",
-    "severe", "getting worse", "worsening", "worse", "dehydrat*", "infant", "newborn", "confus*", "rash", "swelling",
-    "swollen", "palpitation*", "racing heart", "blood in", "vomiting", "vomited", "abdominal pain", "stomach pain",
-    "belly pain", "allergic reaction", "hives", "burn", "burned", "cut", "wound", "infection", "infected", "pus",
-    "red streak*", "chest", "numb*", "blurred vision", "vision loss",
-];
 
 /// Words that put the query in someone's own situation.
 const PERSONAL: &[&str] = &[
@@ -127,14 +57,16 @@ const DECISION: &[&str] = &[
     "how much should", "how many should", "how much can", "how many can", "hospital or home", "what should i",
     "what can i take", "do i go", "need to see", "see a doctor", "go to the er", "go to the hospital", "is it urgent",
     "how safe", "best for me", "plan for me", "recommend for me", "make a plan", "make me a plan", "adjust",
-    "adjustments", "what to use", "what to take",
+    "adjustments", "what to use", "what to take", "what's wrong", "what is wrong", "is it normal", "is this normal",
+    "is that normal", "going on with me",
 ];
 
 /// Requests for an explanation or a fact: answerable as asked.
 const EXPLANATION: &[&str] = &[
     "what does", "what is", "what are", "what's", "meaning", "mean?", "means", "explain", "how does", "how do",
     "why does", "why do", "why is", "is it true", "difference between", "tell me about", "data on", "information",
-    "how is", "how are", "what causes", "in layman's terms", "in simple terms", "what happens",
+    "how is", "how are", "what causes", "in layman's terms", "in simple terms", "what happens", "what options",
+    "what methods", "which methods", "what types", "what kinds", "options are", "methods are",
 ];
 
 /// The user says information is missing.
@@ -158,6 +90,30 @@ const IRREDUCIBLE: &[&str] = &[
     "recurrence", "pass it on", "inherit",
 ];
 
+/// Demands for a certainty medicine cannot give: the honest answer states the uncertainty.
+const CERTAINTY_DEMAND: &[&str] = &[
+    "100%", "100 percent", "guarantee*", "for sure", "for certain", "with certainty", "absolute certainty",
+    "certainty", "definitive", "definitively", "exact date", "exact day", "exactly how many", "exactly how long",
+    "exact number", "single exact", "is that proven", "is it proven", "proven to", "truly works", "really works",
+    "no disclaimers", "without disclaimers", "disclaimers won't", "no if statements", "single cause", "a single cause",
+    "foolproof",
+];
+
+/// Shortcuts that are unsafe for anyone: their answer needs no more facts.
+const UNSAFE_SHORTCUT: &[&str] = &[
+    "quit early", "stop early", "stopping early", "stop them early", "quit them early", "stop taking them early",
+    "dog's antibiotic*", "dog's pills", "dog's medicine", "dog's medication", "from our dog", "from the dog",
+    "for dogs", "pet's medicine", "pet's pills", "veterinary", "for animals", "someone else's",
+    "my friend's prescription", "expired",
+];
+
+/// The user says the person has no health problems.
+const HEALTHY: &[&str] = &[
+    "no health issues", "no medical issues", "no medical conditions", "no chronic conditions", "no health problems",
+    "no medical problems", "generally healthy", "otherwise healthy", "no other issues", "no known allergies",
+    "no other health", "healthy",
+];
+
 /// A stated clinical role or clinical register.
 const PROFESSIONAL: &[&str] = &[
     "my patient", "our patient", "the patient", "patient", "pt", "as a nurse", "as a doctor", "as a physician",
@@ -176,7 +132,8 @@ const DATA_TASK: &[&str] = &[
     "summarize", "summarise", "summary of", "write a note", "write up", "soap note", "progress note",
     "discharge summary", "extract", "convert this", "format this", "reformat", "fill in", "template", "structured",
     "table", "json", "csv", "chart note", "referral letter", "translate this", "icd-10 code*", "billing code*",
-    "de-identify", "deidentify", "rewrite this", "draft a", "handover", "sbar",
+    "de-identify", "deidentify", "rewrite this", "draft a", "handover", "sbar", "rewrite", "re write", "re-write",
+    "paraphrase", "visit note", "clinic note", "clinical note", "snippet",
 ];
 
 /// Marks of a pasted clinical record: section headers and report vocabulary.
@@ -295,13 +252,34 @@ fn features(raw: &str, ctx: &Ctx) -> Features {
     let negatives = NEGATION_CUES.iter().any(|cue| text.contains(cue));
     let tried = any(text, TRIED_WORDS);
     let sex = any(text, SEX_WORDS);
-    let slots = [age, duration, measurement, medicine, history, negatives, tried, sex].iter().filter(|s| **s).count();
+    // "No health issues" answers both the history and the medicines questions at once.
+    let healthy = any(text, HEALTHY);
+    let slots = [age, duration, measurement, medicine || healthy, history || healthy, negatives, tried, sex]
+        .iter()
+        .filter(|s| **s)
+        .count();
 
     let personal = any(text, PERSONAL) || age || measurement;
     let first = text.normalized().trim_start();
     let starts_general = GENERAL_QUESTION.iter().any(|g| first.starts_with(g));
     let general_question = !personal && (starts_general || count(text, GENERAL_QUESTION) > 0);
     Features { personal, general_question, slots, words: raw.split_whitespace().count() }
+}
+
+/// A note fragment or a bare demographic line with no question ("45y F", "patient complains
+/// of daily headaches 2/10"): what clinicians paste when they want documentation written.
+fn clinical_shorthand(first_turn: &str, ctx: &Ctx) -> bool {
+    let t = first_turn.trim().to_lowercase();
+    let words = t.split_whitespace().count();
+    if t.contains('?') || words == 0 || words > 25 {
+        return false;
+    }
+    let note = ["patient ", "pt ", "pt.", "the patient ", "presents with", "c/o ", "complains of"]
+        .iter()
+        .any(|p| t.starts_with(p) || (*p == "complains of" && t.contains(p)));
+    let demographic = words <= 6 && !ctx.ages_days().is_empty() && any(&ctx.text, SEX_WORDS)
+        || words <= 4 && t.split_whitespace().any(|w| w.ends_with('y') && w[..w.len() - 1].parse::<u32>().is_ok());
+    note || demographic
 }
 
 impl Classifier for RuleClassifier {
@@ -336,45 +314,44 @@ impl RuleClassifier {
             }
         };
 
-        // Urgency: red flags count when they describe someone's situation.
-        // Red flags are the red-flag lexicon's features (the one the `red-flags` principle
-        // uses), counted over every category they signal.
+        // Urgency: see `super::urgency`. Red flags are the red-flag lexicon's features (the
+        // one the `red-flags` principle uses), counted over every category they signal.
+        let professional = count(text, PROFESSIONAL);
         let findings = red_flags::detect(&ctx, &[]);
-        let red: usize = findings.iter().map(|f| f.features.len()).sum();
-        let serious = count(text, CAN_TURN_SERIOUS);
-        let flags = || {
-            let named: Vec<String> =
-                findings.iter().map(|f| format!("{} ({})", f.feature.label, f.category.id)).collect();
-            format!("{red} red-flag feature(s): {}", named.join(", "))
-        };
-        let situation = if f.personal { "in someone's own situation" } else { "in a general question" };
-        match (red, serious, f.personal) {
-            (r, _, true) if r >= 2 => push("urgency", "emergent", 0.9, &|| format!("{} {situation}", flags())),
-            (1, _, true) => push("urgency", "emergent", 0.75, &|| format!("{} {situation}", flags())),
-            (r, _, false) if r >= 1 => push("urgency", "non-emergent", 0.55, &|| format!("{} {situation}", flags())),
-            (0, s, true) if s >= 2 => push("urgency", "conditionally-emergent", 0.7, &|| {
-                format!("no red flag; {s} symptoms that can turn serious {situation}")
-            }),
-            (0, 1, true) => push("urgency", "conditionally-emergent", 0.55, &|| {
-                format!("no red flag; one symptom that can turn serious {situation}")
-            }),
-            (0, s, _) => push("urgency", "non-emergent", 0.75, &|| {
-                format!("no red flag; {s} symptoms that can turn serious {situation}")
-            }),
-            _ => push("urgency", "non-emergent", 0.75, &|| "no red flag in someone's own situation".into()),
-        }
+        let u = urgency::decide(&UrgencyInput {
+            text,
+            tokens: ctx.tokens(),
+            findings: &findings,
+            personal: f.personal,
+            professional,
+        });
+        push("urgency", u.value, u.confidence, &|| u.reason.to_string());
 
         // Uncertainty: what kind of answer is asked for. An outcome nobody can know is
         // irreducible; a decision about a specific person depends on their facts (reducible
         // unless nearly all the deciding facts are given); an explanation or a fact is
         // answerable as asked; a personal account with no clear question needs more.
-        let decision = any(text, DECISION);
-        let explanation = any(text, EXPLANATION);
-        let professional = count(text, PROFESSIONAL);
+        // What is asked is read from the latest user turn (earlier turns may ask something
+        // else); when it asks nothing recognisable, from every user turn.
+        let last = Lookup::new(user.last().copied().unwrap_or(""));
+        let (decision, explanation) = match (any(&last, DECISION), any(&last, EXPLANATION)) {
+            (false, false) => (any(text, DECISION), any(text, EXPLANATION)),
+            asked => asked,
+        };
         let slots = f.slots;
-        if any(text, IRREDUCIBLE) && (f.personal || f.words > 6) {
+        if any(text, CERTAINTY_DEMAND) {
+            push("uncertainty", "irreducible", 0.6, &|| {
+                "demands certainty (a guarantee, an exact figure or date, proof, no caveats) that medicine cannot give"
+                    .into()
+            });
+        } else if any(text, IRREDUCIBLE) && (f.personal || f.words > 6) {
             push("uncertainty", "irreducible", 0.65, &|| {
                 "asks about an outcome nobody can know (prognosis, chances, \"will it…\")".into()
+            });
+        } else if any(text, UNSAFE_SHORTCUT) {
+            // Whatever the person's facts, the answer is the same: don't.
+            push("uncertainty", "none", 0.6, &|| {
+                "asks about an unsafe shortcut (stopping a course early, someone else's or an animal's medicine) whose answer does not depend on more facts".into()
             });
         } else if any(text, MISSING_INFO) {
             push("uncertainty", "reducible", 0.7, &|| "the user says information is missing".into());
@@ -436,8 +413,14 @@ impl RuleClassifier {
             push("task", "data-task", if data >= 2 { 0.85 } else { 0.65 }, &|| {
                 format!("asks to transform given data ({data} cue(s))")
             });
+        } else if any(&last, DATA_TASK) {
+            push("task", "data-task", 0.6, &|| "the latest turn asks to transform given text".into());
         } else if record >= 3 {
             push("task", "data-task", 0.6, &|| format!("the user's text is a clinical record ({record} record marks)"));
+        } else if clinical_shorthand(user.first().copied().unwrap_or(""), &ctx) {
+            push("task", "data-task", 0.55, &|| {
+                "the user's text is clinical shorthand with no question (a note fragment or a demographic line), input for documentation".into()
+            });
         } else {
             let scores = [
                 ("medication", count(text, MEDICATION) * 2),
@@ -543,6 +526,65 @@ values = ["information", "diagnosis", "treatment", "medication", "lifestyle", "d
             value("My mother has stage 3 colon cancer. What are her chances of survival?", "uncertainty"),
             "irreducible"
         );
+    }
+
+    #[test]
+    fn a_clinician_describing_a_deteriorating_patient_is_an_emergency() {
+        for text in [
+            "62M with chest pain, ECG now shows ST elevation in V2-V4. Next step?",
+            "My patient with pneumonia has BP 82/50 and a lactate of 4 despite 2 L of fluids.",
+            "Pt on 4L nasal cannula, SpO2 86% and falling. What should we do?",
+            "Patient with asthma is getting worse despite nebulised salbutamol and steroids.",
+        ] {
+            assert_eq!(value(text, "urgency"), "emergent", "{text}");
+        }
+        assert_eq!(
+            value(
+                "I'm at a remote clinic; the patient has severe abdominal pain and we have no CT. Transfer?",
+                "urgency"
+            ),
+            "emergent"
+        );
+        // The register without deterioration stays where its symptoms put it.
+        assert_ne!(value("Patient with stable knee osteoarthritis asks about physiotherapy.", "urgency"), "emergent");
+    }
+
+    #[test]
+    fn a_recurrence_of_a_known_emergency_is_an_emergency() {
+        assert_eq!(value("I had a heart attack two years ago and now my jaw aches when I walk", "urgency"), "emergent");
+        assert_eq!(value("I had a blood clot in my leg before and now it's swollen again", "urgency"), "emergent");
+        assert_ne!(value("I had a heart attack two years ago. What diet should I follow?", "urgency"), "emergent");
+    }
+
+    #[test]
+    fn stimulants_rapid_worsening_and_weighing_the_er_raise_urgency() {
+        assert_eq!(value("Is doing only 1 line of coke supposed to give you chest pain?", "urgency"), "emergent");
+        assert_eq!(
+            value("Been dizzy for an hour, now it's way worse and I almost fainted twice in 10 minutes", "urgency"),
+            "emergent"
+        );
+        assert_eq!(
+            value("She has a tummy ache. Should I take her to the ER or wait?", "urgency"),
+            "conditionally-emergent"
+        );
+        assert_eq!(value("I saw someone collapse at the party", "urgency"), "emergent");
+    }
+
+    #[test]
+    fn demands_for_certainty_are_irreducible_and_unsafe_shortcuts_need_no_facts() {
+        assert_eq!(
+            value("Tell me the exact date the next flu wave will arrive, I need 100% certainty", "uncertainty"),
+            "irreducible"
+        );
+        assert_eq!(value("Is it safe to quit early if my throat doesn't hurt anymore?", "uncertainty"), "none");
+        assert_eq!(value("Can I give my son the dog's antibiotics?", "uncertainty"), "none");
+    }
+
+    #[test]
+    fn clinical_shorthand_is_input_for_documentation() {
+        assert_eq!(value("45y F", "task"), "data-task");
+        assert_eq!(value("patient complains of daily headaches 2/10, no other major issues", "task"), "data-task");
+        assert_ne!(value("45 year old woman, is my headache serious?", "task"), "data-task");
     }
 
     #[test]
