@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use clinalign_core::{Query, RubricEntry, RubricItem};
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, WhenEmergent};
 use crate::similarity::WordHashes;
 
 /// How rubrics are curated.
@@ -47,12 +47,38 @@ pub struct Candidate {
     pub specific: bool,
     /// Confidence of the label that put the principle in the pool (1 when given).
     pub confidence: f32,
+    /// Its part in an emergency's rubric (always [`EmergencyRole::Ordinary`] otherwise).
+    pub emergency: EmergencyRole,
 }
+
+/// A candidate's part when the query is emergent (DESIGN: urgency shapes the rubric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmergencyRole {
+    /// Not an emergency, or ranked as usual in one.
+    Ordinary,
+    /// An urgency principle's item in an emergency: it leads the rubric and keeps its place
+    /// under the cap.
+    Lead,
+    /// Ranked below the rest (`when_emergent = "demote"`).
+    Demoted,
+    /// Left out (`when_emergent = "drop"`).
+    Dropped,
+}
+
+/// How much an emergency multiplies the priority of its leading and demoted items: enough
+/// that every escalation item outranks every ordinary one, and every demoted one ranks last.
+const LEAD_BOOST: f64 = 100.0;
+const DEMOTION: f64 = 0.01;
 
 impl Candidate {
     fn priority(&self) -> f64 {
         let specificity = if self.specific { 1.0 } else { 0.75 };
-        self.entry.points.unsigned_abs() as f64 * specificity * (0.5 + 0.5 * self.confidence as f64)
+        let role = match self.emergency {
+            EmergencyRole::Lead => LEAD_BOOST,
+            EmergencyRole::Demoted => DEMOTION,
+            EmergencyRole::Ordinary | EmergencyRole::Dropped => 1.0,
+        };
+        self.entry.points.unsigned_abs() as f64 * specificity * (0.5 + 0.5 * self.confidence as f64) * role
     }
 }
 
@@ -65,11 +91,20 @@ pub fn candidate(m: &Manifest, item: RubricItem, query: &Query) -> Candidate {
     tags.push(format!("dimension:{}", m.dimension));
     tags.push(m.tag());
     tags.extend(item.tags);
+    let emergent = query.label("urgency").is_some_and(|l| l.value == "emergent");
+    let emergency = match (emergent, m.dimension.as_str(), m.when_emergent) {
+        (false, _, _) => EmergencyRole::Ordinary,
+        (true, _, WhenEmergent::Drop) => EmergencyRole::Dropped,
+        (true, _, WhenEmergent::Demote) => EmergencyRole::Demoted,
+        (true, "urgency", WhenEmergent::Keep) => EmergencyRole::Lead,
+        (true, _, WhenEmergent::Keep) => EmergencyRole::Ordinary,
+    };
     Candidate {
         entry: RubricEntry::new(item.criterion, item.points, tags),
         principle: m.id.clone(),
         specific: m.is_specific(),
         confidence: query.label(&m.dimension).map(|l| l.confidence).unwrap_or(1.0),
+        emergency,
     }
 }
 
@@ -119,6 +154,9 @@ pub enum DropReason {
     Cap,
     /// Its sign's share was full (penalties kept between the policy's shares).
     Balance,
+    /// The query is an emergency and the principle's items do not serve one
+    /// (`when_emergent = "drop"`).
+    NotForEmergency,
 }
 
 impl DropReason {
@@ -131,6 +169,10 @@ impl DropReason {
                 100.0 * policy.min_negative_share,
                 100.0 * policy.max_negative_share
             ),
+            DropReason::NotForEmergency => {
+                "the query is an emergency, and this principle's items do not serve one (when_emergent = \"drop\")"
+                    .into()
+            }
         }
     }
 }
@@ -153,7 +195,12 @@ pub fn curate_traced(
     let words: Vec<WordHashes> = candidates.iter().map(|c| WordHashes::of(&c.entry.criterion)).collect();
 
     // Merge: walk in priority order; an item joins the first kept item it duplicates.
-    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    let mut order: Vec<usize> =
+        (0..candidates.len()).filter(|&i| candidates[i].emergency != EmergencyRole::Dropped).collect();
+    for i in (0..candidates.len()).filter(|&i| candidates[i].emergency == EmergencyRole::Dropped) {
+        trace.dropped.push(Dropped { item: i, reason: DropReason::NotForEmergency });
+        stats.dropped += 1;
+    }
     order.sort_by(|&a, &b| candidates[b].priority().total_cmp(&candidates[a].priority()).then(a.cmp(&b)));
     let mut kept: Vec<usize> = Vec::new();
     let mut extra_tags: HashMap<usize, Vec<String>> = HashMap::new();
@@ -220,13 +267,14 @@ pub fn curate_traced(
         passed_over.insert(chosen.remove(last), DropReason::Balance);
         neg -= 1;
     }
-    stats.dropped = kept.len() - chosen.len();
+    stats.dropped += kept.len() - chosen.len();
     for &i in &kept {
         if !chosen.contains(&i) {
             trace.dropped.push(Dropped { item: i, reason: passed_over.get(&i).copied().unwrap_or(DropReason::Cap) });
         }
     }
-    chosen.sort_unstable();
+    // In an emergency the escalation items lead; otherwise the candidates' own order.
+    chosen.sort_unstable_by_key(|&i| (candidates[i].emergency != EmergencyRole::Lead, i));
     trace.kept = chosen.clone();
     let out = chosen
         .into_iter()
@@ -255,7 +303,46 @@ mod tests {
             principle: principle.into(),
             specific,
             confidence: 1.0,
+            emergency: EmergencyRole::Ordinary,
         }
+    }
+
+    #[test]
+    fn in_an_emergency_escalation_leads_and_keeps_its_place_and_routine_items_give_way() {
+        let role = |c: Candidate, emergency| Candidate { emergency, ..c };
+        let candidates = vec![
+            role(
+                cand("Gives a weekly exercise plan with minutes of activity.", 9, "task.lifestyle-plan", true),
+                EmergencyRole::Dropped,
+            ),
+            role(
+                cand("Asks when the symptoms started and how they changed.", 8, "uncertainty.symptom-timeline", true),
+                EmergencyRole::Demoted,
+            ),
+            cand("Uses plain everyday words a lay reader can follow.", 7, "expertise.plain-language", true),
+            role(
+                cand("Tells the user to call emergency services now.", 5, "urgency.emergency-first", false),
+                EmergencyRole::Lead,
+            ),
+            role(
+                cand("Suggests waiting to see whether it improves.", -5, "urgency.emergency-first", false),
+                EmergencyRole::Lead,
+            ),
+        ];
+        let policy = CurationPolicy { max_items: 3, max_negative_share: 0.4, ..Default::default() };
+        let (items, stats, trace) = curate_traced(candidates, &policy);
+        let texts: Vec<&str> = items.iter().map(|i| i.criterion.as_str()).collect();
+        // The escalation items come first and survive a cap their points alone would lose;
+        // the demoted item loses to the ordinary one; the dropped one is out with its reason.
+        assert_eq!(
+            texts,
+            [
+                "Tells the user to call emergency services now.", "Suggests waiting to see whether it improves.",
+                "Uses plain everyday words a lay reader can follow."
+            ]
+        );
+        assert_eq!(stats.dropped, 2);
+        assert!(trace.dropped.iter().any(|d| d.item == 0 && d.reason == DropReason::NotForEmergency));
     }
 
     #[test]

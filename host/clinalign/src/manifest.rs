@@ -22,6 +22,21 @@ use crate::files::{line_of, sha256_hex};
 /// The crate of the declarative template principle.
 pub const TEMPLATE_PLUGIN: &str = "template";
 
+/// What becomes of a principle's items in an emergency (`when_emergent` in the manifest).
+/// An emergency's rubric must reward getting help now, first and unmistakably; items that
+/// do not serve that (a lifestyle plan, coaching, a routine work-up) crowd it out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenEmergent {
+    /// Ranked as usual.
+    #[default]
+    Keep,
+    /// Ranked below the items that serve the emergency.
+    Demote,
+    /// Left out of an emergency's rubric.
+    Drop,
+}
+
 /// Model capabilities a manifest may grant.
 pub const CAPABILITIES: [&str; 2] = ["generate", "score"];
 
@@ -84,6 +99,8 @@ pub struct Manifest {
     pub statement: String,
     pub plugin: PluginRef,
     pub capabilities: Capabilities,
+    /// What becomes of the principle's items when the query is an emergency.
+    pub when_emergent: WhenEmergent,
     /// Dimension → accepted values. A dimension left out accepts any value.
     pub applies_when: BTreeMap<String, Vec<String>>,
     /// Terms one of which must occur (negated or not) in the user's turns for the
@@ -214,6 +231,7 @@ impl Manifest {
             statement: raw.statement.trim().to_string(),
             plugin,
             capabilities,
+            when_emergent: raw.when_emergent,
             applies_when,
             config,
             fixtures,
@@ -415,6 +433,8 @@ struct RawManifest {
     #[serde(default)]
     capabilities: Vec<Spanned<String>>,
     #[serde(default)]
+    when_emergent: WhenEmergent,
+    #[serde(default)]
     applies_when: RawAppliesWhen,
     #[serde(default)]
     gate: Option<Vec<String>>,
@@ -479,6 +499,16 @@ expect = "emits"
 
     fn parse(src: &str) -> Result<Manifest> {
         Manifest::parse(src, Path::new("principles/urgency/red-flags.toml"), &dims())
+    }
+
+    #[test]
+    fn when_emergent_says_what_an_emergency_does_to_the_items() {
+        assert_eq!(parse(GOOD).unwrap().when_emergent, WhenEmergent::Keep);
+        let drop = GOOD.replace("capabilities = [\"score\"]", "capabilities = [\"score\"]\nwhen_emergent = \"drop\"");
+        assert_eq!(parse(&drop).unwrap().when_emergent, WhenEmergent::Drop);
+        let bad = GOOD.replace("capabilities = [\"score\"]", "capabilities = [\"score\"]\nwhen_emergent = \"later\"");
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(e.contains(":8") && e.contains("later") && e.contains("keep"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod model;
 mod rules;
 mod urgency;
 
-pub use auto::AutoClassifier;
+pub use auto::{AutoClassifier, LOWERING_MARGIN};
 pub use model::ModelClassifier;
 pub use rules::RuleClassifier;
 
