@@ -84,7 +84,7 @@ impl clinalign::LanguageModel for WritingModel {
         Err(clinalign::ModelError::Unsupported("no scores".into()))
     }
     fn generate_json(&self, prompt: &str, schema: &str, _: u32) -> Result<String, clinalign::ModelError> {
-        assert!(schema.contains("\"maxItems\":4"), "{schema}");
+        assert!(schema.contains("\"maxItems\":3"), "{schema}");
         self.prompts.lock().unwrap().push(prompt.to_string());
         let item = |c: &str, points: i32, principle: &str| serde_json::json!({"criterion": c, "points": points, "axis": "accuracy", "principle": principle});
         Ok(serde_json::json!({"items": [

@@ -156,10 +156,15 @@ impl PrincipleSet {
     }
 
     /// The principles to call for a query: the pool, less those its gate skips (see
-    /// [`crate::gate`]), in id order.
+    /// [`crate::gate`]) and those that need a language model when none is configured, in
+    /// id order.
     pub fn called<'a>(&'a self, query: &Query) -> impl Iterator<Item = &'a LoadedPrinciple> + 'a {
         let manifests = self.principles.iter().map(|p| &p.manifest);
-        self.gate.called(manifests, query).into_iter().map(|i| &self.principles[i])
+        self.gate
+            .called(manifests, query)
+            .into_iter()
+            .map(|i| &self.principles[i])
+            .filter(|p| p.runtime.has_its_model())
     }
 
     /// Builds a set. With `require_all`, any principle that fails makes the whole set fail

@@ -48,6 +48,13 @@ impl PrincipleRuntime {
         }
     }
 
+    /// Whether the host offers what the manifest's capabilities need: a principle that may
+    /// call the model is not called when no model is configured (it could only be told that
+    /// there is none).
+    pub(crate) fn has_its_model(&self) -> bool {
+        !(self.capabilities.generate || self.capabilities.score) || self.runtime.options.model.is_some()
+    }
+
     /// sha256 of the component this principle runs.
     pub(crate) fn component_sha256(&self) -> &str {
         &self.component.sha256
