@@ -125,7 +125,7 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     // The plugin's message names no config key: it is pointed at the manifest's [config] line.
     expect_failure("task.hostile-init-fail", "hostile-init-fail.toml:8: config: this principle refuses every config");
     expect_failure("task.hostile-init-loop", "ran past its 500 ms deadline");
-    expect_failure("task.hostile-wrong-world", "not a clinalign:principle@0.1.0 component");
+    expect_failure("task.hostile-wrong-world", "not a clinalign:principle@0.2.0 component");
     expect_failure("task.hostile-truncated", "not a valid WebAssembly component");
     assert_eq!(failures.len(), 4, "only the broken components fail to load: {failures:?}");
 
@@ -202,7 +202,13 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     let denied = model_items("hostile-model-denied@");
     assert!(denied.iter().any(|c| c.contains("generate: principle task.hostile-model-denied may not call the model: its manifest does not grant the \"generate\" capability")), "{denied:?}");
     assert!(denied.iter().any(|c| c.contains("does not grant the \"score\" capability")), "{denied:?}");
-    let missing = model_items("hostile-model-missing@");
+    // Granted the model but with none configured, synthesis does not call it at all; called
+    // directly, it is told that no model is configured.
+    assert!(model_items("hostile-model-missing@").is_empty());
+    assert!(emergency.calls.iter().all(|c| c.principle != "task.hostile-model-missing"));
+    let granted = set.principles().iter().find(|p| p.manifest.id == "task.hostile-model-missing").unwrap();
+    let missing: Vec<String> =
+        granted.emit(&query("q", "Is this an emergency?")).unwrap().into_iter().map(|i| i.criterion).collect();
     assert!(missing.iter().any(|c| c.contains("generate: no language model is configured")), "{missing:?}");
     assert!(missing.iter().any(|c| c.contains("score: no language model is configured")), "{missing:?}");
 }
