@@ -123,6 +123,24 @@ fn principles() -> String {
     repo().join("principles").display().to_string()
 }
 
+/// The shipped principles without the model-backed rubric writer, for the tests that give
+/// the server a model to exercise its routes (the writer would spend seconds of model time
+/// on every rubric); use with `--plugins` [`plugins`].
+fn principles_without_the_writer() -> String {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        copy_dir(&repo().join("principles"), &d.path().join("principles"));
+        std::fs::remove_file(d.path().join("principles/task/rubric-writer.toml")).unwrap();
+        d
+    });
+    dir.path().join("principles").display().to_string()
+}
+
+fn plugins() -> String {
+    repo().join("plugins").display().to_string()
+}
+
 fn ankle_row(id: &str) -> Value {
     json!({
         "prompt_id": id,
@@ -145,7 +163,16 @@ const RESPONSES: [&str; 3] = [
 #[test]
 fn every_route_answers_with_the_local_judge_and_model() {
     let model = smollm2();
-    let s = Server::start(&["--principles", &principles(), "--judge", &model, "--model", &model]);
+    let s = Server::start(&[
+        "--principles",
+        &principles_without_the_writer(),
+        "--plugins",
+        &plugins(),
+        "--judge",
+        &model,
+        "--model",
+        &model,
+    ]);
 
     // /healthz names the set, the judge and the model.
     let h = s.get("/healthz");
@@ -598,7 +625,16 @@ fn a_request_past_its_deadline_gets_503_and_the_server_goes_on() {
 fn a_generation_past_its_deadline_stops() {
     // A chat completion that would run for thousands of tokens: at the deadline the client
     // gets a 503 and the generation stops, instead of holding the cores to its end.
-    let s = Server::start(&["--principles", &principles(), "--model", &smollm2(), "--request-timeout-s", "1"]);
+    let s = Server::start(&[
+        "--principles",
+        &principles_without_the_writer(),
+        "--plugins",
+        &plugins(),
+        "--model",
+        &smollm2(),
+        "--request-timeout-s",
+        "1",
+    ]);
     let long = json!({
         "messages": [{"role": "user", "content": "Write a very long essay about the history of medicine."}],
         "max_tokens": 4000, "stop": ["never appears in text 0x1f"],
@@ -629,7 +665,16 @@ fn get_reward_reads_the_served_models_own_chat_format() {
     let gemma = "{% for m in messages %}{% set role = 'model' if m['role'] == 'assistant' else m['role'] %}{{ '<start_of_turn>' + role + '\\n' + m['content'] + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}";
     std::fs::write(model.join("tokenizer_config.json"), json!({"chat_template": gemma}).to_string()).unwrap();
     let spec = format!("local:{}", model.display());
-    let s = Server::start(&["--principles", &principles(), "--judge", &spec, "--model", &spec]);
+    let s = Server::start(&[
+        "--principles",
+        &principles_without_the_writer(),
+        "--plugins",
+        &plugins(),
+        "--judge",
+        &spec,
+        "--model",
+        &spec,
+    ]);
     let h = s.get("/healthz");
     assert_eq!(h.body["transcripts"]["served_model"], json!(true), "{}", h.body);
     // --model is also the principles' model.
