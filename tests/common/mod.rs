@@ -143,36 +143,28 @@ pub fn hostile_components() -> &'static (PathBuf, PathBuf) {
     })
 }
 
+/// One crate of the hostile test workspace (`tests/hostile`), built into its component.
+fn hostile_crate(name: &str) -> PathBuf {
+    let builder = PluginBuilder {
+        workspace: repo().join("tests/hostile"),
+        target_dir: repo().join("target/hostile-plugins"),
+        cache_dir: Some(cache_dir()),
+    };
+    builder.build(&[name.into()]).expect("cargo runs").remove(0).unwrap_or_else(|e| panic!("{name} builds: {e:?}"))
+}
+
 /// A principle component built against a changed copy of the WIT package
 /// (`clinalign:principle@0.9.0`, `tests/hostile/future-version`), built once per test binary.
 pub fn future_version_component() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let builder = PluginBuilder {
-            workspace: repo().join("tests/hostile"),
-            target_dir: repo().join("target/hostile-plugins"),
-            cache_dir: Some(cache_dir()),
-        };
-        builder
-            .build(&["future-version".into()])
-            .expect("cargo runs")
-            .remove(0)
-            .expect("the future-version component builds")
-    })
+    BUILT.get_or_init(|| hostile_crate("future-version"))
 }
 
 /// A principle component built against the first published interface,
 /// `clinalign:principle@0.1.0` (`tests/hostile/legacy-v0-1-0`), built once per test binary.
 pub fn legacy_component() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let builder = PluginBuilder {
-            workspace: repo().join("tests/hostile"),
-            target_dir: repo().join("target/hostile-plugins"),
-            cache_dir: Some(cache_dir()),
-        };
-        builder.build(&["legacy-v0-1-0".into()]).expect("cargo runs").remove(0).expect("the 0.1.0 component builds")
-    })
+    BUILT.get_or_init(|| hostile_crate("legacy-v0-1-0"))
 }
 
 /// A user message as a query with no labels.
