@@ -333,8 +333,16 @@ impl RuleClassifier {
         // answerable as asked; a personal account with no clear question needs more.
         // What is asked is read from the latest user turn (earlier turns may ask something
         // else); when it asks nothing recognisable, from every user turn.
-        let last = Lookup::new(user.last().copied().unwrap_or(""));
-        let (decision, explanation) = match (any(&last, DECISION), any(&last, EXPLANATION)) {
+        // With one user turn the latest turn is the whole text, already prepared.
+        let latest;
+        let last: &Lookup = match user.as_slice() {
+            [.., turn] if user.len() > 1 => {
+                latest = Lookup::new(turn);
+                &latest
+            }
+            _ => text,
+        };
+        let (decision, explanation) = match (any(last, DECISION), any(last, EXPLANATION)) {
             (false, false) => (any(text, DECISION), any(text, EXPLANATION)),
             asked => asked,
         };
@@ -413,7 +421,7 @@ impl RuleClassifier {
             push("task", "data-task", if data >= 2 { 0.85 } else { 0.65 }, &|| {
                 format!("asks to transform given data ({data} cue(s))")
             });
-        } else if any(&last, DATA_TASK) {
+        } else if any(last, DATA_TASK) {
             push("task", "data-task", 0.6, &|| "the latest turn asks to transform given text".into());
         } else if record >= 3 {
             push("task", "data-task", 0.6, &|| format!("the user's text is a clinical record ({record} record marks)"));
