@@ -653,3 +653,83 @@ fn eval_rubrics_compares_with_physician_rubrics() {
     }
     assert_eq!(v["pairs"].as_array().unwrap().len(), 94);
 }
+
+/// The rubric writer's items in `clinalign synthesize --model MODEL` output over two
+/// queries, checked for what every written item must carry; returns them all.
+fn written_items(p: &Project, model: &str) -> Vec<Value> {
+    let input = p.dir.path().join("writer-queries.jsonl");
+    std::fs::write(
+        &input,
+        [
+            row(
+                "fever",
+                "My 4 year old has had a fever of 39.5 C for two days and is drinking less. Should I give ibuprofen?",
+            ),
+            row("ankles", "I'm on lisinopril and my ankles have started swelling. Is that the pill?"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let out = p.dir.path().join("written.jsonl");
+    let o = run(synthesize(p, &input, &out).args(["--model", model, "--max-items", "60"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("principle errors: none"), "the writer's reply parsed and passed: {stdout}");
+    let shipped = clinalign::Catalog::load(&p.principles()).unwrap();
+    let verbs = [
+        "Advises", "Asks", "Explains", "Recommends", "Says", "States", "Suggests", "Tells", "Warns", "Fails to",
+        "Does not",
+    ];
+    let mut written = Vec::new();
+    for r in read_rows(&out) {
+        let mine: Vec<Value> = r["rubrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["tags"].as_array().unwrap().iter().any(|t| t == "principle:task.rubric-writer@1.0.0"))
+            .cloned()
+            .collect();
+        assert!(mine.len() <= 3, "max_items = 3 in the manifest: {mine:?}");
+        for item in &mine {
+            let tags: Vec<&str> = item["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+            let from = tags.iter().find_map(|t| t.strip_prefix("derives-from:")).expect("a derives-from tag");
+            assert!(from != "task.rubric-writer" && shipped.manifests.iter().any(|m| m.id == from), "{from}");
+            let points = item["points"].as_i64().unwrap();
+            assert!(points != 0 && points.abs() <= 10, "{item}");
+            let criterion = item["criterion"].as_str().unwrap();
+            assert!(verbs.iter().any(|v| criterion.starts_with(v)), "the schema's pattern: {criterion}");
+            // 160 characters (max_criterion_chars) and at most an `(about: …)` anchor.
+            assert!(criterion.chars().count() <= 160 + 90, "{criterion}");
+        }
+        written.extend(mine);
+    }
+    written
+}
+
+/// The rubric writer with the real SmolLM2, locally and through `clinalign serve --model`
+/// as an OpenAI-compatible server (its JSON-schema response format): the reply parses, the
+/// items carry their provenance and respect the manifest's limits.
+#[test]
+fn the_rubric_writer_with_smollm2_locally_and_over_http() {
+    let p = Project::with_principles();
+    let smollm2 = format!("local:{}", clinalign_infer::assets::smollm2_gguf().unwrap().display());
+    let local = written_items(&p, &smollm2);
+    assert!(!local.is_empty(), "greedy SmolLM2 writes at least one item that passes the checks");
+
+    let mut server = clinalign()
+        .args(["serve", "--addr", "127.0.0.1:0", "--model", &smollm2])
+        .arg("--principles")
+        .arg(p.principles())
+        .arg("--plugins")
+        .arg(p.plugins())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").expect("the server prints its address").to_string();
+    let remote = written_items(&p, &format!("openai:{base}#smollm2"));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(!remote.is_empty(), "the same model behind the server writes items too");
+}

@@ -85,8 +85,12 @@ impl clinalign::LanguageModel for WritingModel {
     }
     fn generate_json(&self, prompt: &str, schema: &str, _: u32) -> Result<String, clinalign::ModelError> {
         assert!(schema.contains("\"maxItems\":3"), "{schema}");
+        assert!(
+            schema.contains("\"about\":{\"type\":\"string\",\"enum\":[") && schema.contains("\"warfarin\""),
+            "{schema}"
+        );
         self.prompts.lock().unwrap().push(prompt.to_string());
-        let item = |c: &str, points: i32, principle: &str| serde_json::json!({"criterion": c, "points": points, "axis": "accuracy", "principle": principle});
+        let item = |c: &str, points: i32, principle: &str| serde_json::json!({"principle": principle, "about": "has crushing chest pain", "criterion": c, "points": points, "axis": "accuracy"});
         Ok(serde_json::json!({"items": [
             item("Tells the user to call an ambulance now for his father's crushing chest pain and sweating.", 10, "P1"),
             item("Warns that his father's warfarin raises the bleeding risk of taking aspirin.", 6, "P2"),

@@ -105,6 +105,19 @@ fn next_tokens(reply: &Value) -> Result<Vec<(String, f32)>, String> {
         .collect()
 }
 
+/// A check that a JSON text matches `schema`; its error names the first place that does not.
+fn schema_check(schema: &Value) -> Result<impl Fn(&str) -> Result<(), String>, ModelError> {
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|e| ModelError::Invalid(format!("the JSON schema is not valid: {e}")))?;
+    Ok(move |json: &str| -> Result<(), String> {
+        let v: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        match validator.iter_errors(&v).next() {
+            None => Ok(()),
+            Some(e) => Err(format!("at {:?}: {e}", e.instance_path().to_string())),
+        }
+    })
+}
+
 impl LanguageModel for OpenAiModel {
     fn name(&self) -> &str {
         &self.name
@@ -128,12 +141,15 @@ impl LanguageModel for OpenAiModel {
         options.iter().map(|o| self.score_one(prompt, o)).collect()
     }
 
-    /// The server's JSON-schema response format (vLLM, SGLang and OpenAI constrain decoding
-    /// with it); where the server refuses it or its reply does not parse, the schema goes
-    /// into the prompt and the reply is checked, with bounded retries.
+    /// The server's JSON-schema response format (vLLM, SGLang, OpenAI and `clinalign serve
+    /// --model` constrain decoding with it). The reply is validated against the schema;
+    /// where the server refuses the format or its reply fails validation, the schema goes
+    /// into the prompt and each reply is validated, with bounded retries that say what was
+    /// wrong.
     fn generate_json(&self, prompt: &str, json_schema: &str, max_tokens: u32) -> Result<String, ModelError> {
         let schema: Value = serde_json::from_str(json_schema)
             .map_err(|e| ModelError::Invalid(format!("the JSON schema does not parse: {e}")))?;
+        let check = schema_check(&schema)?;
         let body = json!({
             "model": self.model, "messages": [{"role": "user", "content": prompt}],
             "max_tokens": max_tokens.max(1), "temperature": 0,
@@ -145,8 +161,8 @@ impl LanguageModel for OpenAiModel {
                 .and_then(clinalign_core::language_model::first_json_value)
         });
         match constrained {
-            Some(json) => Ok(json),
-            None => clinalign_core::language_model::generate_json_by_asking(self, prompt, json_schema, max_tokens),
+            Some(json) if check(&json).is_ok() => Ok(json),
+            _ => clinalign_core::language_model::generate_json_checked(self, prompt, json_schema, max_tokens, check),
         }
     }
 }
@@ -212,6 +228,21 @@ mod tests {
         assert!(matches!(e, ModelError::Unsupported(_)), "{e:?}");
         assert!(e.to_string().contains("cannot score the option"), "{e}");
         let _ = stop.send(());
+    }
+
+    #[test]
+    fn replies_are_validated_against_the_schema() {
+        let schema = json!({"type": "object", "properties": {"items": {"type": "array", "maxItems": 1,
+            "items": {"type": "object", "properties": {"points": {"type": "integer", "minimum": -10, "maximum": 10}}}}},
+            "required": ["items"]});
+        let check = schema_check(&schema).unwrap();
+        assert_eq!(check(r#"{"items": [{"points": 4}]}"#), Ok(()));
+        let e = check(r#"{"items": [{"points": 40}]}"#).unwrap_err();
+        assert!(e.contains("/items/0/points") && e.contains("40"), "{e}");
+        assert!(check(r#"{"items": [{}, {}]}"#).unwrap_err().contains("/items"));
+        assert!(check(r#"{"other": 1}"#).unwrap_err().contains("\"items\" is a required property"));
+        let bad = schema_check(&json!({"type": 5})).err().unwrap();
+        assert!(bad.to_string().contains("the JSON schema is not valid"), "{bad}");
     }
 
     #[test]

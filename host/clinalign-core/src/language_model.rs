@@ -51,24 +51,38 @@ pub fn generate_json_by_asking<M: LanguageModel + ?Sized>(
     json_schema: &str,
     max_tokens: u32,
 ) -> Result<String, ModelError> {
-    {
-        let mut ask =
-            format!("{prompt}\n\nAnswer with JSON only, no other text, matching this JSON Schema:\n{json_schema}");
-        let mut last = String::new();
-        for _ in 0..JSON_ATTEMPTS {
-            let reply = model.generate(&ask, max_tokens)?;
-            if let Some(json) = first_json_value(&reply) {
-                return Ok(json);
-            }
-            last = reply;
-            ask.push_str("\n\nYour previous answer was not valid JSON. Reply with the JSON document only.");
-        }
-        let shown: String = last.chars().take(200).collect();
-        Err(ModelError::Failed(format!(
-            "{} gave no valid JSON in {JSON_ATTEMPTS} attempts; the last reply began: {shown:?}",
-            model.name()
-        )))
+    generate_json_checked(model, prompt, json_schema, max_tokens, |_| Ok(()))
+}
+
+/// [`generate_json_by_asking`] that also holds each reply's JSON to `check` (e.g. a JSON
+/// Schema validator): a reply that fails is asked again with the reason, at most
+/// [`JSON_ATTEMPTS`] asks in all.
+pub fn generate_json_checked<M: LanguageModel + ?Sized>(
+    model: &M,
+    prompt: &str,
+    json_schema: &str,
+    max_tokens: u32,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<String, ModelError> {
+    let mut ask =
+        format!("{prompt}\n\nAnswer with JSON only, no other text, matching this JSON Schema:\n{json_schema}");
+    let mut last = String::new();
+    for _ in 0..JSON_ATTEMPTS {
+        let reply = model.generate(&ask, max_tokens)?;
+        let why = match first_json_value(&reply) {
+            Some(json) => match check(&json) {
+                Ok(()) => return Ok(json),
+                Err(why) => format!("did not match the schema: {why}"),
+            },
+            None => "was not valid JSON".to_string(),
+        };
+        last = format!("{why}; it began {:?}", reply.chars().take(200).collect::<String>());
+        ask.push_str(&format!("\n\nYour previous answer {why}. Reply with the JSON document only."));
     }
+    Err(ModelError::Failed(format!(
+        "{} gave no valid JSON in {JSON_ATTEMPTS} attempts; the last reply {last}",
+        model.name()
+    )))
 }
 
 /// How many times the default [`LanguageModel::generate_json`] asks.
@@ -125,6 +139,16 @@ mod tests {
         assert_eq!(m.generate_json("p", "{}", 10).unwrap(), "{\"items\": []}");
         let m = Replies(std::sync::Mutex::new(vec!["a", "b", "c"]));
         let e = m.generate_json("p", "{}", 10).unwrap_err().to_string();
-        assert!(e.contains("no valid JSON in 3 attempts"), "{e}");
+        assert!(e.contains("no valid JSON in 3 attempts") && e.contains("was not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn a_checked_reply_that_fails_its_check_is_asked_again_with_the_reason() {
+        let m = Replies(std::sync::Mutex::new(vec!["{\"items\": 3}", "{\"items\": []}"]));
+        let check = |j: &str| if j.contains('3') { Err("items must be a list".to_string()) } else { Ok(()) };
+        assert_eq!(generate_json_checked(&m, "p", "{}", 10, check).unwrap(), "{\"items\": []}");
+        let m = Replies(std::sync::Mutex::new(vec!["{\"items\": 3}"; 3]));
+        let e = generate_json_checked(&m, "p", "{}", 10, check).unwrap_err().to_string();
+        assert!(e.contains("did not match the schema: items must be a list"), "{e}");
     }
 }

@@ -45,6 +45,16 @@ impl std::str::FromStr for Precision {
 /// End-of-turn tokens of the common chat formats (ChatML, Llama 3, Phi-3, Gemma).
 const END_OF_TURN: [&str; 4] = ["<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>"];
 
+/// A document from [`LocalModel::json_after`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonDocument {
+    pub text: String,
+    /// Tokens generated, the end-of-sequence token included.
+    pub generated: usize,
+    /// The document is complete (it may be cut short by the token budget or a cancel).
+    pub complete: bool,
+}
+
 /// A model with its tokenizer and chat template.
 pub struct LocalModel {
     name: String,
@@ -191,28 +201,50 @@ impl LocalModel {
     /// text always parses. Fails when the document is not complete within `max_tokens`.
     pub fn complete_json(&self, prompt: &str, schema: &str, max_tokens: usize) -> Result<String> {
         let tok = self.tokenizer()?;
+        let ids = tok.encode(&self.user_prompt(&format!("{prompt}\n\nAnswer in JSON."))?, false)?;
+        let doc = self.json_after(&ids, schema, max_tokens, &std::sync::atomic::AtomicBool::new(false))?;
+        if !doc.complete {
+            return Err(Error::Invalid(format!(
+                "the JSON document was not complete within {max_tokens} tokens; allow more tokens or ask for less"
+            )));
+        }
+        Ok(doc.text)
+    }
+
+    /// A JSON document matching `schema` after the prompt tokens `ids` (already in the
+    /// model's chat format), greedy under llguidance's mask; generation stops at the end of
+    /// the document, after `max_tokens`, or once `cancelled` is set (then the text so far).
+    pub fn json_after(
+        &self,
+        ids: &[u32],
+        schema: &str,
+        max_tokens: usize,
+        cancelled: &std::sync::atomic::AtomicBool,
+    ) -> Result<JsonDocument> {
+        let tok = self.tokenizer()?;
         let grammars = self
             .json
             .get_or_init(|| crate::structured::JsonGrammars::new(tok).map_err(|e| e.to_string()))
             .as_ref()
             .map_err(|e| Error::Unsupported(format!("JSON-constrained generation: {e}")))?;
         let mut matcher = grammars.matcher(schema)?;
-        let ids = tok.encode(&self.user_prompt(&format!("{prompt}\n\nAnswer in JSON."))?, false)?;
         let cell = std::cell::RefCell::new(&mut matcher);
         let out = crate::generate::generate_masked(
             &self.model,
-            &ids,
+            ids,
             max_tokens,
             |row| crate::structured::mask(&mut cell.borrow_mut(), row),
-            |t| crate::structured::advance(&mut cell.borrow_mut(), t),
+            |t| {
+                if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(std::ops::ControlFlow::Break(()));
+                }
+                crate::structured::advance(&mut cell.borrow_mut(), t)
+            },
         )?;
-        if !matcher.is_stopped() && !matcher.is_accepting().unwrap_or(false) {
-            return Err(Error::Invalid(format!(
-                "the JSON document was not complete within {max_tokens} tokens; allow more tokens or ask for less"
-            )));
-        }
+        let complete = matcher.is_stopped() || matcher.is_accepting().unwrap_or(false);
+        let generated = out.len();
         let body: Vec<u32> = out.into_iter().filter(|t| Some(*t) != tok.eos_id() && !tok.is_special(*t)).collect();
-        tok.decode(&body, true)
+        Ok(JsonDocument { text: tok.decode(&body, true)?, generated, complete })
     }
 
     /// Sum of log-probabilities of each option's tokens following `prompt`.

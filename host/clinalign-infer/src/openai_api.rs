@@ -209,6 +209,51 @@ pub struct ChatCompletionRequest {
     pub stream: Option<bool>,
     /// Extra variables for the chat template (e.g. `{"enable_thinking": false}` for Qwen3).
     pub chat_template_kwargs: Option<serde_json::Map<String, Value>>,
+    /// `{"type": "text"}` (the default), `{"type": "json_object"}`, or `{"type": "json_schema",
+    /// "json_schema": {"name": …, "schema": {…}}}`. The JSON formats decode greedily under the
+    /// schema's token mask (llguidance), so the reply always parses and matches the schema's
+    /// structure; they take no `logprobs` or `stop`.
+    pub response_format: Option<ResponseFormat>,
+}
+
+/// `response_format` of a chat completions request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseFormat {
+    /// `text`, `json_object` or `json_schema`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// With `json_schema`: the schema (its `name` and `strict` are accepted and not needed).
+    #[serde(default)]
+    pub json_schema: Option<JsonSchemaFormat>,
+}
+
+/// `response_format.json_schema`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonSchemaFormat {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub schema: Option<Value>,
+    #[serde(default)]
+    pub strict: Option<bool>,
+}
+
+/// The JSON schema (text) a request's `response_format` asks for; `None` for plain text.
+fn json_schema_of(format: Option<&ResponseFormat>) -> Result<Option<String>, ApiError> {
+    let Some(f) = format else { return Ok(None) };
+    match f.kind.as_str() {
+        "text" => Ok(None),
+        "json_object" => Ok(Some(r#"{"type": "object"}"#.to_string())),
+        "json_schema" => match f.json_schema.as_ref().and_then(|j| j.schema.as_ref()) {
+            Some(schema @ Value::Object(_)) => Ok(Some(schema.to_string())),
+            Some(_) => Err(ApiError::invalid("response_format.json_schema.schema", "must be a JSON Schema object")),
+            None => Err(ApiError::invalid("response_format.json_schema.schema", "is missing")),
+        },
+        other => Err(ApiError::invalid(
+            "response_format.type",
+            format!("{other:?} is not one of \"text\", \"json_object\", \"json_schema\""),
+        )),
+    }
 }
 
 /// `prompt` of a completions request: text or token ids, one prompt or several.
@@ -495,6 +540,14 @@ pub fn chat_completion_until(
         return Err(ApiError::invalid("top_logprobs", "needs \"logprobs\": true"));
     }
     let decoding = decoding(req.temperature, req.top_p, req.seed, req.stop.as_ref(), want_logprobs.then_some(top))?;
+    if json_schema_of(req.response_format.as_ref())?.is_some() {
+        if want_logprobs {
+            return Err(ApiError::invalid("logprobs", "is not supported with a JSON response_format"));
+        }
+        if !decoding.stop.is_empty() {
+            return Err(ApiError::invalid("stop", "is not supported with a JSON response_format"));
+        }
+    }
     let texts = message_texts(&req.messages)?;
     let turns: Vec<Turn<'_>> = texts.iter().map(|(role, content)| Turn { role, content }).collect();
     let vars = req.chat_template_kwargs.clone().unwrap_or_default();
@@ -502,6 +555,9 @@ pub fn chat_completion_until(
     let tok = lm.tokenizer().map_err(ApiError::server)?;
     let ids = tok.encode(&prompt, false).map_err(|e| ApiError::invalid("messages", e))?;
     let budget = token_budget(lm, ids.len(), max_tokens, max_field, "messages")?;
+    if let Some(schema) = json_schema_of(req.response_format.as_ref())? {
+        return json_reply(lm, req, &ids, &schema, budget, cancelled);
+    }
     let g = generate_reply(lm, tok, &ids, budget, &decoding, cancelled)?;
     let logprobs = decoding.top_k.map(|_| ChatLogprobs {
         content: g
@@ -536,6 +592,37 @@ pub fn chat_completion_until(
             message: AssistantMessage { role: "assistant".into(), content: g.text },
             logprobs,
             finish_reason: g.finish,
+        }],
+    })
+}
+
+/// A chat reply that is a JSON document of `schema`, greedy under its token mask.
+fn json_reply(
+    lm: &LocalModel,
+    req: &ChatCompletionRequest,
+    ids: &[u32],
+    schema: &str,
+    budget: usize,
+    cancelled: &AtomicBool,
+) -> Result<ChatCompletionResponse, ApiError> {
+    let doc = lm.json_after(ids, schema, budget, cancelled).map_err(|e| match e {
+        crate::error::Error::Invalid(why) => ApiError::invalid("response_format.json_schema.schema", why),
+        other => ApiError::server(other),
+    })?;
+    if cancelled.load(Ordering::Relaxed) {
+        return Err(ApiError::cancelled(doc.generated));
+    }
+    Ok(ChatCompletionResponse {
+        id: response_id("chatcmpl"),
+        object: "chat.completion".into(),
+        created: unix_now(),
+        model: req.model.clone().unwrap_or_else(|| lm.name().to_string()),
+        usage: usage(ids.len(), doc.generated),
+        choices: vec![ChatChoice {
+            index: 0,
+            message: AssistantMessage { role: "assistant".into(), content: doc.text },
+            logprobs: None,
+            finish_reason: if doc.complete { FinishReason::Stop } else { FinishReason::Length },
         }],
     })
 }
@@ -1191,6 +1278,34 @@ mod tests {
     }
 
     #[test]
+    fn a_json_schema_response_format_constrains_the_reply_to_the_schema() {
+        let lm = tiny_chat_model(None);
+        let schema = json!({"type": "object", "properties": {"urgent": {"enum": ["yes", "no"]}, "why": {"enum": ["chest pain", "a cold"]}},
+                            "required": ["urgent", "why"], "additionalProperties": false});
+        let body = json!({"messages": hi(), "max_tokens": 60, "temperature": 1.5,
+                          "response_format": {"type": "json_schema", "json_schema": {"name": "triage", "schema": schema, "strict": true}}});
+        let r = chat_completion(&lm, &chat(body)).unwrap();
+        let reply: Value = serde_json::from_str(&r.choices[0].message.content).unwrap();
+        assert!(["yes", "no"].contains(&reply["urgent"].as_str().unwrap()), "{reply}");
+        assert!(["chest pain", "a cold"].contains(&reply["why"].as_str().unwrap()), "{reply}");
+        assert_eq!(reply.as_object().unwrap().len(), 2);
+        assert_eq!(r.choices[0].finish_reason, FinishReason::Stop);
+        assert_eq!(r.usage.prompt_tokens as usize, chat_prompt_ids(&lm, &hi()).len());
+        // Too small a budget ends the document early, as OpenAI does: `length`, not an error.
+        let body = json!({"messages": hi(), "max_tokens": 2, "response_format": {"type": "json_schema", "json_schema": {"schema": schema}}});
+        let r = chat_completion(&lm, &chat(body)).unwrap();
+        assert_eq!((r.choices[0].finish_reason, r.usage.completion_tokens), (FinishReason::Length, 2));
+        // "text" is the plain reply.
+        let plain = json!({"messages": hi(), "temperature": 0, "max_tokens": 8});
+        let mut text = plain.clone();
+        text["response_format"] = json!({"type": "text"});
+        assert_eq!(
+            chat_completion(&lm, &chat(text)).unwrap().choices[0].message.content,
+            chat_completion(&lm, &chat(plain)).unwrap().choices[0].message.content
+        );
+    }
+
+    #[test]
     fn invalid_requests_are_named_by_field() {
         let lm = tiny_chat_model(None);
         let msgs = hi();
@@ -1225,6 +1340,26 @@ mod tests {
             (json!({"messages": msgs, "logprobs": 1}), "logprobs: invalid type"),
             (json!({"messages": "hi"}), "messages: invalid type"),
             (json!([1]), "the request body must be a JSON object"),
+            (
+                json!({"messages": msgs, "response_format": {"type": "xml"}}),
+                "response_format.type: \"xml\" is not one of",
+            ),
+            (
+                json!({"messages": msgs, "response_format": {"type": "json_schema", "json_schema": {"name": "a"}}}),
+                "response_format.json_schema.schema: is missing",
+            ),
+            (
+                json!({"messages": msgs, "response_format": {"type": "json_object"}, "logprobs": true}),
+                "logprobs: is not supported with a JSON response_format",
+            ),
+            (
+                json!({"messages": msgs, "response_format": {"type": "json_object"}, "stop": "x"}),
+                "stop: is not supported with a JSON response_format",
+            ),
+            (
+                json!({"messages": msgs, "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "nonsense"}}}}),
+                "response_format.json_schema.schema: the JSON schema cannot be used",
+            ),
         ];
         for (body, want) in cases {
             let got = chat_err(body.clone());

@@ -78,9 +78,21 @@ impl JsonGrammars {
     }
 
     /// A matcher for documents of `schema` (JSON Schema text).
+    ///
+    /// Whitespace between tokens is fixed (`", "` and `": "`, no newlines): with flexible
+    /// whitespace, a small model may spend its whole budget on blank lines. A schema that
+    /// carries its own `x-guidance` options keeps them.
     pub fn matcher(&self, schema: &str) -> Result<Matcher> {
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_str(schema).map_err(|e| Error::Invalid(format!("the JSON schema does not parse: {e}")))?;
+        if let Some(top) = value.as_object_mut()
+            && !top.contains_key("x-guidance")
+        {
+            top.insert(
+                "x-guidance".into(),
+                serde_json::json!({"whitespace_flexible": false, "item_separator": ", ", "key_separator": ": "}),
+            );
+        }
         let parser = self
             .factory
             .create_parser(TopLevelGrammar::from_json_schema(value))
