@@ -652,6 +652,27 @@ fn eval_rubrics_compares_with_physician_rubrics() {
         assert!(v["coverage"][t].as_f64().is_some(), "{t}");
     }
     assert_eq!(v["pairs"].as_array().unwrap().len(), 94);
+    assert_eq!(v["method"], "tf-idf");
+
+    // The same rows matched by sentence embeddings (all-MiniLM-L6-v2), on the rubrics just
+    // written (rows with `reference_rubrics` are compared as they are).
+    let synthesized = p.dir.path().join("synthesized.jsonl");
+    let o = run(&mut synthesize(&p, &repo().join("data/healthbench/oss_eval_sample_9.jsonl"), &synthesized));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let by_meaning = p.dir.path().join("eval-embedding.json");
+    let o =
+        run(clinalign().arg("eval-rubrics").arg(&synthesized).args(["--match", "embedding", "--out"]).arg(&by_meaning));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("coverage of physician criteria (all-minilm-l6-v2): "), "{stdout}");
+    let e: Value = serde_json::from_slice(&std::fs::read(&by_meaning).unwrap()).unwrap();
+    assert_eq!((e["rows"].as_u64(), e["physician"]["items"].as_u64()), (Some(8), Some(94)));
+    assert_eq!(e["thresholds"], serde_json::json!([0.6, 0.5, 0.7]));
+    let at = |t: &str| e["coverage"][t].as_f64().unwrap();
+    let (c5, c6, c7) = (at("0.5"), at("0.6"), at("0.7"));
+    assert!(c5 >= c6 && c6 >= c7, "coverage falls as the threshold rises: {c5} {c6} {c7}");
+    // Every pair's similarity is a cosine of unit vectors.
+    assert!(e["pairs"].as_array().unwrap().iter().all(|p| p["similarity"].as_f64().unwrap().abs() <= 1.0001));
 }
 
 /// The rubric writer's items in `clinalign synthesize --model MODEL` output over two

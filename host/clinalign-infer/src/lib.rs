@@ -27,5 +27,6 @@ pub mod model;
 pub mod openai_api;
 pub mod ops;
 pub mod qmatmul;
+pub mod sentence;
 pub mod structured;
 pub mod weights;

@@ -13,7 +13,10 @@ pub use grade_summary::GradeSummary;
 pub use graded::{GradedRow, parse_graded_row};
 pub use meta::{MetaEval, MetaRow, Rate, meta_eval, rater_agreement};
 pub use physician_labels::{ClassifierEval, DimensionEval, healthbench_labels};
-pub use rubric_comparison::{MatchPair, RowRubrics, RubricEval, RubricShape, THRESHOLDS, evaluate};
+pub use rubric_comparison::{
+    EMBEDDING_THRESHOLDS, MatchPair, RowRubrics, RubricEval, RubricShape, Similarities, THRESHOLDS, evaluate,
+    evaluate_with, lexical_similarities,
+};
 pub use scoring::{
     Aggregate, BOOTSTRAP_SAMPLES, aggregate, bootstrap_std, clipped_mean, example_metrics, score, soft_score,
 };

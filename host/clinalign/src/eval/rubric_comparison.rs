@@ -7,6 +7,10 @@
 //! criterion of the same row has cosine similarity ≥ the threshold with it. Coverage is
 //! reported at several thresholds because lexical similarity only approximates "the same
 //! clinical check"; the pairs are printed so a reader can judge them.
+//!
+//! [`evaluate_with`] takes the similarities from elsewhere: `clinalign eval-rubrics --match
+//! embedding` passes the cosines of sentence embeddings (all-MiniLM-L6-v2, computed by the
+//! inference crate), judged at [`EMBEDDING_THRESHOLDS`].
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,8 +20,17 @@ use clinalign_core::RubricEntry;
 
 use crate::similarity::content_words;
 
-/// Thresholds coverage is reported at; the first is the headline.
+/// Thresholds coverage is reported at (TF-IDF); the first is the headline.
 pub const THRESHOLDS: [f64; 3] = [0.3, 0.2, 0.4];
+
+/// Thresholds for sentence-embedding cosines (all-MiniLM-L6-v2), the first the headline:
+/// set before looking at the results, where MiniLM's paraphrases of one instruction
+/// usually score 0.6 or more and sentences on one topic that check different things 0.4–0.6.
+pub const EMBEDDING_THRESHOLDS: [f64; 3] = [0.6, 0.5, 0.7];
+
+/// `similarities[row][p][s]`: how close physician criterion `p` of a row is to its
+/// synthesized criterion `s`.
+pub type Similarities = Vec<Vec<Vec<f64>>>;
 
 /// One row's rubrics: physician-written and synthesized.
 #[derive(Debug, Clone)]
@@ -52,6 +65,10 @@ pub struct RubricShape {
 /// The comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct RubricEval {
+    /// How criteria were matched: `tf-idf` or the embedding model's name.
+    pub method: String,
+    /// The thresholds of `coverage`, the headline first.
+    pub thresholds: Vec<f64>,
     pub rows: usize,
     /// Share of physician criteria covered, at each threshold.
     pub coverage: BTreeMap<String, f64>,
@@ -102,8 +119,13 @@ fn cosine(a: &Vector, b: &Vector) -> f64 {
     a.iter().map(|(k, x)| x * b.get(k).unwrap_or(&0.0)).sum()
 }
 
-/// Compares every row's synthesized rubric with its physician rubric.
+/// Compares every row's synthesized rubric with its physician rubric, by TF-IDF cosine.
 pub fn evaluate(rows: &[RowRubrics]) -> RubricEval {
+    evaluate_with(rows, &lexical_similarities(rows), &THRESHOLDS, "tf-idf")
+}
+
+/// The TF-IDF cosines of every row's physician × synthesized criteria.
+pub fn lexical_similarities(rows: &[RowRubrics]) -> Similarities {
     let docs: Vec<std::collections::BTreeSet<String>> = rows
         .iter()
         .flat_map(|r| r.physician.iter().chain(r.synthesized.iter()))
@@ -117,41 +139,48 @@ pub fn evaluate(rows: &[RowRubrics]) -> RubricEval {
     }
     let n_docs = docs.len().max(1) as f64;
     let idf: HashMap<String, f64> = df.into_iter().map(|(w, f)| (w, ((1.0 + n_docs) / (1.0 + f)).ln() + 1.0)).collect();
+    rows.iter()
+        .map(|r| {
+            let sv: Vec<Vector> = r.synthesized.iter().map(|e| vectorize(&content_words(&e.criterion), &idf)).collect();
+            r.physician
+                .iter()
+                .map(|e| {
+                    let p = vectorize(&content_words(&e.criterion), &idf);
+                    sv.iter().map(|s| cosine(&p, s)).collect()
+                })
+                .collect()
+        })
+        .collect()
+}
 
+/// Compares every row's rubrics given the similarity of each physician × synthesized pair
+/// (`similarities[row][p][s]`), with coverage at `thresholds` (the first the headline).
+pub fn evaluate_with(rows: &[RowRubrics], similarities: &Similarities, thresholds: &[f64], method: &str) -> RubricEval {
     let mut pairs = Vec::new();
     let mut synthesized_matched = 0usize;
     let mut synthesized_total = 0usize;
-    let headline = THRESHOLDS[0];
-    for r in rows {
-        let pv: Vec<Vector> = r.physician.iter().map(|e| vectorize(&content_words(&e.criterion), &idf)).collect();
-        let sv: Vec<Vector> = r.synthesized.iter().map(|e| vectorize(&content_words(&e.criterion), &idf)).collect();
-        for (pe, p) in r.physician.iter().zip(&pv) {
-            let best = sv.iter().enumerate().map(|(j, s)| (j, cosine(p, s))).max_by(|a, b| a.1.total_cmp(&b.1));
-            if let Some((j, sim)) = best {
-                pairs.push(MatchPair {
-                    row: r.id.clone(),
-                    similarity: (sim * 1000.0).round() / 1000.0,
-                    physician: pe.criterion.clone(),
-                    physician_points: pe.points,
-                    synthesized: r.synthesized[j].criterion.clone(),
-                    synthesized_points: r.synthesized[j].points,
-                });
-            } else {
-                pairs.push(MatchPair {
-                    row: r.id.clone(),
-                    similarity: 0.0,
-                    physician: pe.criterion.clone(),
-                    physician_points: pe.points,
-                    synthesized: String::new(),
-                    synthesized_points: 0,
-                });
-            }
+    let headline = thresholds[0];
+    for (r, sims) in rows.iter().zip(similarities) {
+        for (pe, row_sims) in r.physician.iter().zip(sims) {
+            let best = row_sims.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1));
+            let (synthesized, synthesized_points, sim) = match best {
+                Some((j, sim)) => (r.synthesized[j].criterion.clone(), r.synthesized[j].points, sim),
+                None => (String::new(), 0, 0.0),
+            };
+            pairs.push(MatchPair {
+                row: r.id.clone(),
+                similarity: (sim * 1000.0).round() / 1000.0,
+                physician: pe.criterion.clone(),
+                physician_points: pe.points,
+                synthesized,
+                synthesized_points,
+            });
         }
-        synthesized_total += sv.len();
-        synthesized_matched += sv.iter().filter(|s| pv.iter().any(|p| cosine(p, s) >= headline)).count();
+        synthesized_total += r.synthesized.len();
+        synthesized_matched += (0..r.synthesized.len()).filter(|&j| sims.iter().any(|row| row[j] >= headline)).count();
     }
     let total = pairs.len().max(1) as f64;
-    let coverage = THRESHOLDS
+    let coverage = thresholds
         .iter()
         .map(|t| (format!("{t:.1}"), pairs.iter().filter(|p| p.similarity >= *t).count() as f64 / total))
         .collect();
@@ -168,6 +197,8 @@ pub fn evaluate(rows: &[RowRubrics]) -> RubricEval {
     let phys: Vec<&[RubricEntry]> = rows.iter().map(|r| r.physician.as_slice()).collect();
     let synth: Vec<&[RubricEntry]> = rows.iter().map(|r| r.synthesized.as_slice()).collect();
     RubricEval {
+        method: method.to_string(),
+        thresholds: thresholds.to_vec(),
         rows: rows.len(),
         coverage,
         weighted_coverage,
@@ -209,5 +240,21 @@ mod tests {
         assert_eq!(r.physician.median_size, 2);
         assert!((r.synthesized.negative_share - 1.0 / 3.0).abs() < 1e-9);
         assert!(r.pairs[0].similarity > r.pairs[1].similarity);
+        assert_eq!((r.method.as_str(), r.thresholds[0]), ("tf-idf", 0.3));
+    }
+
+    #[test]
+    fn given_similarities_are_judged_at_the_given_thresholds() {
+        let rows = vec![RowRubrics {
+            id: "r".into(),
+            physician: vec![e("A", 5, "accuracy"), e("B", -5, "accuracy")],
+            synthesized: vec![e("x", 4, "accuracy"), e("y", 3, "accuracy")],
+        }];
+        let sims = vec![vec![vec![0.65, 0.1], vec![0.55, 0.52]]];
+        let r = evaluate_with(&rows, &sims, &EMBEDDING_THRESHOLDS, "all-MiniLM-L6-v2");
+        assert_eq!((r.coverage["0.6"], r.coverage["0.5"], r.coverage["0.7"]), (0.5, 1.0, 0.0));
+        assert_eq!(r.precision, 0.5, "only x reaches 0.6 with a physician criterion");
+        assert_eq!(r.pairs[1].synthesized, "x", "B's closest is x (0.55)");
+        assert_eq!(r.sign_agreement, 1.0);
     }
 }
