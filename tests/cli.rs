@@ -754,3 +754,54 @@ fn the_rubric_writer_with_smollm2_locally_and_over_http() {
     let _ = server.wait();
     assert!(!remote.is_empty(), "the same model behind the server writes items too");
 }
+
+/// The scenario classifier with the real SmolLM2: `--classifier model` labels every dimension
+/// from the vocabulary with a calibrated confidence, and `auto` takes, per dimension, the
+/// label of the rules or of the model.
+#[test]
+fn the_model_classifier_with_smollm2_labels_every_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("q.jsonl");
+    std::fs::write(
+        &input,
+        [
+            row("chest", "My father has crushing chest pain and is sweating. What should I do?"),
+            row("gluten", "Do zolmitriptan 5 mg tablets contain gluten? I have celiac disease."),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let dims = clinalign::Dimensions::load(&repo().join("principles/dimensions.toml")).unwrap();
+    let smollm2 = format!("local:{}", clinalign_infer::assets::smollm2_gguf().unwrap().display());
+    let labels = |kind: &str| -> Vec<Value> {
+        let out = dir.path().join(format!("{kind}.jsonl"));
+        let mut c = clinalign();
+        c.arg("classify").arg(&input).arg("-o").arg(&out).args(["--classifier", kind]);
+        c.arg("--principles").arg(repo().join("principles"));
+        if kind != "rules" {
+            c.args(["--model", &smollm2]);
+        }
+        let o = run(&mut c);
+        assert!(o.status.success(), "{kind}: {}", String::from_utf8_lossy(&o.stderr));
+        let name = match kind {
+            "rules" => "rules-v2",
+            "model" => "model:SmolLM2",
+            _ => "auto(rules, model:SmolLM2",
+        };
+        assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("(classifier {name}")), "{kind}");
+        read_rows(&out).into_iter().map(|r| r["scenario"].clone()).collect()
+    };
+    let (rules, model, auto) = (labels("rules"), labels("model"), labels("auto"));
+    for (i, m) in model.iter().enumerate() {
+        for d in dims.iter() {
+            let value = m[&d.name]["value"].as_str().unwrap();
+            assert!(d.values.iter().any(|v| v == value), "{}: {value}", d.name);
+            let confidence = m[&d.name]["confidence"].as_f64().unwrap();
+            assert!(confidence > 0.0 && confidence <= 1.0, "{}: {confidence}", d.name);
+            let chosen = &auto[i][&d.name]["value"];
+            assert!(chosen == &m[&d.name]["value"] || chosen == &rules[i][&d.name]["value"], "{}: {chosen}", d.name);
+        }
+    }
+    assert_eq!(rules[0]["urgency"]["value"], "emergent");
+    assert_eq!(auto[0]["urgency"]["value"], "emergent", "the model may not lower urgency without a wide margin");
+}

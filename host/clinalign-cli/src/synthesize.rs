@@ -226,14 +226,37 @@ impl Summary {
             println!("principle errors: {}", errors.join("; "));
         }
         println!(
-            "time: load {:.2} s, synthesis {:.2} s ({:.0} queries/s on {jobs} thread{})",
+            "time: load {:.2} s, synthesis {:.2} s ({} on {jobs} thread{})",
             load_ms as f64 / 1000.0,
             secs,
-            report.queries as f64 / secs.max(1e-9),
+            rate(report.queries, secs),
             if jobs == 1 { "" } else { "s" }
         );
         if let Some(r) = &args.report {
             println!("report: {}", r.display());
         }
+    }
+}
+
+/// Queries per second, or seconds per query when that reads better (a model-backed
+/// principle can take seconds per query).
+fn rate(queries: u64, secs: f64) -> String {
+    let per_s = queries as f64 / secs.max(1e-9);
+    if per_s >= 1.0 || queries == 0 {
+        format!("{per_s:.0} queries/s")
+    } else {
+        format!("{:.1} s per query", secs / queries as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_reads_as_queries_per_second_or_seconds_per_query() {
+        assert_eq!(rate(1000, 0.5), "2000 queries/s");
+        assert_eq!(rate(25, 264.29), "10.6 s per query");
+        assert_eq!(rate(0, 0.0), "0 queries/s");
     }
 }
