@@ -737,21 +737,16 @@ fn the_rubric_writer_with_smollm2_locally_and_over_http() {
     let local = written_items(&p, &smollm2);
     assert!(!local.is_empty(), "greedy SmolLM2 writes at least one item that passes the checks");
 
-    let mut server = clinalign()
-        .args(["serve", "--addr", "127.0.0.1:0", "--model", &smollm2])
-        .arg("--principles")
-        .arg(p.principles())
-        .arg("--plugins")
-        .arg(p.plugins())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").expect("the server prints its address").to_string();
-    let remote = written_items(&p, &format!("openai:{base}#smollm2"));
-    let _ = server.kill();
-    let _ = server.wait();
+    let server = Serving::start(&[
+        "--model".as_ref(),
+        smollm2.as_ref(),
+        "--principles".as_ref(),
+        p.principles().as_os_str(),
+        "--plugins".as_ref(),
+        p.plugins().as_os_str(),
+    ]);
+    let remote = written_items(&p, &format!("openai:{}#smollm2", server.base));
+    drop(server);
     assert!(!remote.is_empty(), "the same model behind the server writes items too");
 }
 

@@ -416,19 +416,10 @@ fn a_principle_granted_the_model_reaches_it_locally_and_over_http() {
     assert_eq!(local, ["generate: generate succeeded", "score: score succeeded"], "the local model");
 
     // The same through `clinalign serve --model` on loopback, as the OpenAI-compatible model.
-    let mut server = clinalign()
-        .args(["serve", "--addr", "127.0.0.1:0", "--model", &smollm2])
-        .arg("--principles")
-        .arg(&principles)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").expect("the server prints its address").to_string();
-    let remote = model_items(&principles, dir.path(), &format!("openai:{base}#smollm2"));
-    let _ = server.kill();
-    let _ = server.wait();
+    let server =
+        Serving::start(&["--model".as_ref(), smollm2.as_ref(), "--principles".as_ref(), principles.as_os_str()]);
+    let remote = model_items(&principles, dir.path(), &format!("openai:{}#smollm2", server.base));
+    drop(server);
     assert_eq!(remote[0], "generate: generate succeeded", "{remote:?}");
     // The principle scores "yes" and "no" right after "Is it?" (no space). Over HTTP only the
     // server's top 20 next tokens are seen, and none begins "yes" there: the principle gets

@@ -123,6 +123,35 @@ impl Project {
     }
 }
 
+/// `clinalign serve --addr 127.0.0.1:0 ARGS`, up and listening; stopped when dropped.
+pub struct Serving {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Serving {
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Serving {
+        let mut child = clinalign()
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("clinalign serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("listening on ").expect("the server prints its address").to_string();
+        Serving { child, base }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The hostile test components (`tests/hostile`), built once per test binary:
 /// (hostile.wasm, wrong_world.wasm).
 pub fn hostile_components() -> &'static (PathBuf, PathBuf) {

@@ -581,19 +581,31 @@ pub fn chat_completion_until(
             })
             .collect(),
     });
-    Ok(ChatCompletionResponse {
+    Ok(chat_response(lm, req, usage(ids.len(), g.generated), g.text, logprobs, g.finish))
+}
+
+/// A chat completion with one choice.
+fn chat_response(
+    lm: &LocalModel,
+    req: &ChatCompletionRequest,
+    usage: Usage,
+    content: String,
+    logprobs: Option<ChatLogprobs>,
+    finish_reason: FinishReason,
+) -> ChatCompletionResponse {
+    ChatCompletionResponse {
         id: response_id("chatcmpl"),
         object: "chat.completion".into(),
         created: unix_now(),
         model: req.model.clone().unwrap_or_else(|| lm.name().to_string()),
-        usage: usage(ids.len(), g.generated),
+        usage,
         choices: vec![ChatChoice {
             index: 0,
-            message: AssistantMessage { role: "assistant".into(), content: g.text },
+            message: AssistantMessage { role: "assistant".into(), content },
             logprobs,
-            finish_reason: g.finish,
+            finish_reason,
         }],
-    })
+    }
 }
 
 /// A chat reply that is a JSON document of `schema`, greedy under its token mask.
@@ -612,19 +624,8 @@ fn json_reply(
     if cancelled.load(Ordering::Relaxed) {
         return Err(ApiError::cancelled(doc.generated));
     }
-    Ok(ChatCompletionResponse {
-        id: response_id("chatcmpl"),
-        object: "chat.completion".into(),
-        created: unix_now(),
-        model: req.model.clone().unwrap_or_else(|| lm.name().to_string()),
-        usage: usage(ids.len(), doc.generated),
-        choices: vec![ChatChoice {
-            index: 0,
-            message: AssistantMessage { role: "assistant".into(), content: doc.text },
-            logprobs: None,
-            finish_reason: if doc.complete { FinishReason::Stop } else { FinishReason::Length },
-        }],
-    })
+    let finish = if doc.complete { FinishReason::Stop } else { FinishReason::Length };
+    Ok(chat_response(lm, req, usage(ids.len(), doc.generated), doc.text, None, finish))
 }
 
 /// Answers a legacy completions request: each prompt continued as is (no chat template;
