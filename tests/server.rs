@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,11 +11,23 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-/// A running `clinalign serve`.
+/// A running `clinalign serve` (its process and address: [`Serving`]) and an HTTP client.
 struct Server {
-    child: Child,
-    base: String,
+    serving: Serving,
     agent: ureq::Agent,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Serving;
+    fn deref(&self) -> &Serving {
+        &self.serving
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Serving {
+        &mut self.serving
+    }
 }
 
 /// A reply: status, the x-principle-set header, the body (JSON when it parses, else a string).
@@ -31,30 +41,13 @@ struct Reply {
 impl Server {
     /// Starts `clinalign serve --addr 127.0.0.1:0 ARGS` and waits for its `listening on` line.
     fn start(args: &[&str]) -> Server {
-        let mut child = clinalign()
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("clinalign serve starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {}
-        });
-        let line = rx.recv_timeout(Duration::from_secs(900)).expect("the server prints its address");
-        let base = line.strip_prefix("listening on ").expect("a `listening on` line").trim().to_string();
+        let serving = Serving::start(args);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(300)))
             .build()
             .into();
-        Server { child, base, agent }
+        Server { serving, agent }
     }
 
     fn send(&self, method: &str, path: &str, body: Option<&[u8]>, token: Option<&str>) -> Reply {
@@ -108,13 +101,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn smollm2() -> String {
     format!("local:{}", clinalign_infer::assets::smollm2_gguf().unwrap().display())
 }
@@ -141,6 +127,14 @@ fn plugins() -> String {
     repo().join("plugins").display().to_string()
 }
 
+/// A server over [`principles_without_the_writer`] with `--model MODEL` and `extra` flags.
+fn serve_with_model(model: &str, extra: &[&str]) -> Server {
+    let (principles, plugins) = (principles_without_the_writer(), plugins());
+    let mut args = vec!["--principles", &principles, "--plugins", &plugins, "--model", model];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
 fn ankle_row(id: &str) -> Value {
     json!({
         "prompt_id": id,
@@ -163,16 +157,7 @@ const RESPONSES: [&str; 3] = [
 #[test]
 fn every_route_answers_with_the_local_judge_and_model() {
     let model = smollm2();
-    let s = Server::start(&[
-        "--principles",
-        &principles_without_the_writer(),
-        "--plugins",
-        &plugins(),
-        "--judge",
-        &model,
-        "--model",
-        &model,
-    ]);
+    let s = serve_with_model(&model, &["--judge", &model]);
 
     // /healthz names the set, the judge and the model.
     let h = s.get("/healthz");
@@ -448,9 +433,9 @@ fn auth_limits_bad_input_and_graceful_shutdown() {
         std::thread::spawn(move || s.send("POST", "/v1/grade", Some(b.as_bytes()), Some("s3cret-token")))
     };
     std::thread::sleep(Duration::from_millis(300));
-    let pid = Arc::as_ptr(&s);
+    let pid = s.child.id() as i32;
     // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill((*pid).child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(pid, libc::SIGTERM) };
     let done = inflight.join().unwrap();
     assert_eq!(done.status, 200, "the request in flight finished: {}", done.body);
     let mut s = Arc::into_inner(s).expect("no other handle");
@@ -625,16 +610,7 @@ fn a_request_past_its_deadline_gets_503_and_the_server_goes_on() {
 fn a_generation_past_its_deadline_stops() {
     // A chat completion that would run for thousands of tokens: at the deadline the client
     // gets a 503 and the generation stops, instead of holding the cores to its end.
-    let s = Server::start(&[
-        "--principles",
-        &principles_without_the_writer(),
-        "--plugins",
-        &plugins(),
-        "--model",
-        &smollm2(),
-        "--request-timeout-s",
-        "1",
-    ]);
+    let s = serve_with_model(&smollm2(), &["--request-timeout-s", "1"]);
     let long = json!({
         "messages": [{"role": "user", "content": "Write a very long essay about the history of medicine."}],
         "max_tokens": 4000, "stop": ["never appears in text 0x1f"],
@@ -665,16 +641,7 @@ fn get_reward_reads_the_served_models_own_chat_format() {
     let gemma = "{% for m in messages %}{% set role = 'model' if m['role'] == 'assistant' else m['role'] %}{{ '<start_of_turn>' + role + '\\n' + m['content'] + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}";
     std::fs::write(model.join("tokenizer_config.json"), json!({"chat_template": gemma}).to_string()).unwrap();
     let spec = format!("local:{}", model.display());
-    let s = Server::start(&[
-        "--principles",
-        &principles_without_the_writer(),
-        "--plugins",
-        &plugins(),
-        "--judge",
-        &spec,
-        "--model",
-        &spec,
-    ]);
+    let s = serve_with_model(&spec, &["--judge", &spec]);
     let h = s.get("/healthz");
     assert_eq!(h.body["transcripts"]["served_model"], json!(true), "{}", h.body);
     // --model is also the principles' model.

@@ -131,16 +131,27 @@ pub struct Serving {
 }
 
 impl Serving {
+    /// Starts the server and waits (up to 15 minutes: the first start may build the plugins)
+    /// for its `listening on` line; the rest of its stdout is drained, its stderr inherited.
     pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Serving {
         let mut child = clinalign()
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(args)
             .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
             .spawn()
             .expect("clinalign serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("listening on ").expect("the server prints its address").to_string();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            for _ in lines {}
+        });
+        let line = rx.recv_timeout(std::time::Duration::from_secs(900)).expect("the server prints its address");
+        let base = line.strip_prefix("listening on ").expect("a `listening on` line").trim().to_string();
         Serving { child, base }
     }
 }
