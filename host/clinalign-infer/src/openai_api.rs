@@ -540,7 +540,8 @@ pub fn chat_completion_until(
         return Err(ApiError::invalid("top_logprobs", "needs \"logprobs\": true"));
     }
     let decoding = decoding(req.temperature, req.top_p, req.seed, req.stop.as_ref(), want_logprobs.then_some(top))?;
-    if json_schema_of(req.response_format.as_ref())?.is_some() {
+    let json_schema = json_schema_of(req.response_format.as_ref())?;
+    if json_schema.is_some() {
         if want_logprobs {
             return Err(ApiError::invalid("logprobs", "is not supported with a JSON response_format"));
         }
@@ -555,8 +556,8 @@ pub fn chat_completion_until(
     let tok = lm.tokenizer().map_err(ApiError::server)?;
     let ids = tok.encode(&prompt, false).map_err(|e| ApiError::invalid("messages", e))?;
     let budget = token_budget(lm, ids.len(), max_tokens, max_field, "messages")?;
-    if let Some(schema) = json_schema_of(req.response_format.as_ref())? {
-        return json_reply(lm, req, &ids, &schema, budget, cancelled);
+    if let Some(schema) = &json_schema {
+        return json_reply(lm, req, &ids, schema, budget, cancelled);
     }
     let g = generate_reply(lm, tok, &ids, budget, &decoding, cancelled)?;
     let logprobs = decoding.top_k.map(|_| ChatLogprobs {

@@ -126,11 +126,12 @@ pub fn anchors(query: &Query) -> Vec<String> {
         for clause in text.split(['.', ',', ';', ':', '?', '!', '(', ')', '\n']) {
             let mut piece: Vec<&str> = Vec::new();
             for w in clause.split_whitespace() {
-                if ["and", "but", "or"].contains(&w.to_lowercase().as_str()) || piece.len() == 6 {
+                let joiner = ["and", "but", "or"].contains(&w.to_lowercase().as_str());
+                if joiner || piece.len() == 6 {
                     add(&piece.join(" "));
                     piece.clear();
                 }
-                if !["and", "but", "or"].contains(&w.to_lowercase().as_str()) {
+                if !joiner {
                     piece.push(w);
                 }
             }
