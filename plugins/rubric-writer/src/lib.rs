@@ -291,7 +291,9 @@ fn concerns_query(
     pool: &[PoolPrinciple],
 ) -> Result<RubricItem, String> {
     let c = it.criterion.to_lowercase();
-    if pool.iter().any(|p| c.contains(&p.statement.to_lowercase()[..p.statement.len().min(40)]))
+    // The first 40 characters (not bytes: a statement may hold an em dash or an accent).
+    let opening = |statement: &str| statement.to_lowercase().chars().take(40).collect::<String>();
+    if pool.iter().any(|p| c.contains(&opening(&p.statement)))
         || c.starts_with('p') && c[1..].starts_with(|ch: char| ch.is_ascii_digit())
     {
         return Err("copies a principle instead of applying it to the query".into());

@@ -128,3 +128,18 @@ fn a_criterion_that_names_nothing_of_the_query_is_tied_to_its_about() {
     assert_eq!(kept[0].criterion, "Tells the user to call an ambulance now (about: chest pain)");
     assert!(dropped[0].contains("names nothing from the query"), "{dropped:?}");
 }
+
+#[test]
+fn a_statement_with_non_ascii_text_is_compared_by_characters() {
+    let mut pool = pool();
+    // The em dash takes bytes 39..42: a cut at byte 40 would split it.
+    pool[0].statement =
+        "When chest pain is crushing or spreads — to the arm or jaw — the response says to call 999.".into();
+    let reply = r#"{"items": [
+        {"principle": "P1", "about": "chest pain", "criterion": "Says when chest pain is crushing or spreads — to the arm or jaw — call 999.", "points": 9, "axis": "accuracy"},
+        {"principle": "P1", "about": "chest pain", "criterion": "Tells the user to call 999 now for the crushing chest pain.", "points": 9, "axis": "accuracy"}
+    ]}"#;
+    let (kept, dropped) = items(reply, &query(), &pool, &Config::default()).unwrap();
+    assert_eq!(kept.len(), 1, "{dropped:?}");
+    assert!(dropped[0].contains("copies a principle"), "{dropped:?}");
+}
