@@ -257,7 +257,25 @@ fn product_names(text: &Lookup, lexicon: &Lexicon) -> Vec<ProductName> {
         }
         kept
     });
+    let first_start = found.first().map(|f| f.start);
+    found.retain(|f| !(Some(f.start) > first_start && refers_back(text, f)));
     found
+}
+
+/// Whether "the pill", after another medicine is named, points back to that medicine ("I'm
+/// on lisinopril and my ankles swell. Is that the pill?") instead of naming oral
+/// contraception. It still names contraception where the words before it say so: "on the
+/// pill", "taking the pill", "started the pill".
+fn refers_back(text: &Lookup, f: &ProductName) -> bool {
+    if !f.name.eq_ignore_ascii_case("the pill") {
+        return false;
+    }
+    let before = text.normalized()[..f.start].trim_end();
+    let last = before.rsplit(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or("");
+    !matches!(
+        last,
+        "on" | "taking" | "take" | "takes" | "took" | "started" | "start" | "stopped" | "stop" | "using" | "use"
+    )
 }
 
 /// The mentions one product name brings: its drug, each generic of a combination product, or

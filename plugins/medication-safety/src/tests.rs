@@ -489,3 +489,15 @@ fn bad_configs_name_the_field() {
         assert!(err.contains(want), "{json}: {err}");
     }
 }
+
+#[test]
+fn the_pill_after_a_named_medicine_points_back_to_it() {
+    let g = generics("I'm on lisinopril and my ankles have started swelling. Is that the pill?");
+    assert_eq!(g, vec!["lisinopril".to_string()]);
+    // Still oral contraception where the words before it say so, or where it comes first.
+    assert!(
+        generics("I take ibuprofen and I'm on the pill. Is that okay?").contains(&"oral contraceptive".to_string())
+    );
+    assert!(generics("I'm on the pill and take ibuprofen sometimes.").contains(&"oral contraceptive".to_string()));
+    assert!(generics("Does amoxicillin stop the pill working?").contains(&"oral contraceptive".to_string()));
+}
