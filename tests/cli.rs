@@ -800,3 +800,65 @@ fn the_model_classifier_with_smollm2_labels_every_dimension() {
     assert_eq!(rules[0]["urgency"]["value"], "emergent");
     assert_eq!(auto[0]["urgency"]["value"], "emergent", "the model may not lower urgency without a wide margin");
 }
+
+/// `--device`: `auto` always runs (on the CPU here, with the reason in `lm info`); `cuda`
+/// without a usable GPU is a clear error, not a panic; a bad name is a usage error.
+#[test]
+fn the_device_flag_chooses_the_backend_and_says_why() {
+    let tiny = repo().join("tests/fixtures/models/tiny-qwen3");
+    let out = run(clinalign().args(["lm", "info", "--model"]).arg(&tiny));
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("backend: ")).expect("lm info names the backend");
+    assert!(line.starts_with("backend: cpu (") && line.len() > 20, "{line}");
+
+    let out = run(clinalign().args(["--device", "cpu", "lm", "info", "--model"]).arg(&tiny));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backend: cpu (asked for (--device cpu))"));
+
+    let out = run(clinalign().args(["--device", "cuda:0", "lm", "info", "--model"]).arg(&tiny));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--device cuda:0: ") && err.contains("use --device cpu or auto"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = run(clinalign().args(["--device", "tpu", "lm", "info", "--model"]).arg(&tiny));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected cpu, cuda, cuda:N or auto"));
+}
+
+/// `kernels check` compiles every embedded kernel with NVRTC for sm_80 and sm_90 (no GPU),
+/// prints registers/spills per entry point, writes the JSON report, and a second run comes
+/// from the cache.
+#[test]
+fn kernels_check_compiles_every_kernel_and_reports_registers() {
+    use clinalign_infer::cuda::nvrtc::Toolkit;
+    let tk = Toolkit::locate_or_fetch(&clinalign_infer::assets::Quiet).expect("NVRTC from PyPI");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("kernels.json");
+    let check = |extra: &[&str]| {
+        let mut c = clinalign();
+        c.args(["kernels", "check", "--cache"]).arg(dir.path().join("cache")).args(extra);
+        c.env("CLINALIGN_CUDA_INCLUDE", &tk.include);
+        if let Some(lib) = &tk.library {
+            c.env("CLINALIGN_NVRTC", lib);
+        }
+        run(&mut c)
+    };
+    let out = check(&["--json", json.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ok: 10 kernel files × 2 architectures"), "{text}");
+    let gemm = text.lines().find(|l| l.contains("moe_grouped_gemm_bf16") && l.contains("sm_90")).unwrap();
+    let cols: Vec<&str> = gemm.split_whitespace().collect();
+    assert_eq!(cols[4], "0", "no spills: {gemm}");
+    assert!(cols[3].parse::<u32>().unwrap() > 0, "registers: {gemm}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["kernels"].as_array().unwrap().len(), 20);
+    let again = check(&[]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("cached"));
+
+    let bad = run(clinalign().args(["kernels", "check", "--arch", "hopper"]));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected sm_XY"));
+}

@@ -166,7 +166,10 @@ fn every_route_answers_with_the_local_judge_and_model() {
     assert_eq!(h.body["principle_set"]["principles"], 119);
     assert!(h.body["judge"].as_str().unwrap().starts_with("local:"), "{}", h.body);
     assert!(h.body["model"].as_str().unwrap().ends_with(".gguf"), "{}", h.body);
+    // The backend and why: `--device auto` on a machine without a usable GPU runs on the CPU.
     assert_eq!(h.body["backend"]["name"], "cpu");
+    assert!(!h.body["backend"]["why"].as_str().unwrap().is_empty(), "{}", h.body);
+    assert!(h.body["backend"]["driver"].is_object(), "auto probes the driver: {}", h.body);
     assert_eq!(h.set.as_deref(), Some(hash.as_str()));
 
     // /v1/classify: one row in, one row out; a list in, a list out.

@@ -112,6 +112,10 @@ fn info(lm: &LocalModel) {
     let c = &lm.model().cfg;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     println!("model: {}", lm.path().display());
+    match crate::device::backend() {
+        Ok(b) => println!("backend: {} ({})", b.name, b.why),
+        Err(e) => println!("backend: {e}"),
+    }
     println!(
         "architecture {:?}: {} layers, hidden size {}, {} attention heads ({} key/value heads), head size {}, vocabulary {}",
         c.arch, c.num_layers, c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim, c.vocab_size

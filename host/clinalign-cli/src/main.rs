@@ -9,12 +9,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod classify;
+mod device;
 mod engine_model;
 mod eval_rubrics;
 mod explain;
 mod grade;
 mod jsonl;
 mod judges;
+mod kernels;
 mod lm;
 mod loading;
 mod models;
@@ -54,6 +56,11 @@ struct Cli {
     /// More log output (-v info, -vv debug); logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+
+    /// Where local models run: cpu, cuda, cuda:N or auto (a usable GPU, else the CPU; the
+    /// choice and its reason are in `lm info` and `/healthz`).
+    #[arg(long, global = true, env = "CLINALIGN_DEVICE", default_value = "auto", value_name = "DEVICE")]
+    device: clinalign_infer::backend::DeviceRequest,
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,6 +99,10 @@ enum Command {
     /// Measure the engine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The CUDA kernels: list them, compile them with NVRTC (no GPU needed) and report
+    /// registers and spills, probe this machine's CUDA.
+    #[command(subcommand)]
+    Kernels(kernels::KernelsCommand),
 }
 
 /// Where principles are read from; shared by every command that reads manifests.
@@ -195,6 +206,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},cranelift=warn,wasmtime=warn")));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 
+    device::request(cli.device);
     let result = match cli.command {
         Command::Principles(cmd) => principles::run(cmd),
         Command::Synthesize(args) => synthesize::run(args),
@@ -205,6 +217,7 @@ fn main() -> ExitCode {
         Command::Lm(cmd) => lm::run(cmd),
         Command::Models(cmd) => models::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Kernels(cmd) => kernels::run(cmd),
         Command::Watch(args) => watch::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Serve(args) => serve::run(args),

@@ -57,6 +57,8 @@ fn names() -> String {
 /// The model file for a `local:` spec: an existing file or folder, else a known model's name
 /// (fetched on first use, with progress).
 pub fn resolve_local(spec: &str) -> Result<PathBuf> {
+    // A local model runs on the backend --device chose; refuse early where it cannot.
+    crate::device::backend()?;
     let path = PathBuf::from(spec);
     if path.exists() {
         return Ok(path);

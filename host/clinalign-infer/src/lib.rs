@@ -1,4 +1,4 @@
-//! # clinalign-infer — models on the CPU
+//! # clinalign-infer — models on the CPU, kernels for CUDA
 //!
 //! Loads Llama, Qwen2, Qwen3 and Qwen3-MoE models from Hugging Face safetensors or GGUF,
 //! with their tokenizers and chat templates, runs batched forward passes with a KV cache,
@@ -8,9 +8,12 @@
 //! depends on that crate only: no WebAssembly runtime; the engine never depends on this crate.
 //! [`openai_api`] answers OpenAI-compatible chat and text completion requests with a local
 //! model, log-probs included, for a server to expose; [`chat_reader`] reads a transcript in a
-//! model's chat format back into turns.
+//! model's chat format back into turns. [`backend`] chooses where the forward pass runs
+//! (`--device`); [`cuda`] holds the CUDA kernels, their run-time compilation and CPU mirrors.
 
 pub mod assets;
+pub mod backend;
+pub mod cuda;
 pub mod error;
 pub mod gguf;
 pub mod quant;

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use clinalign_infer::backend::Backend;
+
 /// Caps on one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestCaps {
@@ -41,6 +43,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Rubrics kept for the reward routes, per (conversation, principle set).
     pub rubric_cache: usize,
+    /// Where the served models' forward pass runs, and why (`/healthz`).
+    pub backend: Backend,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +60,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(30),
             rubric_cache: 65_536,
+            backend: Backend::cpu("the inference layer runs on the CPU (no device was chosen)"),
         }
     }
 }

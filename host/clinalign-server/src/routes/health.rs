@@ -37,7 +37,7 @@ pub async fn healthz(State(s): State<AppState>) -> Response {
             "served_model_error": s.chat_reader.as_ref().err(),
             "builtin": ["chatml", "llama3"],
         },
-        "backend": { "name": "cpu", "why": "the inference layer runs on the CPU (no GPU backend in this build)" },
+        "backend": s.config.backend,
         "version": env!("CARGO_PKG_VERSION"),
     });
     crate::routes::named(axum::Json(body).into_response(), &set)

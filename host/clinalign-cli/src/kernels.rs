@@ -1,0 +1,159 @@
+//! `clinalign kernels …`: the CUDA kernels embedded in this binary, compiled with NVRTC for
+//! a GPU architecture (no GPU needed), with ptxas's register and spill report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use clinalign_infer::assets::FetchProgress;
+use clinalign_infer::cuda::kernels::KERNELS;
+use clinalign_infer::cuda::nvrtc::{self, Toolkit};
+use clinalign_infer::cuda::{self, Driver};
+
+#[derive(Subcommand, Debug)]
+pub enum KernelsCommand {
+    /// The kernel files and their entry points.
+    List,
+    /// Compile every kernel with NVRTC for each architecture (through the on-disk cache) and
+    /// print registers, spills and shared memory per entry point. Fails on a compile error, a
+    /// warning, a register spill or a stack frame.
+    Check {
+        /// Architectures to compile for [default: sm_80 and sm_90].
+        #[arg(long = "arch", value_name = "sm_XY")]
+        archs: Vec<String>,
+        /// Also write the report as JSON.
+        #[arg(long, value_name = "FILE.json")]
+        json: Option<PathBuf>,
+        /// Compiled-kernel cache [default: $CLINALIGN_KERNEL_CACHE, else <cache>/kernels].
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Fetch NVRTC and the CUDA headers from PyPI if this machine has none.
+        #[arg(long)]
+        fetch: bool,
+    },
+    /// Download NVRTC and the CUDA headers from PyPI into the engine's cache (about 95 MB;
+    /// no GPU needed).
+    FetchToolkit,
+    /// What CUDA this machine has: the driver, its devices, NVRTC, and the backend `auto`
+    /// would choose.
+    Probe,
+}
+
+/// Progress of the toolkit's download, as lines on stderr.
+struct Lines;
+
+impl FetchProgress for Lines {
+    fn downloading(&self, package: &str) {
+        eprintln!("downloading {package} from PyPI");
+    }
+}
+
+pub fn run(cmd: KernelsCommand) -> Result<ExitCode> {
+    match cmd {
+        KernelsCommand::List => {
+            for k in KERNELS {
+                println!("{:<14} {}", k.file, k.about);
+                for e in k.entries {
+                    println!("{:<14}   {e}", "");
+                }
+            }
+        }
+        KernelsCommand::FetchToolkit => {
+            let dir = nvrtc::fetch(&Lines).context("fetching the NVRTC toolkit")?;
+            println!("NVRTC and CUDA headers in {}", dir.display());
+        }
+        KernelsCommand::Probe => probe(),
+        KernelsCommand::Check { archs, json, cache, fetch } => return check(archs, json, cache, fetch),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn probe() {
+    match cuda::probe() {
+        Driver::Absent => println!("driver: none (libcuda.so not found)"),
+        Driver::Failed { reason } => println!("driver: present but not working: {reason}"),
+        Driver::Ready { version, gpus } => {
+            println!("driver: CUDA {}.{} , {} device(s)", version / 1000, (version % 1000) / 10, gpus.len());
+            for g in gpus {
+                println!("  {}", g.describe());
+            }
+        }
+    }
+    match Toolkit::locate() {
+        Ok(t) => match t.load() {
+            Ok((major, minor)) => println!(
+                "nvrtc: {major}.{minor} ({}), headers in {}",
+                t.library.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "system library path".into()),
+                t.include.display()
+            ),
+            Err(e) => println!("nvrtc: {e}"),
+        },
+        Err(e) => println!("nvrtc: {e}"),
+    }
+    match clinalign_infer::backend::choose(Default::default()) {
+        Ok(b) => println!("--device auto runs on: {} ({})", b.name, b.why),
+        Err(e) => println!("--device auto: {e}"),
+    }
+}
+
+fn check(archs: Vec<String>, json: Option<PathBuf>, cache: Option<PathBuf>, fetch: bool) -> Result<ExitCode> {
+    let archs: Vec<String> =
+        if archs.is_empty() { cuda::CHECKED_ARCHS.iter().map(|a| a.to_string()).collect() } else { archs };
+    for a in &archs {
+        let digits = a.strip_prefix("sm_").unwrap_or("");
+        if digits.len() < 2 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            bail!("--arch {a}: expected sm_XY, e.g. sm_80 or sm_90");
+        }
+    }
+    let toolkit =
+        if fetch { Toolkit::locate_or_fetch(&Lines)? } else { Toolkit::locate().map_err(anyhow::Error::msg)? };
+    let cache = cache.unwrap_or_else(nvrtc::cache_dir);
+    let refs: Vec<&str> = archs.iter().map(String::as_str).collect();
+    let checks = cuda::compile_all(&refs, &toolkit, &cache)?;
+    println!(
+        "{:<14} {:<6} {:<24} {:>5} {:>7} {:>6} {:>9} {:>9}",
+        "file", "arch", "entry", "regs", "spills", "stack", "smem B", "ms"
+    );
+    let mut problems = Vec::new();
+    for check in &checks {
+        for (c, k) in check.compiled.iter().zip(KERNELS) {
+            for e in &c.entries {
+                println!(
+                    "{:<14} {:<6} {:<24} {:>5} {:>7} {:>6} {:>9} {:>9}",
+                    c.file,
+                    c.arch,
+                    e.name,
+                    e.registers,
+                    e.spill_stores + e.spill_loads,
+                    e.stack_bytes,
+                    e.shared_bytes,
+                    if c.cached { "cached".to_string() } else { format!("{:.0}", c.compile_ms) }
+                );
+            }
+            problems.extend(cuda::problems(c, k.entries));
+        }
+    }
+    if let Some(path) = json {
+        let all: Vec<&nvrtc::Compiled> = checks.iter().flat_map(|c| &c.compiled).collect();
+        let report = serde_json::json!({ "cache": cache, "kernels": all });
+        let mut text = serde_json::to_string_pretty(&report)?;
+        text.push('\n');
+        clinalign::files::write_atomic(&path, text.as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    if problems.is_empty() {
+        println!(
+            "ok: {} kernel files × {} architectures; compiled kernels in {}",
+            KERNELS.len(),
+            archs.len(),
+            cache.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
