@@ -38,6 +38,23 @@ pub enum KernelsCommand {
     /// What CUDA this machine has: the driver, its devices, NVRTC, and the backend `auto`
     /// would choose.
     Probe,
+    /// Run every kernel on a GPU against its CPU reference (random inputs, tolerances per
+    /// kernel). Without a GPU it says why and skips (exit 0), unless --require-gpu.
+    Test {
+        /// CUDA device ordinal.
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+        /// Compiled-kernel cache to load from (and compile into, where NVRTC is here)
+        /// [default: $CLINALIGN_KERNEL_CACHE, else <cache>/kernels].
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Also write the results as JSON.
+        #[arg(long, value_name = "FILE.json")]
+        json: Option<PathBuf>,
+        /// Fail (exit 1) where there is no usable GPU instead of skipping.
+        #[arg(long)]
+        require_gpu: bool,
+    },
 }
 
 /// Progress of the toolkit's download, as lines on stderr.
@@ -65,6 +82,7 @@ pub fn run(cmd: KernelsCommand) -> Result<ExitCode> {
         }
         KernelsCommand::Probe => probe(),
         KernelsCommand::Check { archs, json, cache, fetch } => return check(archs, json, cache, fetch),
+        KernelsCommand::Test { gpu, cache, json, require_gpu } => return test(gpu, cache, json, require_gpu),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -154,6 +172,49 @@ fn check(archs: Vec<String>, json: Option<PathBuf>, cache: Option<PathBuf>, fetc
         for p in &problems {
             eprintln!("error: {p}");
         }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn test(gpu: usize, cache: Option<PathBuf>, json: Option<PathBuf>, require_gpu: bool) -> Result<ExitCode> {
+    let usable = match cuda::probe() {
+        Driver::Ready { gpus, .. } if gpus.len() > gpu => Ok(()),
+        Driver::Ready { gpus, .. } => Err(format!("there is no CUDA device {gpu} (the driver reports {})", gpus.len())),
+        Driver::Absent => Err("no CUDA driver on this machine: libcuda.so not found".into()),
+        Driver::Failed { reason } => Err(format!("the CUDA driver does not work here: {reason}")),
+    };
+    if let Err(why) = usable {
+        if require_gpu {
+            bail!("kernels test: {why}");
+        }
+        println!("skipped: {why} (the kernels' CPU mirrors are tested by cargo test)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cache = cache.unwrap_or_else(nvrtc::cache_dir);
+    let toolkit = Toolkit::locate().ok();
+    let dev = cuda::check::Device::open(gpu, &cache, toolkit.as_ref())?;
+    let results = cuda::check::run_all(&dev)?;
+    println!("{:<24} {:>11} {:>9}  {:<4}  case", "kernel", "max error", "bound", "");
+    for r in &results {
+        println!(
+            "{:<24} {:>11.3e} {:>9.1e}  {:<4}  {}",
+            r.kernel,
+            r.max_error,
+            r.tolerance,
+            if r.passed { "ok" } else { "FAIL" },
+            r.case
+        );
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "arch": dev.arch, "checks": results }))? + "\n";
+        clinalign::files::write_atomic(&path, text.as_bytes())?;
+    }
+    let failed = results.iter().filter(|r| !r.passed).count();
+    if failed == 0 {
+        println!("ok: {} kernel checks on {}", results.len(), dev.arch);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: {failed} of {} kernel checks failed", results.len());
         Ok(ExitCode::FAILURE)
     }
 }

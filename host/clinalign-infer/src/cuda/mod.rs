@@ -11,6 +11,7 @@
 //! The forward pass does not run on CUDA yet: [`crate::backend`] says so when a GPU is asked
 //! for.
 
+pub mod check;
 pub mod kernels;
 pub mod mirror;
 pub mod nvrtc;
