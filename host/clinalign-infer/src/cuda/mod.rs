@@ -16,6 +16,7 @@ pub mod kernels;
 pub mod mirror;
 pub mod nvrtc;
 pub mod probe;
+pub mod weights;
 
 pub use probe::{Driver, Gpu, probe};
 
