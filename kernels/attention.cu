@@ -70,6 +70,59 @@ extern "C" __global__ void __launch_bounds__(128)
     attention_partial<128>(q, k_cache, v_cache, kv_start, kv_len, o, lse, rows, q_heads, kv_heads, scale);
 }
 
+// Any head size up to 256 (the test fixtures' 16, say): lane j holds elements j, j + 32, …
+// of the head, so loads stay coalesced; slower than the fixed sizes, same contract.
+extern "C" __global__ void __launch_bounds__(128)
+    attention_partial_any(const bf16* __restrict__ q, const bf16* __restrict__ k_cache,
+                          const bf16* __restrict__ v_cache, const int* __restrict__ kv_start,
+                          const int* __restrict__ kv_len, float* __restrict__ o, float* __restrict__ lse, int rows,
+                          int q_heads, int kv_heads, float scale, int head_dim) {
+    constexpr int MAX_PER = 8;
+    const int lane = threadIdx.x & 31;
+    const int head = blockIdx.y * 4 + (threadIdx.x >> 5);
+    const int row = blockIdx.x;
+    if (head >= q_heads) return;
+    const int kvh = head / (q_heads / kv_heads);
+    float qv[MAX_PER], acc[MAX_PER];
+    const bf16* qrow = q + ((size_t)row * q_heads + head) * head_dim;
+#pragma unroll
+    for (int j = 0; j < MAX_PER; ++j) {
+        const int e = lane + 32 * j;
+        qv[j] = e < head_dim ? to_f32(qrow[e]) * scale : 0.0f;
+        acc[j] = 0.0f;
+    }
+    float m = -INFINITY, s = 0.0f;
+    const int start = kv_start[row], len = kv_len[row];
+    for (int t = 0; t < len; ++t) {
+        const size_t at = ((size_t)(start + t) * kv_heads + kvh) * head_dim;
+        float dot = 0.0f;
+#pragma unroll
+        for (int j = 0; j < MAX_PER; ++j) {
+            const int e = lane + 32 * j;
+            if (e < head_dim) dot += qv[j] * to_f32(k_cache[at + e]);
+        }
+        dot = warp_sum(dot);
+        const float m_new = fmaxf(m, dot);
+        const float correction = __expf(m - m_new);
+        const float p = __expf(dot - m_new);
+        s = s * correction + p;
+#pragma unroll
+        for (int j = 0; j < MAX_PER; ++j) {
+            const int e = lane + 32 * j;
+            if (e < head_dim) acc[j] = acc[j] * correction + p * to_f32(v_cache[at + e]);
+        }
+        m = m_new;
+    }
+    float* orow = o + ((size_t)row * q_heads + head) * head_dim;
+    const float inv = len > 0 ? 1.0f / s : 0.0f;
+#pragma unroll
+    for (int j = 0; j < MAX_PER; ++j) {
+        const int e = lane + 32 * j;
+        if (e < head_dim) orow[e] = acc[j] * inv;
+    }
+    if (lane == 0) lse[(size_t)head * rows + row] = len > 0 ? m + __logf(s) : -INFINITY;
+}
+
 // out = w_a · o_a + w_b · o_b with w_x = e^{lse_x − m} / (e^{lse_a − m} + e^{lse_b − m}),
 // m = max(lse_a, lse_b), in f32, rounded to bf16 once. o_b/lse_b may be null (one partial:
 // a plain cast). Both ranges empty gives 0. One thread per element; grid covers

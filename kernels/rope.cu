@@ -9,7 +9,8 @@
 // k_cache, v_cache: [slots, kv_heads, head_dim] bf16; row r writes slot slots[r]
 // interleaved: 0 = rotate-half pairs (i, i + head_dim/2) as Hugging Face; 1 = pairs (2i, 2i+1)
 //
-// Grid: (rows, q_heads + kv_heads); block: head_dim threads (64 or 128), one element each.
+// Grid: (rows, q_heads + kv_heads); block: max(head_dim, 32) threads (head_dim even, ≤ 256),
+// one element each; threads past head_dim only join the reduction.
 // Numerics as Hugging Face in bf16: the norm's f32 result rounded, × weight rounded; cos and
 // sin rounded to bf16; x·cos and x'·sin each rounded, then their sum.
 extern "C" __global__ void qk_norm_rope_kv_bf16(const bf16* __restrict__ qkv, const bf16* __restrict__ q_norm,
@@ -21,17 +22,19 @@ extern "C" __global__ void qk_norm_rope_kv_bf16(const bf16* __restrict__ qkv, co
     __shared__ float scratch[32];
     __shared__ float vals[256];
     const int row = blockIdx.x, head = blockIdx.y, i = threadIdx.x;
+    const bool active = i < head_dim;
     const bool is_q = head < q_heads;
     const int width = (q_heads + 2 * kv_heads) * head_dim;
     const bf16* src = qkv + (size_t)row * width + (size_t)head * head_dim;
-    float x = to_f32(src[i]);
+    float x = active ? to_f32(src[i]) : 0.0f;
     const bf16* norm = is_q ? q_norm : k_norm;
     if (norm != nullptr) {
         const float inv = rsqrtf(block_sum(x * x, scratch) / (float)head_dim + eps);
-        x = round_bf16(round_bf16(x * inv) * to_f32(norm[i]));
+        if (active) x = round_bf16(round_bf16(x * inv) * to_f32(norm[i]));
     }
-    vals[i] = x;
+    if (active) vals[i] = x;
     __syncthreads();
+    if (!active) return;
     const int half = head_dim / 2;
     int partner, freq;
     float sign;

@@ -41,5 +41,15 @@ if [ -n "$sanitizer" ] && grep -q '^ok: ' "$out/kernels.txt"; then
 else
     step memcheck "skipped (${sanitizer:-no compute-sanitizer}; kernels: $(tail -1 "$out/kernels.txt"))"
 fi
-step "not yet" "MoE layer and judge benchmarks need the CUDA forward pass, which this build does not have"
+# The forward pass on the GPU (kernels only) against the CPU backend, on the repository's tiny
+# random Qwen3 and Qwen3-MoE fixtures (they travel with the working tree).
+for m in tiny-qwen3 tiny-qwen3-moe; do
+    dir=${FIXTURES:-tests/fixtures/models}/$m
+    if deadline 120 "$bin" kernels forward-check $require --model "$dir" --json "$out/forward-$m.json" >"$out/forward-$m.txt" 2>&1; then
+        step "forward $m" "$(tail -1 "$out/forward-$m.txt")"
+    else
+        step "forward $m" "FAILED (rc $?): $(tail -2 "$out/forward-$m.txt" | tr '\n' ' ')"
+    fi
+done
+step "not yet" "MoE layer and judge benchmarks (the CUDA judge and a benchmark command do not exist yet)"
 cat "$summary"

@@ -55,6 +55,26 @@ pub enum KernelsCommand {
         #[arg(long)]
         require_gpu: bool,
     },
+    /// Run a Hugging Face model folder's forward pass on a GPU (the kernels alone) and on the
+    /// CPU backend, on the same ragged batch, and compare the logits at every position.
+    /// Without a GPU it says why and skips (exit 0), unless --require-gpu.
+    ForwardCheck {
+        /// A Hugging Face model folder (safetensors).
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Also write the comparison as JSON.
+        #[arg(long, value_name = "FILE.json")]
+        json: Option<PathBuf>,
+        /// Fail unless every position's top token agrees and max |Δlogit| stays within this.
+        #[arg(long, default_value_t = 0.25)]
+        max_logit_diff: f32,
+        #[arg(long)]
+        require_gpu: bool,
+    },
 }
 
 /// Progress of the toolkit's download, as lines on stderr.
@@ -83,6 +103,9 @@ pub fn run(cmd: KernelsCommand) -> Result<ExitCode> {
         KernelsCommand::Probe => probe(),
         KernelsCommand::Check { archs, json, cache, fetch } => return check(archs, json, cache, fetch),
         KernelsCommand::Test { gpu, cache, json, require_gpu } => return test(gpu, cache, json, require_gpu),
+        KernelsCommand::ForwardCheck { model, gpu, cache, json, max_logit_diff, require_gpu } => {
+            return forward_check(&model, gpu, cache, json, max_logit_diff, require_gpu);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -176,23 +199,78 @@ fn check(archs: Vec<String>, json: Option<PathBuf>, cache: Option<PathBuf>, fetc
     }
 }
 
-fn test(gpu: usize, cache: Option<PathBuf>, json: Option<PathBuf>, require_gpu: bool) -> Result<ExitCode> {
-    let usable = match cuda::probe() {
+/// Whether GPU `gpu` is usable; `None` with the reason where not.
+fn usable_gpu(gpu: usize) -> std::result::Result<(), String> {
+    match cuda::probe() {
         Driver::Ready { gpus, .. } if gpus.len() > gpu => Ok(()),
         Driver::Ready { gpus, .. } => Err(format!("there is no CUDA device {gpu} (the driver reports {})", gpus.len())),
         Driver::Absent => Err("no CUDA driver on this machine: libcuda.so not found".into()),
         Driver::Failed { reason } => Err(format!("the CUDA driver does not work here: {reason}")),
-    };
-    if let Err(why) = usable {
+    }
+}
+
+/// Opens GPU `gpu` with every kernel, or says why it skips (`Ok(None)`) or fails.
+fn open_gpu(what: &str, gpu: usize, cache: Option<PathBuf>, require_gpu: bool) -> Result<Option<cuda::check::Device>> {
+    if let Err(why) = usable_gpu(gpu) {
         if require_gpu {
-            bail!("kernels test: {why}");
+            bail!("{what}: {why}");
         }
         println!("skipped: {why} (the kernels' CPU mirrors are tested by cargo test)");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(None);
     }
     let cache = cache.unwrap_or_else(nvrtc::cache_dir);
     let toolkit = Toolkit::locate().ok();
-    let dev = cuda::check::Device::open(gpu, &cache, toolkit.as_ref())?;
+    Ok(Some(cuda::check::Device::open(gpu, &cache, toolkit.as_ref())?))
+}
+
+fn forward_check(
+    model: &std::path::Path,
+    gpu: usize,
+    cache: Option<PathBuf>,
+    json: Option<PathBuf>,
+    max_diff: f32,
+    require_gpu: bool,
+) -> Result<ExitCode> {
+    if !model.join("config.json").is_file() {
+        bail!("{}: not a Hugging Face model folder (no config.json); GGUF is not yet supported here", model.display());
+    }
+    let Some(dev) = open_gpu("kernels forward-check", gpu, cache, require_gpu)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let cfg = clinalign_infer::config::ModelConfig::from_hf_json(&model.join("config.json"))?;
+    let src = clinalign_infer::weights::SafetensorsSource::open(model)?;
+    let gpu_model = cuda::forward::CudaModel::load(dev, &cfg, &src)?;
+    let cpu = clinalign_infer::local::LocalModel::open(model)?;
+    // A ragged batch of fixed pseudo-random ids.
+    let vocab = cfg.vocab_size as u64;
+    let sequences: Vec<Vec<u32>> = [5usize, 17, 9]
+        .iter()
+        .enumerate()
+        .map(|(s, n)| (0..*n as u64).map(|i| ((i * 2_654_435_761 + s as u64 * 97 + 13) % vocab) as u32).collect())
+        .collect();
+    let name = model.display().to_string();
+    let c = cuda::forward::compare_with_cpu(&gpu_model, cpu.model(), &sequences, &name)?;
+    println!(
+        "{name}: {} sequences, {} positions; top-1 agrees at {}; max |Δlogit| {:.4} (bound {max_diff})",
+        c.sequences, c.positions, c.top1_agree, c.max_abs_logit_diff
+    );
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&c)? + "\n";
+        clinalign::files::write_atomic(&path, text.as_bytes())?;
+    }
+    if c.top1_agree == c.positions && c.max_abs_logit_diff <= max_diff {
+        println!("ok: the CUDA forward pass matches the CPU backend");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: the CUDA forward pass differs from the CPU backend");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn test(gpu: usize, cache: Option<PathBuf>, json: Option<PathBuf>, require_gpu: bool) -> Result<ExitCode> {
+    let Some(dev) = open_gpu("kernels test", gpu, cache, require_gpu)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let results = cuda::check::run_all(&dev)?;
     println!("{:<24} {:>11} {:>9}  {:<4}  case", "kernel", "max error", "bound", "");
     for r in &results {

@@ -2,10 +2,10 @@
 //!
 //! `auto` takes a CUDA device when one is there and usable, else the CPU, and says why;
 //! `cuda` fails with a clear message where there is none (never a panic, never a link error:
-//! the driver is loaded dynamically). In this build the forward pass runs on the CPU only:
-//! the CUDA kernels are compiled and checked (`clinalign kernels check`), but not yet wired
-//! into the model, so `auto` runs on the CPU and says so, and `cuda` is refused with that
-//! reason.
+//! the driver is loaded dynamically). In this build the engine runs models on the CPU only:
+//! the CUDA kernels and a first CUDA forward pass ([`crate::cuda::forward`]) exist and are
+//! checked by `clinalign kernels test` / `forward-check` on a GPU, but are not yet wired into
+//! the engine, so `auto` runs on the CPU and says so, and `cuda` is refused with that reason.
 
 use std::fmt;
 use std::str::FromStr;
@@ -72,8 +72,9 @@ impl Backend {
 }
 
 /// Why the CUDA forward pass is not used even where a device is present.
-const CUDA_FORWARD_MISSING: &str = "the forward pass of this build runs on the CPU only (the CUDA kernels are \
-     compiled and checked, `clinalign kernels check`, but not yet wired into the model)";
+const CUDA_FORWARD_MISSING: &str = "the engine of this build runs models on the CPU only (the CUDA kernels and a \
+     first CUDA forward pass exist, `clinalign kernels test` and `kernels forward-check`, but are not yet wired \
+     into the engine)";
 
 /// Resolves `req` against this machine.
 pub fn choose(req: DeviceRequest) -> Result<Backend> {

@@ -386,6 +386,18 @@ impl Rope {
         Rope { half, cos, sin, style }
     }
 
+    /// The tables as the CUDA rotary kernel reads them: per position, the cos of every
+    /// frequency, then their sin (`[max_positions, head_dim]`).
+    pub fn cos_sin_rows(&self) -> Vec<f32> {
+        let half = self.half;
+        let mut out = Vec::with_capacity(self.cos.len() * 2);
+        for p in 0..self.max_positions() {
+            out.extend_from_slice(&self.cos[p * half..(p + 1) * half]);
+            out.extend_from_slice(&self.sin[p * half..(p + 1) * half]);
+        }
+        out
+    }
+
     /// Positions the tables cover.
     pub fn max_positions(&self) -> usize {
         self.cos.len() / self.half.max(1)

@@ -83,7 +83,7 @@ impl Device {
         Ok(Device { ctx, stream, arch, modules })
     }
 
-    fn func(&self, file: &str, entry: &str) -> Result<CudaFunction> {
+    pub(crate) fn func(&self, file: &str, entry: &str) -> Result<CudaFunction> {
         self.modules[file].load_function(entry).map_err(|e| Error::Unsupported(format!("{file}: {entry}: {e}")))
     }
 
@@ -140,9 +140,11 @@ pub fn run_all(dev: &Device) -> Result<Vec<KernelCheck>> {
     let mut rng = StdRng::seed_from_u64(2026);
     let mut out = vec![embedding(dev, &mut rng)?, rmsnorm(dev, &mut rng)?];
     for interleaved in [false, true] {
-        out.push(rope(dev, &mut rng, interleaved)?);
+        for d in [16, 128] {
+            out.push(rope(dev, &mut rng, interleaved, d)?);
+        }
     }
-    for d in [64, 128] {
+    for d in [16, 64, 128] {
         out.push(attention(dev, &mut rng, d)?);
     }
     out.push(router(dev, &mut rng)?);
@@ -216,8 +218,8 @@ fn rmsnorm(dev: &Device, rng: &mut StdRng) -> Result<KernelCheck> {
     ))
 }
 
-fn rope(dev: &Device, rng: &mut StdRng, interleaved: bool) -> Result<KernelCheck> {
-    let (rows, qh, kvh, d, eps, theta) = (7usize, 4usize, 2usize, 128usize, 1e-6f32, 1e6f32);
+fn rope(dev: &Device, rng: &mut StdRng, interleaved: bool, d: usize) -> Result<KernelCheck> {
+    let (rows, qh, kvh, eps, theta) = (7usize, 4usize, 2usize, 1e-6f32, 1e6f32);
     let width = (qh + 2 * kvh) * d;
     let qkv = random_bf16(rng, rows * width, 2.0);
     let (qn, kn) = (random_bf16(rng, d, 1.5), random_bf16(rng, d, 1.5));
@@ -247,7 +249,7 @@ fn rope(dev: &Device, rng: &mut StdRng, interleaved: bool) -> Result<KernelCheck
     let arg7 = i32::from(interleaved);
     b.arg(&arg4).arg(&arg5).arg(&arg6).arg(&arg7);
     // SAFETY: as above.
-    launched(unsafe { b.launch(cfg((rows as u32, (qh + kvh) as u32, 1), d as u32)) }, "qk_norm_rope_kv_bf16")?;
+    launched(unsafe { b.launch(cfg((rows as u32, (qh + kvh) as u32, 1), d.max(32) as u32)) }, "qk_norm_rope_kv_bf16")?;
     let (gq, gk, gv) = (f32s(&dev.down(&q)?), f32s(&dev.down(&kc)?), f32s(&dev.down(&vc)?));
     let (mut wq, mut wk, mut wv) = (vec![0f32; gq.len()], vec![0f32; gk.len()], vec![0f32; gv.len()]);
     for r in 0..rows {
@@ -306,7 +308,12 @@ fn attention(dev: &Device, rng: &mut StdRng, d: usize) -> Result<KernelCheck> {
     let (k, v) = (random_bf16(rng, slots * kvh * d, 1.0), random_bf16(rng, slots * kvh * d, 1.0));
     let scale = 1.0 / (d as f32).sqrt();
     let (qd, kd, vd) = (dev.up(&q)?, dev.up(&k)?, dev.up(&v)?);
-    let entry = if d == 64 { "attention_partial_d64" } else { "attention_partial_d128" };
+    let entry = match d {
+        64 => "attention_partial_d64",
+        128 => "attention_partial_d128",
+        _ => "attention_partial_any",
+    };
+    let head_dim = d as i32;
     let f = dev.func("attention.cu", entry)?;
     let mut partials = Vec::new();
     for r in [&ranges.prefix, &ranges.own] {
@@ -321,6 +328,9 @@ fn attention(dev: &Device, rng: &mut StdRng, d: usize) -> Result<KernelCheck> {
         let arg9 = qh as i32;
         let arg10 = kvh as i32;
         b.arg(&arg8).arg(&arg9).arg(&arg10).arg(&scale);
+        if entry == "attention_partial_any" {
+            b.arg(&head_dim);
+        }
         // SAFETY: as above.
         launched(unsafe { b.launch(cfg((rows as u32, qh.div_ceil(4) as u32, 1), 128)) }, entry)?;
         partials.push((o, lse));

@@ -37,7 +37,7 @@ pub const KERNELS: &[KernelFile] = &[
     kernel!(
         "attention.cu",
         "attention over per-row KV ranges (causal, shared prefix, GQA) + prefix/suffix merge",
-        ["attention_partial_d64", "attention_partial_d128", "merge_attention_bf16"]
+        ["attention_partial_d64", "attention_partial_d128", "attention_partial_any", "merge_attention_bf16"]
     ),
     kernel!("router.cu", "router softmax + top-k (+ renormalise)", ["topk_softmax_f32", "topk_softmax_bf16"]),
     kernel!("moe_align.cu", "expert alignment: count, scan, scatter", ["moe_align_count_scan", "moe_align_scatter"]),

@@ -8,10 +8,16 @@
 //! - [`mirror`]: CPU mirrors of the kernels whose logic is more than arithmetic, tested here
 //!   against the CPU backend, so that a GPU run checks only the translation to CUDA.
 //!
-//! The forward pass does not run on CUDA yet: [`crate::backend`] says so when a GPU is asked
-//! for.
+//! - [`weights`]: a model's weights as bf16 in the kernels' fused layouts;
+//! - [`check`]: each kernel on a GPU against its CPU reference;
+//! - [`forward`]: a first forward pass on the GPU from the kernels alone, compared with the
+//!   CPU backend.
+//!
+//! The engine does not run models on CUDA yet: [`crate::backend`] says so when a GPU is
+//! asked for.
 
 pub mod check;
+pub mod forward;
 pub mod kernels;
 pub mod mirror;
 pub mod nvrtc;
