@@ -55,11 +55,10 @@ pub enum KernelsCommand {
         #[arg(long)]
         require_gpu: bool,
     },
-    /// Run a Hugging Face model folder's forward pass on a GPU (the kernels alone) and on the
-    /// CPU backend, on the same ragged batch, and compare the logits at every position.
+    /// Run a model's forward pass on a GPU (the kernels alone) and on the CPU backend, on the same ragged batch, and compare the logits at every position.
     /// Without a GPU it says why and skips (exit 0), unless --require-gpu.
     ForwardCheck {
-        /// A Hugging Face model folder (safetensors).
+        /// A Hugging Face model folder or a GGUF file (dequantised to bf16).
         #[arg(long)]
         model: PathBuf,
         #[arg(long, default_value_t = 0)]
@@ -231,15 +230,16 @@ fn forward_check(
     max_diff: f32,
     require_gpu: bool,
 ) -> Result<ExitCode> {
-    if !model.join("config.json").is_file() {
-        bail!("{}: not a Hugging Face model folder (no config.json); GGUF is not yet supported here", model.display());
+    if !model.exists() {
+        bail!("{}: no such model file or folder", model.display());
     }
     let Some(dev) = open_gpu("kernels forward-check", gpu, cache, require_gpu)? else {
         return Ok(ExitCode::SUCCESS);
     };
-    let cfg = clinalign_infer::config::ModelConfig::from_hf_json(&model.join("config.json"))?;
-    let src = clinalign_infer::weights::SafetensorsSource::open(model)?;
-    let gpu_model = cuda::forward::CudaModel::load(dev, &cfg, &src)?;
+    let gpu_model = clinalign_infer::local::LocalModel::with_weights(model, |cfg, src| {
+        cuda::forward::CudaModel::load(dev, cfg, src)
+    })?;
+    let cfg = gpu_model.cfg.clone();
     let cpu = clinalign_infer::local::LocalModel::open(model)?;
     // A ragged batch of fixed pseudo-random ids.
     let vocab = cfg.vocab_size as u64;

@@ -103,6 +103,23 @@ impl LocalModel {
         }
     }
 
+    /// Runs `f` on a model's configuration and weights, read from a GGUF file (dequantised
+    /// to f32) or a Hugging Face folder, without building the CPU model: what another
+    /// backend loads its own copy from.
+    pub fn with_weights<R>(path: &Path, f: impl FnOnce(&ModelConfig, &dyn WeightSource) -> Result<R>) -> Result<R> {
+        if path.is_dir() {
+            let cfg = ModelConfig::from_hf_json(&path.join("config.json"))?;
+            f(&cfg, &SafetensorsSource::open(path)?)
+        } else if path.is_file() {
+            let g = Gguf::open(path)?;
+            let cfg = ModelConfig::from_gguf(&g, path)?;
+            let src = GgufSource { g: &g, cfg: &cfg, path, precision: Precision::F32, stacks: Default::default() };
+            f(&cfg, &src)
+        } else {
+            Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file or folder")))
+        }
+    }
+
     fn assemble(name: String, path: &Path, model: Model, tokenizer: Option<Tokenizer>) -> Result<LocalModel> {
         let template = match &tokenizer {
             Some(t) => match t.chat_template() {

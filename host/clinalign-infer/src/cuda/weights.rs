@@ -216,6 +216,28 @@ mod tests {
         assert!(w.bytes() > 2 * w.embed.len());
     }
 
+    /// A 4-bit GGUF model (SmolLM2, Q4_1, tied) dequantised into the layout: each tensor is
+    /// the dequantised f32 rounded to bf16 once.
+    #[test]
+    fn a_gguf_model_is_dequantised_into_the_layout() {
+        let path = crate::assets::smollm2_gguf().expect("SmolLM2 (fetched on first use)");
+        crate::local::LocalModel::with_weights(&path, |cfg, src| {
+            let w = load(cfg, src)?;
+            assert_eq!(w.layers.len(), cfg.num_layers);
+            assert!(w.lm_head.is_none(), "SmolLM2 ties its output head to the embeddings");
+            let q = cfg.num_heads * cfg.head_dim * cfg.hidden_size;
+            let wq = src.tensor("model.layers.0.self_attn.q_proj.weight")?.unwrap().1;
+            assert!(same(&w.layers[0].qkv[..q], &wq));
+            let embed = src.tensor("model.embed_tokens.weight")?.unwrap().1;
+            assert!(same(&w.embed, &embed));
+            // 135M parameters in bf16: about 270 MB.
+            let mb = w.bytes() as f64 / 1e6;
+            assert!((250.0..300.0).contains(&mb), "{mb} MB");
+            Ok(())
+        })
+        .unwrap();
+    }
+
     /// A dense model: a fused gate/up per layer; a tied one has no output head of its own.
     #[test]
     fn a_dense_model_loads_with_fused_gate_up() {
