@@ -9,84 +9,26 @@
 // q: [rows, q_heads, D] bf16; k_cache, v_cache: [slots, kv_heads, D] bf16 (GQA: q head h reads
 // kv head h / (q_heads / kv_heads)); o: [rows, q_heads, D] f32; lse: [q_heads, rows] f32,
 // natural log (−inf for an empty range, whose o is 0).
-// Grid: (rows, ceil(q_heads / 4)); block: 128 threads, one warp per (row, q head). Each lane
-// holds D / 32 elements; a key's dot product is one warp reduction; online softmax.
+// Grid: (rows, ceil(q_heads / 4)); block: 128 threads, one warp per (row, q head). Lane j
+// holds elements j, j + 32, … of the head (coalesced loads); a key's dot product is one warp
+// reduction; online softmax. PER = ceil(head_dim / 32) is fixed per entry point: d64 and d128
+// for the model sizes, `any` (head_dim ≤ 256, e.g. the test fixtures' 16).
 
-template <int D>
+template <int PER>
 __device__ __forceinline__ void attention_partial(const bf16* __restrict__ q, const bf16* __restrict__ k_cache,
                                                   const bf16* __restrict__ v_cache,
                                                   const int* __restrict__ kv_start, const int* __restrict__ kv_len,
                                                   float* __restrict__ o, float* __restrict__ lse, int rows,
-                                                  int q_heads, int kv_heads, float scale) {
-    constexpr int PER = D / 32;
+                                                  int q_heads, int kv_heads, float scale, int head_dim) {
     const int lane = threadIdx.x & 31;
     const int head = blockIdx.y * 4 + (threadIdx.x >> 5);
     const int row = blockIdx.x;
     if (head >= q_heads) return;
     const int kvh = head / (q_heads / kv_heads);
     float qv[PER], acc[PER];
-    const bf16* qrow = q + ((size_t)row * q_heads + head) * D + lane * PER;
-#pragma unroll
-    for (int j = 0; j < PER; ++j) {
-        qv[j] = to_f32(qrow[j]) * scale;
-        acc[j] = 0.0f;
-    }
-    float m = -INFINITY, s = 0.0f;
-    const int start = kv_start[row], len = kv_len[row];
-    for (int t = 0; t < len; ++t) {
-        const size_t at = ((size_t)(start + t) * kv_heads + kvh) * D + lane * PER;
-        float dot = 0.0f;
-#pragma unroll
-        for (int j = 0; j < PER; ++j) dot += qv[j] * to_f32(k_cache[at + j]);
-        dot = warp_sum(dot);
-        const float m_new = fmaxf(m, dot);
-        const float correction = __expf(m - m_new);
-        const float p = __expf(dot - m_new);
-        s = s * correction + p;
-#pragma unroll
-        for (int j = 0; j < PER; ++j) acc[j] = acc[j] * correction + p * to_f32(v_cache[at + j]);
-        m = m_new;
-    }
-    float* orow = o + ((size_t)row * q_heads + head) * D + lane * PER;
-    const float inv = len > 0 ? 1.0f / s : 0.0f;
-#pragma unroll
-    for (int j = 0; j < PER; ++j) orow[j] = acc[j] * inv;
-    if (lane == 0) lse[(size_t)head * rows + row] = len > 0 ? m + __logf(s) : -INFINITY;
-}
-
-extern "C" __global__ void __launch_bounds__(128)
-    attention_partial_d64(const bf16* __restrict__ q, const bf16* __restrict__ k_cache,
-                          const bf16* __restrict__ v_cache, const int* __restrict__ kv_start,
-                          const int* __restrict__ kv_len, float* __restrict__ o, float* __restrict__ lse, int rows,
-                          int q_heads, int kv_heads, float scale) {
-    attention_partial<64>(q, k_cache, v_cache, kv_start, kv_len, o, lse, rows, q_heads, kv_heads, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(128)
-    attention_partial_d128(const bf16* __restrict__ q, const bf16* __restrict__ k_cache,
-                           const bf16* __restrict__ v_cache, const int* __restrict__ kv_start,
-                           const int* __restrict__ kv_len, float* __restrict__ o, float* __restrict__ lse, int rows,
-                           int q_heads, int kv_heads, float scale) {
-    attention_partial<128>(q, k_cache, v_cache, kv_start, kv_len, o, lse, rows, q_heads, kv_heads, scale);
-}
-
-// Any head size up to 256 (the test fixtures' 16, say): lane j holds elements j, j + 32, …
-// of the head, so loads stay coalesced; slower than the fixed sizes, same contract.
-extern "C" __global__ void __launch_bounds__(128)
-    attention_partial_any(const bf16* __restrict__ q, const bf16* __restrict__ k_cache,
-                          const bf16* __restrict__ v_cache, const int* __restrict__ kv_start,
-                          const int* __restrict__ kv_len, float* __restrict__ o, float* __restrict__ lse, int rows,
-                          int q_heads, int kv_heads, float scale, int head_dim) {
-    constexpr int MAX_PER = 8;
-    const int lane = threadIdx.x & 31;
-    const int head = blockIdx.y * 4 + (threadIdx.x >> 5);
-    const int row = blockIdx.x;
-    if (head >= q_heads) return;
-    const int kvh = head / (q_heads / kv_heads);
-    float qv[MAX_PER], acc[MAX_PER];
     const bf16* qrow = q + ((size_t)row * q_heads + head) * head_dim;
 #pragma unroll
-    for (int j = 0; j < MAX_PER; ++j) {
+    for (int j = 0; j < PER; ++j) {
         const int e = lane + 32 * j;
         qv[j] = e < head_dim ? to_f32(qrow[e]) * scale : 0.0f;
         acc[j] = 0.0f;
@@ -97,7 +39,7 @@ extern "C" __global__ void __launch_bounds__(128)
         const size_t at = ((size_t)(start + t) * kv_heads + kvh) * head_dim;
         float dot = 0.0f;
 #pragma unroll
-        for (int j = 0; j < MAX_PER; ++j) {
+        for (int j = 0; j < PER; ++j) {
             const int e = lane + 32 * j;
             if (e < head_dim) dot += qv[j] * to_f32(k_cache[at + e]);
         }
@@ -107,7 +49,7 @@ extern "C" __global__ void __launch_bounds__(128)
         const float p = __expf(dot - m_new);
         s = s * correction + p;
 #pragma unroll
-        for (int j = 0; j < MAX_PER; ++j) {
+        for (int j = 0; j < PER; ++j) {
             const int e = lane + 32 * j;
             if (e < head_dim) acc[j] = acc[j] * correction + p * to_f32(v_cache[at + e]);
         }
@@ -116,11 +58,35 @@ extern "C" __global__ void __launch_bounds__(128)
     float* orow = o + ((size_t)row * q_heads + head) * head_dim;
     const float inv = len > 0 ? 1.0f / s : 0.0f;
 #pragma unroll
-    for (int j = 0; j < MAX_PER; ++j) {
+    for (int j = 0; j < PER; ++j) {
         const int e = lane + 32 * j;
         if (e < head_dim) orow[e] = acc[j] * inv;
     }
     if (lane == 0) lse[(size_t)head * rows + row] = len > 0 ? m + __logf(s) : -INFINITY;
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    attention_partial_d64(const bf16* __restrict__ q, const bf16* __restrict__ k_cache,
+                          const bf16* __restrict__ v_cache, const int* __restrict__ kv_start,
+                          const int* __restrict__ kv_len, float* __restrict__ o, float* __restrict__ lse, int rows,
+                          int q_heads, int kv_heads, float scale) {
+    attention_partial<2>(q, k_cache, v_cache, kv_start, kv_len, o, lse, rows, q_heads, kv_heads, scale, 64);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    attention_partial_d128(const bf16* __restrict__ q, const bf16* __restrict__ k_cache,
+                           const bf16* __restrict__ v_cache, const int* __restrict__ kv_start,
+                           const int* __restrict__ kv_len, float* __restrict__ o, float* __restrict__ lse, int rows,
+                           int q_heads, int kv_heads, float scale) {
+    attention_partial<4>(q, k_cache, v_cache, kv_start, kv_len, o, lse, rows, q_heads, kv_heads, scale, 128);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    attention_partial_any(const bf16* __restrict__ q, const bf16* __restrict__ k_cache,
+                          const bf16* __restrict__ v_cache, const int* __restrict__ kv_start,
+                          const int* __restrict__ kv_len, float* __restrict__ o, float* __restrict__ lse, int rows,
+                          int q_heads, int kv_heads, float scale, int head_dim) {
+    attention_partial<8>(q, k_cache, v_cache, kv_start, kv_len, o, lse, rows, q_heads, kv_heads, scale, head_dim);
 }
 
 // out = w_a · o_a + w_b · o_b with w_x = e^{lse_x − m} / (e^{lse_a − m} + e^{lse_b − m}),

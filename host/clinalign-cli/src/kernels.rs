@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use clinalign_infer::assets::FetchProgress;
 use clinalign_infer::cuda::kernels::KERNELS;
 use clinalign_infer::cuda::nvrtc::{self, Toolkit};
@@ -41,39 +41,40 @@ pub enum KernelsCommand {
     /// Run every kernel on a GPU against its CPU reference (random inputs, tolerances per
     /// kernel). Without a GPU it says why and skips (exit 0), unless --require-gpu.
     Test {
-        /// CUDA device ordinal.
-        #[arg(long, default_value_t = 0)]
-        gpu: usize,
-        /// Compiled-kernel cache to load from (and compile into, where NVRTC is here)
-        /// [default: $CLINALIGN_KERNEL_CACHE, else <cache>/kernels].
-        #[arg(long)]
-        cache: Option<PathBuf>,
-        /// Also write the results as JSON.
-        #[arg(long, value_name = "FILE.json")]
-        json: Option<PathBuf>,
-        /// Fail (exit 1) where there is no usable GPU instead of skipping.
-        #[arg(long)]
-        require_gpu: bool,
+        #[command(flatten)]
+        run: GpuRun,
     },
-    /// Run a model's forward pass on a GPU (the kernels alone) and on the CPU backend, on the same ragged batch, and compare the logits at every position.
-    /// Without a GPU it says why and skips (exit 0), unless --require-gpu.
+    /// Run a model's forward pass on a GPU (the kernels alone) and on the CPU backend, on the
+    /// same ragged batch, and compare the logits at every position. Without a GPU it says why
+    /// and skips (exit 0), unless --require-gpu.
     ForwardCheck {
         /// A Hugging Face model folder or a GGUF file (dequantised to bf16).
         #[arg(long)]
         model: PathBuf,
-        #[arg(long, default_value_t = 0)]
-        gpu: usize,
-        #[arg(long)]
-        cache: Option<PathBuf>,
-        /// Also write the comparison as JSON.
-        #[arg(long, value_name = "FILE.json")]
-        json: Option<PathBuf>,
         /// Fail unless every position's top token agrees and max |Δlogit| stays within this.
         #[arg(long, default_value_t = 0.25)]
         max_logit_diff: f32,
-        #[arg(long)]
-        require_gpu: bool,
+        #[command(flatten)]
+        run: GpuRun,
     },
+}
+
+/// What the GPU commands share.
+#[derive(Args, Debug)]
+pub struct GpuRun {
+    /// CUDA device ordinal.
+    #[arg(long, default_value_t = 0)]
+    gpu: usize,
+    /// Compiled-kernel cache to load from (and compile into, where NVRTC is here)
+    /// [default: $CLINALIGN_KERNEL_CACHE, else <cache>/kernels].
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE.json")]
+    json: Option<PathBuf>,
+    /// Fail (exit 1) where there is no usable GPU instead of skipping.
+    #[arg(long)]
+    require_gpu: bool,
 }
 
 /// Progress of the toolkit's download, as lines on stderr.
@@ -101,9 +102,9 @@ pub fn run(cmd: KernelsCommand) -> Result<ExitCode> {
         }
         KernelsCommand::Probe => probe(),
         KernelsCommand::Check { archs, json, cache, fetch } => return check(archs, json, cache, fetch),
-        KernelsCommand::Test { gpu, cache, json, require_gpu } => return test(gpu, cache, json, require_gpu),
-        KernelsCommand::ForwardCheck { model, gpu, cache, json, max_logit_diff, require_gpu } => {
-            return forward_check(&model, gpu, cache, json, max_logit_diff, require_gpu);
+        KernelsCommand::Test { run } => return test(run),
+        KernelsCommand::ForwardCheck { model, max_logit_diff, run } => {
+            return forward_check(&model, max_logit_diff, run);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -222,14 +223,8 @@ fn open_gpu(what: &str, gpu: usize, cache: Option<PathBuf>, require_gpu: bool) -
     Ok(Some(cuda::check::Device::open(gpu, &cache, toolkit.as_ref())?))
 }
 
-fn forward_check(
-    model: &std::path::Path,
-    gpu: usize,
-    cache: Option<PathBuf>,
-    json: Option<PathBuf>,
-    max_diff: f32,
-    require_gpu: bool,
-) -> Result<ExitCode> {
+fn forward_check(model: &std::path::Path, max_diff: f32, run: GpuRun) -> Result<ExitCode> {
+    let GpuRun { gpu, cache, json, require_gpu } = run;
     if !model.exists() {
         bail!("{}: no such model file or folder", model.display());
     }
@@ -267,7 +262,8 @@ fn forward_check(
     }
 }
 
-fn test(gpu: usize, cache: Option<PathBuf>, json: Option<PathBuf>, require_gpu: bool) -> Result<ExitCode> {
+fn test(run: GpuRun) -> Result<ExitCode> {
+    let GpuRun { gpu, cache, json, require_gpu } = run;
     let Some(dev) = open_gpu("kernels test", gpu, cache, require_gpu)? else {
         return Ok(ExitCode::SUCCESS);
     };
