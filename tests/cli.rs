@@ -862,3 +862,67 @@ fn kernels_check_compiles_every_kernel_and_reports_registers() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected sm_XY"));
 }
+
+/// `revise` with the real SmolLM2 as writer and judge, on two bundled HealthBench rows: one
+/// whose ideal completion is the draft, one the model drafts itself. Every round is written
+/// with its score and met/unmet items; the best-of-rounds answer never scores below the
+/// draft; at most `--rounds` revisions.
+#[test]
+fn revise_keeps_the_best_answer_and_records_every_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(repo().join("data/healthbench/oss_eval_sample_9.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(sample.lines().next().unwrap()).unwrap();
+    let with_draft = sample
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["ideal_completions_data"]["ideal_completion"].is_string())
+        .expect("a row with an ideal completion");
+    let input = dir.path().join("in.jsonl");
+    let rows = [serde_json::json!({"id": "drafted", "messages": first["prompt"]}), with_draft.clone()];
+    std::fs::write(&input, rows.iter().map(|r| r.to_string() + "\n").collect::<String>()).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let model = format!("local:{}", clinalign_infer::assets::smollm2_gguf().unwrap().display());
+    let res = run(clinalign()
+        .arg("revise")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--model", &model, "--judge", &model, "--rounds", "1", "--max-tokens", "48", "--principles"])
+        .arg(repo().join("principles")));
+    assert!(res.status.success());
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(stderr.contains("revised 2 rows") && stderr.contains("mean soft score: draft"), "{stderr}");
+    let written = read_rows(&out);
+    assert_eq!(written.len(), 2);
+    for (row, given) in written.iter().zip([None, with_draft["ideal_completions_data"]["ideal_completion"].as_str()]) {
+        let r = &row["revision"];
+        let rounds = r["rounds"].as_array().unwrap();
+        assert!((1..=2).contains(&rounds.len()), "{r}");
+        for (i, round) in rounds.iter().enumerate() {
+            assert_eq!(round["round"], i);
+            assert!(round["score"].as_f64().is_some_and(|s| (0.0..=1.0).contains(&s)), "{round}");
+            assert!(!round["answer"].as_str().unwrap().is_empty());
+            let counted = ["met", "unmet"].iter().map(|k| round[k].as_array().unwrap().len()).sum::<usize>();
+            assert!(counted > 0, "positive items are sorted into met and unmet: {round}");
+            // Every round but the last passed its feedback on.
+            assert_eq!(round.get("feedback").is_some(), i + 1 < rounds.len(), "{round}");
+        }
+        if let Some(draft) = given {
+            assert_eq!(rounds[0]["answer"], draft, "the row's response is the draft");
+        }
+        let best = r["best"].as_u64().unwrap() as usize;
+        assert_eq!(r["best_answer"], rounds[best]["answer"]);
+        assert!(r["best_score"].as_f64().unwrap() >= r["draft_score"].as_f64().unwrap(), "{r}");
+        assert!(["rounds", "no-improvement", "all-met"].contains(&r["stopped"].as_str().unwrap()));
+    }
+    // Without --model there is nobody to write answers.
+    let res = run(clinalign()
+        .arg("revise")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--judge", &model, "--principles"])
+        .arg(repo().join("principles")));
+    assert_eq!(res.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("revise needs --model"));
+}

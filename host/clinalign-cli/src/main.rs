@@ -26,6 +26,7 @@ mod openai_logprobs;
 mod openai_model;
 mod principles;
 mod queries;
+mod revise;
 mod score;
 mod serve;
 mod synthesize;
@@ -79,6 +80,10 @@ enum Command {
     /// Grade responses against their rubrics with a judge (a local model's log-probs, or an
     /// OpenAI-compatible server), then score them as HealthBench does. Resumable.
     Grade(grade::GradeArgs),
+    /// Self-revision: a model drafts (or takes the row's response), the judge checks it
+    /// against the row's rubric, the unmet items guide the next answer; the best is kept and
+    /// every round written.
+    Revise(revise::ReviseArgs),
     /// Run a model directly: forward pass, generation, info.
     #[command(subcommand)]
     Lm(lm::LmCommand),
@@ -218,6 +223,7 @@ fn main() -> ExitCode {
         Command::Models(cmd) => models::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Kernels(cmd) => kernels::run(cmd),
+        Command::Revise(args) => revise::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Serve(args) => serve::run(args),

@@ -57,6 +57,7 @@ pub mod plugin_build;
 pub mod principle_set;
 pub mod reload;
 pub mod report;
+pub mod revision;
 pub mod row;
 pub mod rubric;
 mod runtime;
