@@ -199,28 +199,20 @@ fn check(archs: Vec<String>, json: Option<PathBuf>, cache: Option<PathBuf>, fetc
     }
 }
 
-/// Whether GPU `gpu` is usable; `None` with the reason where not.
-fn usable_gpu(gpu: usize) -> std::result::Result<(), String> {
-    match cuda::probe() {
-        Driver::Ready { gpus, .. } if gpus.len() > gpu => Ok(()),
-        Driver::Ready { gpus, .. } => Err(format!("there is no CUDA device {gpu} (the driver reports {})", gpus.len())),
-        Driver::Absent => Err("no CUDA driver on this machine: libcuda.so not found".into()),
-        Driver::Failed { reason } => Err(format!("the CUDA driver does not work here: {reason}")),
-    }
-}
-
 /// Opens GPU `gpu` with every kernel, or says why it skips (`Ok(None)`) or fails.
 fn open_gpu(what: &str, gpu: usize, cache: Option<PathBuf>, require_gpu: bool) -> Result<Option<cuda::check::Device>> {
-    if let Err(why) = usable_gpu(gpu) {
-        if require_gpu {
-            bail!("{what}: {why}");
+    let driver = cuda::probe();
+    let found = match driver.gpu(gpu) {
+        Ok(found) => found,
+        Err(why) if require_gpu => bail!("{what}: {why}"),
+        Err(why) => {
+            println!("skipped: {why} (the kernels' CPU mirrors are tested by cargo test)");
+            return Ok(None);
         }
-        println!("skipped: {why} (the kernels' CPU mirrors are tested by cargo test)");
-        return Ok(None);
-    }
+    };
     let cache = cache.unwrap_or_else(nvrtc::cache_dir);
     let toolkit = Toolkit::locate().ok();
-    Ok(Some(cuda::check::Device::open(gpu, &cache, toolkit.as_ref())?))
+    Ok(Some(cuda::check::Device::open(found, &cache, toolkit.as_ref())?))
 }
 
 fn forward_check(model: &std::path::Path, max_diff: f32, run: GpuRun) -> Result<ExitCode> {

@@ -60,7 +60,8 @@ pub fn run(args: ReviseArgs) -> Result<ExitCode> {
     let policy = RevisionPolicy { rounds: args.rounds as usize, max_tokens: args.max_tokens };
     let set = engine.principle_set();
     let input = args.input.display().to_string();
-    let pb = ProgressBar::new(rows.len() as u64);
+    let total = rows.len();
+    let pb = ProgressBar::new(total as u64);
     pb.set_style(
         ProgressStyle::with_template("{spinner} revising [{bar:30}] {pos}/{len} {msg} ({eta} left)")
             .expect("a valid template")
@@ -99,8 +100,7 @@ pub fn run(args: ReviseArgs) -> Result<ExitCode> {
     pb.finish_and_clear();
     let mean = |s: f64| if scored > 0 { format!("{:.3}", s / scored as f64) } else { "-".into() };
     eprintln!(
-        "revised {} rows ({revisions} revisions in all) with {}; mean soft score: draft {}, best {}; wrote {}",
-        pb.length().unwrap_or(0),
+        "revised {total} rows ({revisions} revisions in all) with {}; mean soft score: draft {}, best {}; wrote {}",
         opened.model.name(),
         mean(draft_sum),
         mean(best_sum),

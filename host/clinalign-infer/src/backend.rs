@@ -83,25 +83,18 @@ pub fn choose(req: DeviceRequest) -> Result<Backend> {
         DeviceRequest::Cpu => Ok(Backend::cpu("asked for (--device cpu)")),
         DeviceRequest::Auto => {
             let driver = probe();
-            let why = match &driver {
-                Driver::Absent => "no CUDA driver on this machine: libcuda.so not found".to_string(),
-                Driver::Failed { reason } => format!("the CUDA driver does not work here: {reason}"),
-                Driver::Ready { gpus, .. } if gpus.is_empty() => "the CUDA driver reports no device".to_string(),
-                Driver::Ready { gpus, .. } => format!("found {}, but {CUDA_FORWARD_MISSING}", gpus[0].describe()),
+            let why = match driver.gpu(0) {
+                Err(why) => why,
+                Ok(g) => format!("found {}, but {CUDA_FORWARD_MISSING}", g.describe()),
             };
             Ok(cpu(why, driver))
         }
         DeviceRequest::Cuda(n) => {
-            let refuse =
-                |why: String| Err(Error::Unsupported(format!("--device cuda:{n}: {why}; use --device cpu or auto")));
-            match probe() {
-                Driver::Absent => refuse("no CUDA driver on this machine: libcuda.so not found".into()),
-                Driver::Failed { reason } => refuse(format!("the CUDA driver does not work here: {reason}")),
-                Driver::Ready { gpus, .. } => match gpus.get(n) {
-                    None => refuse(format!("there is no CUDA device {n} (the driver reports {})", gpus.len())),
-                    Some(g) => refuse(format!("found {}, but {CUDA_FORWARD_MISSING}", g.describe())),
-                },
-            }
+            let why = match probe().gpu(n) {
+                Err(why) => why,
+                Ok(g) => format!("found {}, but {CUDA_FORWARD_MISSING}", g.describe()),
+            };
+            Err(Error::Unsupported(format!("--device cuda:{n}: {why}; use --device cpu or auto")))
         }
     }
 }

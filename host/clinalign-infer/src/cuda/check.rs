@@ -46,21 +46,16 @@ pub struct Device {
     modules: HashMap<&'static str, Arc<CudaModule>>,
 }
 
-fn driver(what: &str) -> impl Fn(cudarc::driver::DriverError) -> Error + '_ {
+pub(crate) fn driver(what: &str) -> impl Fn(cudarc::driver::DriverError) -> Error + '_ {
     move |e| Error::Unsupported(format!("{what}: {e}"))
 }
 
 impl Device {
-    /// Opens CUDA device `ordinal` and loads every kernel for its architecture from
+    /// Opens `gpu` (from [`super::probe`]) and loads every kernel for its architecture from
     /// `cache` (compiling with `toolkit` what is missing, when there is one).
-    pub fn open(ordinal: usize, cache: &Path, toolkit: Option<&Toolkit>) -> Result<Device> {
-        let gpu = match super::probe() {
-            super::Driver::Ready { gpus, .. } => gpus.into_iter().nth(ordinal),
-            _ => None,
-        }
-        .ok_or_else(|| Error::Unsupported(format!("no usable CUDA device {ordinal}")))?;
+    pub fn open(gpu: &super::Gpu, cache: &Path, toolkit: Option<&Toolkit>) -> Result<Device> {
         let arch = gpu.arch();
-        let ctx = CudaContext::new(ordinal).map_err(driver("creating the CUDA context"))?;
+        let ctx = CudaContext::new(gpu.ordinal).map_err(driver("creating the CUDA context"))?;
         let stream = ctx.default_stream();
         let mut modules = HashMap::new();
         for k in KERNELS {
@@ -87,15 +82,15 @@ impl Device {
         self.modules[file].load_function(entry).map_err(|e| Error::Unsupported(format!("{file}: {entry}: {e}")))
     }
 
-    fn up<T: DeviceRepr>(&self, v: &[T]) -> Result<CudaSlice<T>> {
+    pub(crate) fn up<T: DeviceRepr>(&self, v: &[T]) -> Result<CudaSlice<T>> {
         self.stream.clone_htod(v).map_err(driver("copying to the device"))
     }
 
-    fn zeros<T: DeviceRepr + ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {
+    pub(crate) fn zeros<T: DeviceRepr + ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {
         self.stream.alloc_zeros(n.max(1)).map_err(driver("allocating on the device"))
     }
 
-    fn down<T: DeviceRepr + Clone + Default>(&self, s: &CudaSlice<T>) -> Result<Vec<T>> {
+    pub(crate) fn down<T: DeviceRepr + Clone + Default>(&self, s: &CudaSlice<T>) -> Result<Vec<T>> {
         let v = self.stream.clone_dtoh(s).map_err(driver("copying from the device"))?;
         self.stream.synchronize().map_err(driver("synchronising"))?;
         Ok(v)

@@ -12,7 +12,7 @@ use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
 use half::bf16;
 use serde::Serialize;
 
-use super::check::Device;
+use super::check::{Device, driver};
 use super::weights::{self, FeedForward};
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
@@ -52,10 +52,6 @@ fn unsupported(what: String) -> Error {
     Error::Unsupported(format!("the CUDA forward pass: {what}"))
 }
 
-fn driver_err(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> Error {
-    move |e| Error::Unsupported(format!("{what}: {e}"))
-}
-
 fn grid(x: usize, y: usize, block: usize) -> LaunchConfig {
     LaunchConfig { grid_dim: (x as u32, y as u32, 1), block_dim: (block as u32, 1, 1), shared_mem_bytes: 0 }
 }
@@ -93,7 +89,7 @@ impl CudaModel {
             }
         }
         let host = weights::load(cfg, src)?;
-        let up = |v: &[bf16]| dev.stream.clone_htod(v).map_err(driver_err("copying weights to the GPU"));
+        let up = |v: &[bf16]| dev.up(v);
         let mut layers = Vec::with_capacity(host.layers.len());
         for l in &host.layers {
             let ffn = match &l.ffn {
@@ -117,7 +113,7 @@ impl CudaModel {
         }
         let rope = Rope::new(d, cfg.rope_theta, cfg.max_position_embeddings.max(1), cfg.rope_style);
         let max_positions = rope.max_positions();
-        let rope = dev.stream.clone_htod(&rope.cos_sin_rows()).map_err(driver_err("copying the rotary table"))?;
+        let rope = dev.up(&rope.cos_sin_rows())?;
         Ok(CudaModel {
             embed: up(&host.embed)?,
             norm: up(&host.norm)?,
@@ -130,25 +126,13 @@ impl CudaModel {
         })
     }
 
-    fn zeros<T: cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {
-        self.dev.stream.alloc_zeros(n.max(1)).map_err(driver_err("allocating on the GPU"))
-    }
-
-    fn up<T: cudarc::driver::DeviceRepr>(&self, v: &[T]) -> Result<CudaSlice<T>> {
-        self.dev.stream.clone_htod(v).map_err(driver_err("copying to the GPU"))
-    }
-
-    fn func(&self, file: &str, entry: &str) -> Result<cudarc::driver::CudaFunction> {
-        self.dev.func(file, entry)
-    }
-
     fn row_order(&self, rows: usize) -> Result<RowOrder> {
         let len = rows.div_ceil(BLOCK_M) * BLOCK_M;
         let sorted: Vec<i32> = (0..len as i32).map(|i| if (i as usize) < rows { i } else { rows as i32 }).collect();
         Ok(RowOrder {
-            sorted: self.up(&sorted)?,
-            experts: self.zeros::<i32>(len / BLOCK_M)?,
-            total: self.up(&[len as i32])?,
+            sorted: self.dev.up(&sorted)?,
+            experts: self.dev.zeros::<i32>(len / BLOCK_M)?,
+            total: self.dev.up(&[len as i32])?,
             blocks: len / BLOCK_M,
             rows,
         })
@@ -164,13 +148,13 @@ impl CudaModel {
         order: &RowOrder,
         out: &mut CudaSlice<bf16>,
     ) -> Result<()> {
-        let f = self.func("moe_gemm.cu", "moe_grouped_gemm_bf16")?;
+        let f = self.dev.func("moe_gemm.cu", "moe_grouped_gemm_bf16")?;
         let (numel, one, n_i, k_i, null) = (order.rows as i32, 1i32, n as i32, k as i32, 0u64);
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(x).arg(w).arg(out).arg(&order.sorted).arg(&order.experts).arg(&order.total).arg(&null);
         b.arg(&numel).arg(&one).arg(&n_i).arg(&k_i);
         // SAFETY: x is [rows, k], w is [n, k], out is [rows, n]; k % 32 == 0 (checked at load).
-        unsafe { b.launch(grid(n.div_ceil(64), order.blocks, 128)) }.map_err(driver_err("launching a projection"))?;
+        unsafe { b.launch(grid(n.div_ceil(64), order.blocks, 128)) }.map_err(driver("launching a projection"))?;
         Ok(())
     }
 
@@ -183,7 +167,7 @@ impl CudaModel {
         out: &mut CudaSlice<bf16>,
         rows: usize,
     ) -> Result<()> {
-        let f = self.func("rmsnorm.cu", "add_rmsnorm_bf16")?;
+        let f = self.dev.func("rmsnorm.cu", "add_rmsnorm_bf16")?;
         let (h, eps, null) = (self.cfg.hidden_size as i32, self.cfg.rms_norm_eps, 0u64);
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(residual);
@@ -193,7 +177,7 @@ impl CudaModel {
         };
         b.arg(w).arg(out).arg(&h).arg(&eps);
         // SAFETY: every buffer is [rows, hidden] (w: [hidden]).
-        unsafe { b.launch(grid(rows, 1, 256)) }.map_err(driver_err("launching add_rmsnorm"))?;
+        unsafe { b.launch(grid(rows, 1, 256)) }.map_err(driver("launching add_rmsnorm"))?;
         Ok(())
     }
 
@@ -228,33 +212,34 @@ impl CudaModel {
         }
         let rows = ids.len();
         let order = self.row_order(rows)?;
-        let (ids_d, pos_d, start_d, len_d) = (self.up(&ids)?, self.up(&positions)?, self.up(&starts)?, self.up(&lens)?);
+        let (ids_d, pos_d, start_d, len_d) =
+            (self.dev.up(&ids)?, self.dev.up(&positions)?, self.dev.up(&starts)?, self.dev.up(&lens)?);
         let slots: Vec<i32> = (0..rows as i32).collect();
-        let slots_d = self.up(&slots)?;
-        let mut x = self.zeros::<bf16>(rows * h)?;
-        let f = self.func("embedding.cu", "embed_gather_bf16")?;
+        let slots_d = self.dev.up(&slots)?;
+        let mut x = self.dev.zeros::<bf16>(rows * h)?;
+        let f = self.dev.func("embedding.cu", "embed_gather_bf16")?;
         let (h_i, v_u) = (h as i32, vocab as u32);
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(&self.embed).arg(&ids_d).arg(&mut x).arg(&h_i).arg(&v_u);
         // SAFETY: ids are checked against the vocabulary; x is [rows, hidden].
-        unsafe { b.launch(grid(rows, 1, 128)) }.map_err(driver_err("launching the embedding"))?;
+        unsafe { b.launch(grid(rows, 1, 128)) }.map_err(driver("launching the embedding"))?;
 
         let width = (qh + 2 * kvh) * d;
-        let mut normed = self.zeros::<bf16>(rows * h)?;
-        let mut delta = self.zeros::<bf16>(rows * h)?;
-        let mut qkv = self.zeros::<bf16>(rows * width)?;
-        let mut q = self.zeros::<bf16>(rows * qh * d)?;
-        let mut kc = self.zeros::<bf16>(rows * kvh * d)?;
-        let mut vc = self.zeros::<bf16>(rows * kvh * d)?;
-        let mut o = self.zeros::<f32>(rows * qh * d)?;
-        let mut lse = self.zeros::<f32>(qh * rows)?;
-        let mut attn = self.zeros::<bf16>(rows * qh * d)?;
+        let mut normed = self.dev.zeros::<bf16>(rows * h)?;
+        let mut delta = self.dev.zeros::<bf16>(rows * h)?;
+        let mut qkv = self.dev.zeros::<bf16>(rows * width)?;
+        let mut q = self.dev.zeros::<bf16>(rows * qh * d)?;
+        let mut kc = self.dev.zeros::<bf16>(rows * kvh * d)?;
+        let mut vc = self.dev.zeros::<bf16>(rows * kvh * d)?;
+        let mut o = self.dev.zeros::<f32>(rows * qh * d)?;
+        let mut lse = self.dev.zeros::<f32>(qh * rows)?;
+        let mut attn = self.dev.zeros::<bf16>(rows * qh * d)?;
         let mut first = true;
         for layer in &self.layers {
             self.add_norm(&mut x, (!first).then_some(&delta), &layer.input_norm, &mut normed, rows)?;
             first = false;
             self.linear(&normed, &layer.qkv, width, h, &order, &mut qkv)?;
-            let f = self.func("rope.cu", "qk_norm_rope_kv_bf16")?;
+            let f = self.dev.func("rope.cu", "qk_norm_rope_kv_bf16")?;
             let null = 0u64;
             let (eps, qh_i, kvh_i, d_i) = (cfg.rms_norm_eps, qh as i32, kvh as i32, d as i32);
             let interleaved = i32::from(cfg.rope_style == crate::config::RopeStyle::Interleaved);
@@ -267,13 +252,13 @@ impl CudaModel {
             b.arg(&eps).arg(&pos_d).arg(&self.rope).arg(&mut q).arg(&mut kc).arg(&mut vc).arg(&slots_d);
             b.arg(&qh_i).arg(&kvh_i).arg(&d_i).arg(&interleaved);
             // SAFETY: qkv is [rows, width]; the caches have a slot per row; positions < max.
-            unsafe { b.launch(grid(rows, qh + kvh, d.max(32))) }.map_err(driver_err("launching rope"))?;
+            unsafe { b.launch(grid(rows, qh + kvh, d.max(32))) }.map_err(driver("launching rope"))?;
             let (entry, generic) = match d {
                 64 => ("attention_partial_d64", false),
                 128 => ("attention_partial_d128", false),
                 _ => ("attention_partial_any", true),
             };
-            let f = self.func("attention.cu", entry)?;
+            let f = self.dev.func("attention.cu", entry)?;
             let (rows_i, scale) = (rows as i32, 1.0f32 / (d as f32).sqrt());
             let mut b = self.dev.stream.launch_builder(&f);
             b.arg(&q).arg(&kc).arg(&vc).arg(&start_d).arg(&len_d).arg(&mut o).arg(&mut lse);
@@ -282,21 +267,20 @@ impl CudaModel {
                 b.arg(&d_i);
             }
             // SAFETY: row r sees slots start[r]..start[r]+len[r], all written above.
-            unsafe { b.launch(grid(rows, qh.div_ceil(4), 128)) }.map_err(driver_err("launching attention"))?;
-            let f = self.func("attention.cu", "merge_attention_bf16")?;
+            unsafe { b.launch(grid(rows, qh.div_ceil(4), 128)) }.map_err(driver("launching attention"))?;
+            let f = self.dev.func("attention.cu", "merge_attention_bf16")?;
             let total = rows * qh * d;
             let mut b = self.dev.stream.launch_builder(&f);
             b.arg(&o).arg(&lse).arg(&null).arg(&null).arg(&mut attn).arg(&rows_i).arg(&qh_i).arg(&d_i);
             // SAFETY: one partial; out is [rows, heads, head_dim].
-            unsafe { b.launch(grid(total.div_ceil(256), 1, 256)) }
-                .map_err(driver_err("launching the attention cast"))?;
+            unsafe { b.launch(grid(total.div_ceil(256), 1, 256)) }.map_err(driver("launching the attention cast"))?;
             self.linear(&attn, &layer.o, h, qh * d, &order, &mut delta)?;
             self.add_norm(&mut x, Some(&delta), &layer.post_norm, &mut normed, rows)?;
             match &layer.ffn {
                 DevFfn::Dense { gate_up, down } => {
                     let inter = cfg.intermediate_size;
-                    let mut gu = self.zeros::<bf16>(rows * 2 * inter)?;
-                    let mut act = self.zeros::<bf16>(rows * inter)?;
+                    let mut gu = self.dev.zeros::<bf16>(rows * 2 * inter)?;
+                    let mut act = self.dev.zeros::<bf16>(rows * inter)?;
                     self.linear(&normed, gate_up, 2 * inter, h, &order, &mut gu)?;
                     self.silu_mul(&gu, &mut act, rows, inter)?;
                     self.linear(&act, down, h, inter, &order, &mut delta)?;
@@ -307,19 +291,18 @@ impl CudaModel {
         // The final norm, the wanted rows gathered, the output head.
         self.add_norm(&mut x, Some(&delta), &self.norm, &mut normed, rows)?;
         let picked_rows = wanted.len();
-        let wanted_d = self.up(&wanted)?;
-        let mut picked = self.zeros::<bf16>(picked_rows * h)?;
-        let f = self.func("embedding.cu", "embed_gather_bf16")?;
+        let wanted_d = self.dev.up(&wanted)?;
+        let mut picked = self.dev.zeros::<bf16>(picked_rows * h)?;
+        let f = self.dev.func("embedding.cu", "embed_gather_bf16")?;
         let rows_u = rows as u32;
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(&normed).arg(&wanted_d).arg(&mut picked).arg(&h_i).arg(&rows_u);
         // SAFETY: the wanted rows are rows of `normed`.
-        unsafe { b.launch(grid(picked_rows, 1, 128)) }.map_err(driver_err("launching the row gather"))?;
-        let mut logits = self.zeros::<bf16>(picked_rows * vocab)?;
+        unsafe { b.launch(grid(picked_rows, 1, 128)) }.map_err(driver("launching the row gather"))?;
+        let mut logits = self.dev.zeros::<bf16>(picked_rows * vocab)?;
         let head_order = self.row_order(picked_rows)?;
         self.linear(&picked, self.lm_head.as_ref().unwrap_or(&self.embed), vocab, h, &head_order, &mut logits)?;
-        let host = self.dev.stream.clone_dtoh(&logits).map_err(driver_err("copying logits"))?;
-        self.dev.stream.synchronize().map_err(driver_err("synchronising"))?;
+        let host = self.dev.down(&logits)?;
         let mut out = Vec::with_capacity(sequences.len());
         let mut at = 0;
         for s in sequences {
@@ -331,12 +314,12 @@ impl CudaModel {
     }
 
     fn silu_mul(&self, gu: &CudaSlice<bf16>, act: &mut CudaSlice<bf16>, rows: usize, inter: usize) -> Result<()> {
-        let f = self.func("activation.cu", "silu_mul_bf16")?;
+        let f = self.dev.func("activation.cu", "silu_mul_bf16")?;
         let inter_i = inter as i32;
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(gu).arg(act).arg(&inter_i);
         // SAFETY: gu is [rows, 2·inter], act is [rows, inter].
-        unsafe { b.launch(grid(rows, inter.div_ceil(128), 128)) }.map_err(driver_err("launching silu_mul"))?;
+        unsafe { b.launch(grid(rows, inter.div_ceil(128), 128)) }.map_err(driver("launching silu_mul"))?;
         Ok(())
     }
 
@@ -354,63 +337,62 @@ impl CudaModel {
         let m = self.cfg.moe.as_ref().expect("a sparse layer has a MoE config");
         let (rows, h, e, k, ei) =
             (order.rows, self.cfg.hidden_size, m.num_experts, m.top_k, m.expert_intermediate_size);
-        let mut logits = self.zeros::<bf16>(rows * e)?;
+        let mut logits = self.dev.zeros::<bf16>(rows * e)?;
         self.linear(x, router, e, h, order, &mut logits)?;
-        let mut weights = self.zeros::<f32>(rows * k)?;
-        let mut ids = self.zeros::<i32>(rows * k)?;
-        let f = self.func("router.cu", "topk_softmax_bf16")?;
+        let mut weights = self.dev.zeros::<f32>(rows * k)?;
+        let mut ids = self.dev.zeros::<i32>(rows * k)?;
+        let f = self.dev.func("router.cu", "topk_softmax_bf16")?;
         let (rows_i, e_i, k_i, renorm) = (rows as i32, e as i32, k as i32, i32::from(m.norm_topk_prob));
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(&logits).arg(&mut weights).arg(&mut ids).arg(&rows_i).arg(&e_i).arg(&k_i).arg(&renorm);
         // SAFETY: logits [rows, experts]; weights and ids [rows, k].
-        unsafe { b.launch(grid(rows.div_ceil(4), 1, 128)) }.map_err(driver_err("launching the router"))?;
+        unsafe { b.launch(grid(rows.div_ceil(4), 1, 128)) }.map_err(driver("launching the router"))?;
 
         let numel = rows * k;
         let len = super::mirror::sorted_len(numel, e, BLOCK_M);
-        let mut sorted = self.zeros::<i32>(len)?;
-        let mut expert_ids = self.zeros::<i32>(len / BLOCK_M)?;
-        let mut cumsum = self.zeros::<i32>(e + 1)?;
-        let mut cursor = self.zeros::<i32>(e)?;
-        let mut total = self.zeros::<i32>(1)?;
+        let mut sorted = self.dev.zeros::<i32>(len)?;
+        let mut expert_ids = self.dev.zeros::<i32>(len / BLOCK_M)?;
+        let mut cumsum = self.dev.zeros::<i32>(e + 1)?;
+        let mut cursor = self.dev.zeros::<i32>(e)?;
+        let mut total = self.dev.zeros::<i32>(1)?;
         let (numel_i, block_i, len_i) = (numel as i32, BLOCK_M as i32, len as i32);
-        let f = self.func("moe_align.cu", "moe_align_count_scan")?;
+        let f = self.dev.func("moe_align.cu", "moe_align_count_scan")?;
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(&ids).arg(&numel_i).arg(&e_i).arg(&block_i).arg(&mut cumsum).arg(&mut cursor);
         b.arg(&mut expert_ids).arg(&mut total).arg(&mut sorted).arg(&len_i);
         // SAFETY: buffers sized by the alignment contract.
-        unsafe { b.launch(grid(1, 1, 1024)) }.map_err(driver_err("launching the alignment"))?;
-        let f = self.func("moe_align.cu", "moe_align_scatter")?;
+        unsafe { b.launch(grid(1, 1, 1024)) }.map_err(driver("launching the alignment"))?;
+        let f = self.dev.func("moe_align.cu", "moe_align_scatter")?;
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(&ids).arg(&numel_i).arg(&e_i).arg(&mut cursor).arg(&mut sorted);
         // SAFETY: as above.
         unsafe { b.launch(grid(numel.div_ceil(256).clamp(1, 1024), 1, 256)) }
-            .map_err(driver_err("launching the scatter"))?;
+            .map_err(driver("launching the scatter"))?;
 
-        let gemm = self.func("moe_gemm.cu", "moe_grouped_gemm_bf16")?;
+        let gemm = self.dev.func("moe_gemm.cu", "moe_grouped_gemm_bf16")?;
         let null = 0u64;
-        let mut h13 = self.zeros::<bf16>(numel * 2 * ei)?;
+        let mut h13 = self.dev.zeros::<bf16>(numel * 2 * ei)?;
         let (n1, k1) = ((2 * ei) as i32, h as i32);
         let mut b = self.dev.stream.launch_builder(&gemm);
         b.arg(x).arg(w13).arg(&mut h13).arg(&sorted).arg(&expert_ids).arg(&total).arg(&null);
         b.arg(&numel_i).arg(&k_i).arg(&n1).arg(&k1);
         // SAFETY: x [rows, H]; w13 [E, 2I, H]; h13 [numel, 2I]; H % 32 == 0.
-        unsafe { b.launch(grid((2 * ei).div_ceil(64), len / BLOCK_M, 128)) }
-            .map_err(driver_err("launching gate/up"))?;
-        let mut act = self.zeros::<bf16>(numel * ei)?;
+        unsafe { b.launch(grid((2 * ei).div_ceil(64), len / BLOCK_M, 128)) }.map_err(driver("launching gate/up"))?;
+        let mut act = self.dev.zeros::<bf16>(numel * ei)?;
         self.silu_mul(&h13, &mut act, numel, ei)?;
-        let mut down = self.zeros::<bf16>(numel * h)?;
+        let mut down = self.dev.zeros::<bf16>(numel * h)?;
         let (one, n2, k2) = (1i32, h as i32, ei as i32);
         let mut b = self.dev.stream.launch_builder(&gemm);
         b.arg(&act).arg(w2).arg(&mut down).arg(&sorted).arg(&expert_ids).arg(&total).arg(&weights);
         b.arg(&numel_i).arg(&one).arg(&n2).arg(&k2);
         // SAFETY: act [numel, I]; w2 [E, H, I]; down [numel, H]; I % 32 == 0.
-        unsafe { b.launch(grid(h.div_ceil(64), len / BLOCK_M, 128)) }.map_err(driver_err("launching down"))?;
-        let f = self.func("combine.cu", "moe_combine_bf16")?;
+        unsafe { b.launch(grid(h.div_ceil(64), len / BLOCK_M, 128)) }.map_err(driver("launching down"))?;
+        let f = self.dev.func("combine.cu", "moe_combine_bf16")?;
         let h_i = h as i32;
         let mut b = self.dev.stream.launch_builder(&f);
         b.arg(&down).arg(out).arg(&k_i).arg(&h_i);
         // SAFETY: down [rows, k, H]; out [rows, H].
-        unsafe { b.launch(grid(rows, h.div_ceil(128), 128)) }.map_err(driver_err("launching the combine"))?;
+        unsafe { b.launch(grid(rows, h.div_ceil(128), 128)) }.map_err(driver("launching the combine"))?;
         Ok(())
     }
 }

@@ -38,6 +38,20 @@ pub enum Driver {
     Ready { version: i32, gpus: Vec<Gpu> },
 }
 
+impl Driver {
+    /// CUDA device `ordinal`, or why there is none to use, in a sentence.
+    pub fn gpu(&self, ordinal: usize) -> Result<&Gpu, String> {
+        match self {
+            Driver::Absent => Err("no CUDA driver on this machine: libcuda.so not found".into()),
+            Driver::Failed { reason } => Err(format!("the CUDA driver does not work here: {reason}")),
+            Driver::Ready { gpus, .. } if gpus.is_empty() => Err("the CUDA driver reports no device".into()),
+            Driver::Ready { gpus, .. } => gpus
+                .get(ordinal)
+                .ok_or_else(|| format!("there is no CUDA device {ordinal} (the driver reports {})", gpus.len())),
+        }
+    }
+}
+
 /// Looks for the CUDA driver and its devices. Never panics: cudarc's loader panics where a
 /// library or symbol is missing, so the probe runs behind `catch_unwind` as well.
 pub fn probe() -> Driver {
