@@ -77,44 +77,47 @@ impl LocalModel {
     pub fn open_with(path: &Path, precision: Precision) -> Result<LocalModel> {
         let name =
             path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| path.display().to_string());
-        if path.is_dir() {
-            let cfg = ModelConfig::from_hf_json(&path.join("config.json"))?;
-            let src = SafetensorsSource::open(path)?;
-            let model = Model::from_source(cfg, &src)?;
-            let tj = path.join("tokenizer.json");
-            let tokenizer = if tj.is_file() {
-                let tc = path.join("tokenizer_config.json");
-                Some(Tokenizer::from_files(&tj, tc.is_file().then_some(tc.as_path()))?)
-            } else {
-                None
+        let (model, tokenizer) = Self::read_weights(path, precision, |cfg, src, gguf| {
+            let model = Model::from_source(cfg.clone(), src)?;
+            let tokenizer = match gguf {
+                Some(g) => Some(Tokenizer::from_gguf(g)?),
+                None => {
+                    let tj = path.join("tokenizer.json");
+                    if tj.is_file() {
+                        let tc = path.join("tokenizer_config.json");
+                        Some(Tokenizer::from_files(&tj, tc.is_file().then_some(tc.as_path()))?)
+                    } else {
+                        None
+                    }
+                }
             };
-            Self::assemble(name, path, model, tokenizer)
-        } else if path.is_file() {
-            let g = Gguf::open(path)?;
-            let cfg = ModelConfig::from_gguf(&g, path)?;
-            let model = Model::from_source(
-                cfg.clone(),
-                &GgufSource { g: &g, cfg: &cfg, path, precision, stacks: Default::default() },
-            )?;
-            let tokenizer = Some(Tokenizer::from_gguf(&g)?);
-            Self::assemble(name, path, model, tokenizer)
-        } else {
-            Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file or folder")))
-        }
+            Ok((model, tokenizer))
+        })?;
+        Self::assemble(name, path, model, tokenizer)
     }
 
     /// Runs `f` on a model's configuration and weights, read from a GGUF file (dequantised
     /// to f32) or a Hugging Face folder, without building the CPU model: what another
     /// backend loads its own copy from.
     pub fn with_weights<R>(path: &Path, f: impl FnOnce(&ModelConfig, &dyn WeightSource) -> Result<R>) -> Result<R> {
+        Self::read_weights(path, Precision::F32, |cfg, src, _| f(cfg, src))
+    }
+
+    /// `f` on the configuration and weights of the model at `path`, and on its GGUF file
+    /// when it is one (which also holds the tokenizer).
+    fn read_weights<R>(
+        path: &Path,
+        precision: Precision,
+        f: impl FnOnce(&ModelConfig, &dyn WeightSource, Option<&Gguf>) -> Result<R>,
+    ) -> Result<R> {
         if path.is_dir() {
             let cfg = ModelConfig::from_hf_json(&path.join("config.json"))?;
-            f(&cfg, &SafetensorsSource::open(path)?)
+            f(&cfg, &SafetensorsSource::open(path)?, None)
         } else if path.is_file() {
             let g = Gguf::open(path)?;
             let cfg = ModelConfig::from_gguf(&g, path)?;
-            let src = GgufSource { g: &g, cfg: &cfg, path, precision: Precision::F32, stacks: Default::default() };
-            f(&cfg, &src)
+            let src = GgufSource { g: &g, cfg: &cfg, path, precision, stacks: Default::default() };
+            f(&cfg, &src, Some(&g))
         } else {
             Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file or folder")))
         }
