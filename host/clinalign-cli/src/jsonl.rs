@@ -122,6 +122,11 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<
     clinalign::files::write_atomic(path, &bytes).map_err(anyhow::Error::from)
 }
 
+/// Writes text (an HTML report) to `path` atomically.
+pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
+    clinalign::files::write_atomic(path, text.as_bytes()).map_err(anyhow::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,14 @@ use crate::row::Row;
 /// row (a grader's label and physicians' labels).
 #[derive(Debug, Clone, PartialEq)]
 pub enum GradedRow {
-    Example { example_tags: Vec<String>, items: Vec<RubricEntry> },
+    /// A graded example: its id (`prompt_id` or `id`) and last user turn when the row has
+    /// them (for reports), its `example_tags` and its graded items.
+    Example {
+        id: Option<String>,
+        last_user_turn: Option<String>,
+        example_tags: Vec<String>,
+        items: Vec<RubricEntry>,
+    },
     Meta(MetaRow),
 }
 
@@ -37,7 +44,11 @@ pub fn parse_graded_row(line: &str) -> Result<GradedRow, String> {
         }
         items.push(RubricEntry::from_json(item, &format!("{key}[{i}]"))?);
     }
-    Ok(GradedRow::Example { example_tags: row.example_tags()?, items })
+    // A graded row need not carry its conversation; when it has none (or one that does not
+    // read), the report just shows no question.
+    let last_user_turn =
+        row.conversation().ok().and_then(|c| c.into_iter().rev().find(|m| m.role == "user")).map(|m| m.content);
+    Ok(GradedRow::Example { id: row.id(), last_user_turn, example_tags: row.example_tags()?, items })
 }
 
 fn meta_row(row: &Row, labels: &Value) -> Result<MetaRow, String> {
@@ -76,10 +87,14 @@ mod tests {
     #[test]
     fn reads_graded_and_meta_rows() {
         let r = parse_graded_row(r#"{"example_tags": ["theme:x"], "rubrics": [{"criterion": "a", "points": 5, "tags": ["axis:accuracy"], "criteria_met": true}, {"criterion": "b", "points": -2, "tags": [], "p_met": 0.25}]}"#).unwrap();
-        let GradedRow::Example { example_tags, items } = r else { panic!() };
+        let GradedRow::Example { id, last_user_turn, example_tags, items } = r else { panic!() };
+        assert_eq!((id, last_user_turn), (None, None), "no id, no conversation");
         assert_eq!(example_tags, ["theme:x"]);
         assert_eq!(items[0].met(clinalign_core::Reading::Verdict), Some(1.0));
         assert_eq!(items[1].met(clinalign_core::Reading::Verdict), Some(0.25));
+        let r = parse_graded_row(r#"{"prompt_id": "p", "prompt": [{"role": "user", "content": "first"}, {"role": "assistant", "content": "a"}, {"role": "user", "content": "last"}], "rubrics": [{"criterion": "a", "points": 1, "criteria_met": true}]}"#).unwrap();
+        let GradedRow::Example { id, last_user_turn, .. } = r else { panic!() };
+        assert_eq!((id.as_deref(), last_user_turn.as_deref()), (Some("p"), Some("last")));
         let r = parse_graded_row(
             r#"{"binary_labels": [true, false], "p_met": 0.7, "category": "c", "anonymized_physician_ids": ["a", "b"]}"#,
         )

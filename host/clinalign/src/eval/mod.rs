@@ -1,9 +1,11 @@
 //! Evaluation: HealthBench scoring, the meta-evaluation of graders against physicians,
 //! the physician-agreed scenario labels (and the classifier evaluation on them), and the
-//! comparison of synthesized rubrics with physician rubrics. Nothing here runs principles.
+//! comparison of synthesized rubrics with physician rubrics, and the HTML grading report.
+//! Nothing here runs principles.
 
 pub mod grade_summary;
 pub mod graded;
+pub mod grading_report;
 pub mod meta;
 pub mod physician_labels;
 pub mod rubric_comparison;
@@ -11,6 +13,7 @@ pub mod scoring;
 
 pub use grade_summary::GradeSummary;
 pub use graded::{GradedRow, parse_graded_row};
+pub use grading_report::{GradingReport, ReportExample};
 pub use meta::{MetaEval, MetaRow, Rate, meta_eval, rater_agreement};
 pub use physician_labels::{ClassifierEval, DimensionEval, healthbench_labels};
 pub use rubric_comparison::{
