@@ -669,3 +669,82 @@ fn get_reward_reads_the_served_models_own_chat_format() {
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert_eq!(bad.body["error"]["field"], json!("query[0]"), "{}", bad.body);
 }
+
+/// Self-revision as a tool: `GET /v1/tools` publishes `clinalign_revise` with its route, a
+/// tool call's arguments post to `/v1/revise` as they are (the served SmolLM2 drafts, the
+/// judge queue grades), and `clinalign revise` runs against the same server as an
+/// OpenAI-compatible model and log-prob judge on loopback.
+#[test]
+fn revise_runs_as_a_tool_call_and_against_an_openai_compatible_server() {
+    let model = smollm2();
+    let s = serve_with_model(&model, &["--judge", &model]);
+    let tools = s.get("/v1/tools").body;
+    let tool = &tools["tools"][0];
+    assert_eq!((tool["name"].as_str(), tool["route"].as_str()), (Some("revise"), Some("POST /v1/revise")), "{tools}");
+    let schema = &tool["schema"];
+    assert_eq!(schema["function"]["name"], "clinalign_revise");
+    // The CLI prints the same schema.
+    let printed = run(clinalign().args(["tool-schema", "revise"]));
+    assert!(printed.status.success());
+    assert_eq!(serde_json::from_slice::<Value>(&printed.stdout).unwrap(), *schema);
+    let unknown = run(clinalign().args(["tool-schema", "nope"]));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("the tools are: revise"));
+
+    // The arguments a model would produce for the tool, posted as they are.
+    let args = json!({
+        "messages": [{"role": "user", "content": "I twisted my ankle playing football an hour ago. It is swollen. What should I do?"}],
+        "rounds": 1,
+        "max_tokens": 32
+    });
+    let allowed: Vec<&str> =
+        schema["function"]["parameters"]["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert!(args.as_object().unwrap().keys().all(|k| allowed.contains(&k.as_str())), "the call fits the schema");
+    let r = s.post("/v1/revise", &args);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.set.is_some(), "the set that answered is named");
+    let rev = &r.body["revision"];
+    let rounds = rev["rounds"].as_array().unwrap();
+    assert!((1..=2).contains(&rounds.len()), "{rev}");
+    for (i, round) in rounds.iter().enumerate() {
+        assert_eq!(round["round"], i);
+        assert!(!round["answer"].as_str().unwrap().is_empty(), "the served model drafted: {round}");
+        assert!(round["score"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{round}");
+    }
+    assert!(rev["best_score"].as_f64().unwrap() >= rev["draft_score"].as_f64().unwrap(), "{rev}");
+    assert_eq!(rev["best_answer"], rounds[rev["best"].as_u64().unwrap() as usize]["answer"]);
+    // A given response is the draft; options out of range name their field.
+    let r = s.post("/v1/revise", &json!({"rows": [ankle_row("a")], "rounds": 0}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rounds = r.body["rows"][0]["revision"]["rounds"].as_array().unwrap().clone();
+    assert_eq!(rounds.len(), 1, "rounds 0 only grades the draft");
+    assert_eq!(rounds[0]["answer"], ankle_row("a")["completion"]);
+    let r = s.post("/v1/revise", &json!({"messages": [{"role": "user", "content": "hi"}], "rounds": 99}));
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (422, Some("rounds")), "{}", r.body);
+    let r = s.post("/v1/revise", &json!({"rows": [{"messages": "not a list"}]}));
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["error"]["row"], 0, "{}", r.body);
+
+    // `clinalign revise` with the server as its OpenAI-compatible model and log-prob judge.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, format!("{}\n", json!({"id": "ankle", "messages": args["messages"]}))).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let res = run(clinalign()
+        .arg("revise")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--model", &format!("openai:{}/v1#smollm2", s.base)])
+        .args(["--judge", &format!("openai-logprobs:{}/v1", s.base)])
+        .args(["--rounds", "1", "--max-tokens", "32", "--principles", &principles_without_the_writer()])
+        .args(["--plugins", &plugins()]));
+    assert!(res.status.success());
+    let row: Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().lines().next().unwrap()).unwrap();
+    let rev = &row["revision"];
+    assert!(!rev["rounds"].as_array().unwrap().is_empty(), "{row}");
+    assert!(rev["best_score"].as_f64().unwrap() >= rev["draft_score"].as_f64().unwrap(), "{rev}");
+    let judged =
+        rev["rounds"][0]["met"].as_array().unwrap().len() + rev["rounds"][0]["unmet"].as_array().unwrap().len();
+    assert!(judged > 0, "the remote judge sorted the items: {rev}");
+}

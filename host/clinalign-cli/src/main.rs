@@ -30,6 +30,7 @@ mod revise;
 mod score;
 mod serve;
 mod synthesize;
+mod tool_schema;
 mod watch;
 
 use std::path::PathBuf;
@@ -84,6 +85,9 @@ enum Command {
     /// against the row's rubric, the unmet items guide the next answer; the best is kept and
     /// every round written.
     Revise(revise::ReviseArgs),
+    /// Print a tool of the engine as an OpenAI function-calling schema, for agent frameworks
+    /// (`clinalign serve` executes it: the call's arguments are the body of its route).
+    ToolSchema(tool_schema::ToolSchemaArgs),
     /// Run a model directly: forward pass, generation, info.
     #[command(subcommand)]
     Lm(lm::LmCommand),
@@ -224,6 +228,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Kernels(cmd) => kernels::run(cmd),
         Command::Revise(args) => revise::run(args),
+        Command::ToolSchema(args) => tool_schema::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Serve(args) => serve::run(args),

@@ -10,7 +10,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use clinalign::revision::{RevisionPolicy, revise};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
 use crate::jsonl::AtomicJsonl;
 
@@ -88,11 +87,7 @@ pub fn run(args: ReviseArgs) -> Result<ExitCode> {
         }
         revisions += r.rounds.len() - 1;
         pb.set_message(format!("last: {} → {}", fmt(first), fmt(best)));
-        let mut v = serde_json::to_value(&r)?;
-        v["best_answer"] = json!(r.best_answer());
-        v["draft_score"] = json!(first);
-        v["best_score"] = json!(best);
-        row.fields.insert("revision".into(), v);
+        row.fields.insert("revision".into(), r.to_value());
         out.write(&row.fields)?;
         pb.inc(1);
     }

@@ -105,7 +105,7 @@ pub async fn grade(
 }
 
 /// The rubric of a sample's conversation under `set`: cached, else synthesized and cached.
-fn rubric_for(state: &AppState, set: &PrincipleSet, key: &str, s: &Sample) -> Result<Arc<Rubric>, String> {
+pub(crate) fn rubric_for(state: &AppState, set: &PrincipleSet, key: &str, s: &Sample) -> Result<Arc<Rubric>, String> {
     if let Some(r) = state.rubrics.get(key, set.hash()) {
         state.metrics.rubric_cache_hits.inc();
         return Ok(r);

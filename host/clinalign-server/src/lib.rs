@@ -9,7 +9,8 @@
 //! - [`body`], [`error`]: reading requests and answering errors that name the field and row;
 //! - [`grading`] with [`judge_queue`] (batched judging) and [`rubric_cache`]; [`transcript`]
 //!   (conversations from chat-templated text); [`openai`] (the local model's OpenAI routes);
-//! - [`metrics`], [`openapi`].
+//! - [`metrics`], [`openapi`], [`tool_schema`] (the tools agent frameworks call);
+//! - the playground at `/` (`routes::playground`): a page and its script, inside the binary.
 //!
 //! [`run`] serves until SIGTERM or Ctrl-C, then stops accepting, lets requests in flight
 //! finish (up to the grace period) and returns.
@@ -26,6 +27,7 @@ pub mod openapi;
 pub mod routes;
 pub mod rubric_cache;
 pub mod state;
+pub mod tool_schema;
 pub mod transcript;
 
 use std::net::SocketAddr;

@@ -275,7 +275,11 @@ impl Engine {
     /// classifier filled in, what each principle of the pool did, and what curation merged
     /// and dropped. Its `rubric` is the one [`Engine::synthesize`] writes.
     pub fn explain(&self, query: &Query) -> Result<Explanation> {
-        let set = self.principle_set();
+        self.explain_on(&self.principle_set(), query)
+    }
+
+    /// [`Engine::explain`] with a set taken earlier from [`Engine::principle_set`].
+    pub fn explain_on(&self, set: &PrincipleSet, query: &Query) -> Result<Explanation> {
         let labels = complete_scenario(set.dimensions(), &*self.inner.classifier, query, true)
             .map_err(|message| Error::Query { id: query.id.clone(), message })?;
         let (scenario, rules): (Vec<Label>, Vec<Option<String>>) = labels.into_iter().unzip();

@@ -67,6 +67,16 @@ impl Revision {
     pub fn best_answer(&self) -> &str {
         &self.rounds[self.best].answer
     }
+
+    /// The revision as rows carry it (`revision` of `clinalign revise` and `POST /v1/revise`):
+    /// every round, `best`, `stopped`, and `best_answer`, `draft_score`, `best_score`.
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("a revision is plain data");
+        v["best_answer"] = serde_json::Value::String(self.best_answer().to_string());
+        v["draft_score"] = serde_json::json!(self.rounds[0].score);
+        v["best_score"] = serde_json::json!(self.rounds[self.best].score);
+        v
+    }
 }
 
 /// Whether an item counts as met: its probability from a log-prob judge (≥ 0.5), else its
@@ -181,6 +191,7 @@ pub fn revise(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clinalign_core::Grade;
 
     #[test]
     fn feedback_names_unmet_items_and_penalties_in_plain_words() {
@@ -188,6 +199,85 @@ mod tests {
         assert!(f.contains("does not yet do") && f.contains("- Advises calling 911."));
         assert!(f.contains("must not do") && f.contains("- Suggests waiting."));
         assert_eq!(feedback(&[], &[]), "");
+    }
+
+    /// Answers in turn from a script.
+    struct Writer(std::sync::Mutex<Vec<&'static str>>);
+
+    impl LanguageModel for Writer {
+        fn name(&self) -> &str {
+            "writer"
+        }
+        fn generate(&self, _prompt: &str, _max_tokens: u32) -> Result<String, ModelError> {
+            let mut left = self.0.lock().unwrap();
+            Ok(if left.is_empty() { "out of answers".into() } else { left.remove(0).into() })
+        }
+        fn score_options(&self, _prompt: &str, options: &[String]) -> Result<Vec<f32>, ModelError> {
+            Ok(vec![0.0; options.len()])
+        }
+    }
+
+    /// Meets an item when the answer mentions the item's first word.
+    struct WordJudge;
+
+    impl Judge for WordJudge {
+        fn name(&self) -> String {
+            "word".into()
+        }
+        fn grade(&self, _c: &[Message], response: &str, items: &[RubricEntry]) -> Result<Vec<Grade>, ModelError> {
+            Ok(items
+                .iter()
+                .map(|i| {
+                    let word = i.criterion.split(':').next().unwrap().to_lowercase();
+                    let met = response.to_lowercase().contains(&word);
+                    Grade { criteria_met: met, p_met: Some(if met { 0.9 } else { 0.1 }), explanation: None }
+                })
+                .collect())
+        }
+    }
+
+    fn rubric() -> Vec<RubricEntry> {
+        vec![
+            RubricEntry::new("Ambulance: says to call one.", 10, vec![]),
+            RubricEntry::new("Aspirin: suggests chewing one.", 5, vec![]),
+            RubricEntry::new("Wait: suggests waiting at home.", -8, vec![]),
+        ]
+    }
+
+    fn user(c: &str) -> Vec<Message> {
+        vec![Message { role: "user".into(), content: c.into() }]
+    }
+
+    #[test]
+    fn the_loop_keeps_the_best_answer_and_says_why_it_stopped() {
+        let items = rubric();
+        let policy = RevisionPolicy { rounds: 3, max_tokens: 16 };
+        // Draft 0 points; round 1 meets the ambulance item; round 2 regresses: no improvement.
+        let writer = Writer(std::sync::Mutex::new(vec!["wait and see", "call an ambulance", "wait at home"]));
+        let r = revise(&user("chest pain"), &items, None, &writer, &WordJudge, policy).unwrap();
+        assert_eq!(r.rounds.len(), 3);
+        assert_eq!(r.stopped, Stop::NoImprovement);
+        assert_eq!(r.best, 1);
+        assert_eq!(r.best_answer(), "call an ambulance");
+        assert!(r.rounds[r.best].score >= r.rounds[0].score);
+        assert_eq!(r.rounds[0].penalties, ["Wait: suggests waiting at home."]);
+        let fb = r.rounds[0].feedback.as_deref().unwrap();
+        assert!(fb.contains("- Ambulance: says to call one.") && fb.contains("must not do"), "{fb}");
+        assert!(r.rounds[2].feedback.is_none(), "the last round gives no feedback");
+        let v = r.to_value();
+        assert_eq!((v["best"].as_u64(), v["stopped"].as_str()), (Some(1), Some("no-improvement")));
+        assert_eq!(v["best_answer"], "call an ambulance");
+
+        // Everything met at once: no revision is asked for.
+        let r = revise(&user("x"), &items, Some("ambulance and aspirin"), &writer, &WordJudge, policy).unwrap();
+        assert_eq!((r.rounds.len(), r.stopped), (1, Stop::AllMet));
+
+        // Rounds run out while every revision improves.
+        let writer = Writer(std::sync::Mutex::new(vec!["ambulance"]));
+        let policy = RevisionPolicy { rounds: 1, max_tokens: 16 };
+        let r = revise(&user("x"), &items, Some("nothing useful"), &writer, &WordJudge, policy).unwrap();
+        assert_eq!((r.rounds.len(), r.best, r.stopped), (2, 1, Stop::Rounds));
+        assert_eq!(r.rounds[0].answer, "nothing useful", "the given response is the draft");
     }
 
     #[test]

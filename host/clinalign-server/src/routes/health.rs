@@ -53,6 +53,16 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     resp
 }
 
+/// `GET /v1/tools`: the engine's tools as OpenAI function-calling schemas, each with the route
+/// that executes it.
+pub async fn tools() -> Response {
+    let tools: Vec<Value> = crate::tool_schema::tools()
+        .into_iter()
+        .map(|(name, route, schema)| json!({ "name": name, "route": format!("POST {route}"), "schema": schema }))
+        .collect();
+    axum::Json(json!({ "tools": tools })).into_response()
+}
+
 /// `GET /openapi.json`.
 pub async fn openapi() -> Response {
     axum::Json(crate::openapi::document()).into_response()

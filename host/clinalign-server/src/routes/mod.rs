@@ -3,6 +3,8 @@
 //! size limit, and panics turned into a 500 for the one request.
 
 pub mod health;
+pub mod playground;
+pub mod revise;
 pub mod reward;
 pub mod rows;
 
@@ -26,12 +28,16 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Every route, for the router and the OpenAPI document.
-pub const ROUTES: [(&str, &str); 10] = [
+pub const ROUTES: [(&str, &str); 14] = [
+    ("GET", "/"),
     ("POST", "/v1/classify"),
     ("POST", "/v1/rubrics"),
+    ("POST", "/v1/explain"),
     ("POST", "/v1/grade"),
     ("POST", "/v1/reward"),
     ("POST", "/get_reward"),
+    ("POST", "/v1/revise"),
+    ("GET", "/v1/tools"),
     ("POST", "/v1/chat/completions"),
     ("POST", "/v1/completions"),
     ("GET", "/healthz"),
@@ -56,18 +62,22 @@ pub fn app(state: AppState) -> Router {
     let work = Router::new()
         .route("/v1/classify", post(rows::classify))
         .route("/v1/rubrics", post(rows::rubrics))
+        .route("/v1/explain", post(rows::explain))
         .route("/v1/grade", post(rows::grade))
         .route("/v1/reward", post(reward::reward))
         .route("/get_reward", post(reward::get_reward))
+        .route("/v1/revise", post(revise::revise))
         .route("/v1/chat/completions", post(crate::openai::chat_completions))
         .route("/v1/completions", post(crate::openai::completions))
         .route_layer(bounded);
     let protected = work
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
+        .route("/v1/tools", get(health::tools))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     protected
         .route("/healthz", get(health::healthz))
+        .merge(playground::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), refuse_large_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), track))

@@ -1,6 +1,6 @@
 //! The row routes, whose bodies mirror the CLI's files (one row, or `{"rows": [...]}`):
 //! `/v1/classify` (rows + `scenario`), `/v1/rubrics` (rows + `scenario`, `rubrics`,
-//! `principle_set`, as `clinalign synthesize`) and `/v1/grade` (rows + graded `rubrics` and
+//! `principle_set`, as `clinalign synthesize`), `/v1/explain` (rows + `explanation`) and `/v1/grade` (rows + graded `rubrics` and
 //! `grade`, as `clinalign grade`, with the HealthBench summary).
 
 use std::sync::Arc;
@@ -34,6 +34,21 @@ pub async fn rubrics(State(s): State<AppState>, bytes: body::Body) -> Result<Res
         let rubric = st.engine.synthesize_on(set, &query).map_err(|e| engine_detail(&e))?;
         st.metrics.rubric(&rubric);
         Ok(row.synthesized(&rubric))
+    })
+    .await
+}
+
+/// `POST /v1/explain`: each row with its `explanation`, as `clinalign explain --json` gives
+/// it: every scenario label with its confidence and the rule behind it, the principle pool
+/// (what each principle did: emitted, silent and why, skipped by its gate, failed) and the
+/// rubric. The playground shows it.
+pub async fn explain(State(s): State<AppState>, bytes: body::Body) -> Result<Response, ApiError> {
+    each_row(s, bytes, |st, set, mut row, query| {
+        let e = st.engine.explain_on(set, &query).map_err(|e| engine_detail(&e))?;
+        let v = serde_json::to_value(&e).map_err(|e| format!("cannot write the explanation: {e}"))?;
+        row.fields.insert("explanation".into(), v);
+        row.fields.insert("principle_set".into(), Value::String(set.hash().to_string()));
+        Ok(row)
     })
     .await
 }
@@ -117,7 +132,7 @@ fn summary(rows: &[Row]) -> Value {
 }
 
 /// One row back for one row in; `{"rows": [...], "principle_set", …extra}` for a list.
-fn rows_reply(rows: Vec<Row>, single: bool, set: &Arc<PrincipleSet>, extra: Option<Value>) -> Response {
+pub(crate) fn rows_reply(rows: Vec<Row>, single: bool, set: &Arc<PrincipleSet>, extra: Option<Value>) -> Response {
     // Rows are JSON objects already: they are serialized as they are, not copied into a new
     // tree first (a rubric row is 10–20 KB).
     let extra = match extra {
