@@ -122,6 +122,35 @@ fn assert_tag_chart(html: &str, chart: &str, prefix: &str, v: &Value) {
     }
 }
 
+/// The page as a browser lays it out: every chart is drawn with a real size and its bars, and
+/// nothing is fetched (a file page with no network). The screenshot is kept as an artifact.
+fn rendered_in_a_browser(page: &Path) {
+    let Some(b) = common::browser::Browser::start("report_with_provenance_and_physician_labels (in the browser)")
+    else {
+        return;
+    };
+    b.goto(&format!("file://{}", page.display()));
+    let charts = b.run(
+        "return [...document.querySelectorAll('svg[data-chart]')].map(s => { const r = s.getBoundingClientRect();
+            return { chart: s.dataset.chart, width: r.width, height: r.height,
+                     marks: s.querySelectorAll('rect[data-value]').length,
+                     title: (s.querySelector('title') || {}).textContent || '' }; })",
+        json!([]),
+    );
+    let charts = charts.as_array().unwrap();
+    let names: Vec<&str> = charts.iter().map(|c| c["chart"].as_str().unwrap()).collect();
+    assert_eq!(names, ["overall", "by-theme", "by-axis", "by-dimension", "distribution", "principles", "meta"]);
+    for c in charts {
+        assert!(c["width"].as_f64().unwrap() > 200.0 && c["height"].as_f64().unwrap() > 20.0, "drawn: {c}");
+        assert!(c["marks"].as_u64().unwrap() > 0, "bars with values: {c}");
+        assert!(!c["title"].as_str().unwrap().is_empty(), "a title: {c}");
+    }
+    let fetched = b.run("return performance.getEntriesByType('resource').length", json!([]));
+    assert_eq!(fetched, json!(0), "the page fetches nothing");
+    b.fit_page();
+    b.screenshot(&common::browser::artifacts_dir().join("grading-report.png"));
+}
+
 #[test]
 fn report_of_physician_rubrics() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,10 +254,12 @@ fn report_with_provenance_and_physician_labels() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("graded.jsonl");
     write_rows(&input, &rows);
-    let (v, html) = score_with_report(&input, &dir.path().join("report.html"));
+    let page = dir.path().join("report.html");
+    let (v, html) = score_with_report(&input, &page);
 
     assert_well_formed(&html);
     assert_eq!(v["meta"]["n_rows"], meta_rows);
+    rendered_in_a_browser(&page);
     for chart in ["overall", "by-theme", "by-axis", "by-dimension", "distribution", "principles", "meta"] {
         assert!(html.contains(&format!("data-chart=\"{chart}\"")), "{chart}");
     }
