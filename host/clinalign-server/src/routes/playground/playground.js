@@ -95,20 +95,30 @@ function tagValue(tags, prefix) {
 
 // --- the rubric -----------------------------------------------------------------------------
 
-async function explain() {
-  showError("");
-  let messages;
+// The conversation typed, or null after saying what is wrong with it.
+function conversationOrSay() {
   try {
-    messages = readConversation();
+    return readConversation();
   } catch (e) {
     showError(e.message);
-    return;
+    return null;
   }
+}
+
+// Asks for the conversation's explanation and shows it.
+async function showRubricOf(messages) {
+  const row = await post("/v1/explain", { id: "playground", messages });
+  state.shown = messages;
+  renderExplanation(row.explanation);
+}
+
+async function explain() {
+  showError("");
+  const messages = conversationOrSay();
+  if (!messages) return;
   $("explain-state").textContent = "writing…";
   try {
-    const row = await post("/v1/explain", { id: "playground", messages });
-    state.shown = messages;
-    renderExplanation(row.explanation);
+    await showRubricOf(messages);
     $("explain-state").textContent = "";
   } catch (e) {
     $("explain-state").textContent = "";
@@ -227,20 +237,11 @@ async function grade() {
     showError("Paste a response to grade first.");
     return;
   }
-  let messages;
-  try {
-    messages = readConversation();
-  } catch (e) {
-    showError(e.message);
-    return;
-  }
+  const messages = conversationOrSay();
+  if (!messages) return;
   $("grade-state").textContent = "grading…";
   try {
-    if (!state.shown || JSON.stringify(state.shown) !== JSON.stringify(messages)) {
-      const row = await post("/v1/explain", { id: "playground", messages });
-      state.shown = messages;
-      renderExplanation(row.explanation);
-    }
+    if (!state.shown || JSON.stringify(state.shown) !== JSON.stringify(messages)) await showRubricOf(messages);
     const row = await post("/v1/grade", { id: "playground", messages, response, rubrics: state.items });
     renderRubric(state.items, row.rubrics);
     const soft = row.grade && row.grade.soft_score;
