@@ -73,10 +73,7 @@ pub fn run(args: ReviseArgs) -> Result<ExitCode> {
         let query = row.query(&format!("line-{number}"), set.dimensions()).map_err(|e| anyhow!("{at}: {e}"))?;
         let rubric = engine.synthesize(&query).with_context(|| format!("{at}: writing the rubric"))?;
         let (conversation, draft) =
-            match row.graded_turns(args.response_field.as_deref()).map_err(|e| anyhow!("{at}: {e}"))? {
-                Some((c, r)) => (c, Some(r)),
-                None => (row.conversation().map_err(|e| anyhow!("{at}: {e}"))?, None),
-            };
+            row.draft_turns(args.response_field.as_deref()).map_err(|e| anyhow!("{at}: {e}"))?;
         let r = revise(&conversation, &rubric.items, draft.as_deref(), opened.model.as_ref(), judge.as_ref(), policy)
             .map_err(|e| anyhow!("{at}: {e}"))?;
         let (first, best) = (r.rounds[0].score, r.rounds[r.best].score);

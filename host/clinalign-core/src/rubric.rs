@@ -73,6 +73,11 @@ impl RubricEntry {
         }
     }
 
+    /// Whether the item counts as met in the given reading (met ≥ 0.5; ungraded is not met).
+    pub fn is_met(&self, reading: Reading) -> bool {
+        self.met(reading).is_some_and(|m| m >= 0.5)
+    }
+
     /// Records a judge's grade (`p_met` rounded to six decimals).
     pub fn apply(&mut self, grade: &Grade) {
         self.criteria_met = Some(grade.criteria_met);
@@ -172,6 +177,8 @@ mod tests {
         assert_eq!(g.points, -2);
         assert_eq!(g.met(Reading::Verdict), Some(1.0));
         assert_eq!(g.met(Reading::Probability), Some(0.25));
+        assert!(g.is_met(Reading::Verdict) && !g.is_met(Reading::Probability), "met at 0.5 in each reading");
+        assert!(!e.is_met(Reading::Verdict), "ungraded is not met");
         assert_eq!(RubricEntry::from_json(&serde_json::to_value(&g).unwrap(), "x").unwrap(), g, "round trip");
     }
 

@@ -102,6 +102,27 @@ pub fn flag(options: &Map<String, Value>, name: &str) -> Result<bool, ApiError> 
     }
 }
 
+/// A whole-number option within `[lo, hi]`, `default` when absent; 422 naming it otherwise.
+pub fn whole(options: &Map<String, Value>, name: &str, lo: u64, hi: u64, default: u64) -> Result<u64, ApiError> {
+    match options.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| ApiError::invalid(name, format!("expected a whole number from {lo} to {hi}, got {v}"))),
+    }
+}
+
+/// Option `response_field`: the dotted field holding each row's response (`None` when absent);
+/// 422 when it is not a string.
+pub fn response_field(options: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    match options.get("response_field") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(f)) => Ok(Some(f.clone())),
+        Some(_) => Err(ApiError::invalid("response_field", "expected a dotted field name")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +155,19 @@ mod tests {
         assert_eq!(e.status.as_u16(), 400);
         assert!(e.message.contains("line 1"), "{}", e.message);
         assert_eq!(flag(&json!({"detail": "yes"}).as_object().unwrap().clone(), "detail").err().unwrap().status, 422);
+    }
+
+    #[test]
+    fn whole_number_and_field_options_are_checked_and_named() {
+        let o = json!({"rounds": 3, "max_tokens": 0, "bad": "x", "response_field": 7}).as_object().unwrap().clone();
+        assert_eq!(whole(&o, "rounds", 0, 20, 2).unwrap(), 3);
+        assert_eq!(whole(&o, "absent", 0, 20, 2).unwrap(), 2);
+        let e = whole(&o, "max_tokens", 1, 4096, 256).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.field.as_deref()), (422, Some("max_tokens")));
+        assert!(whole(&o, "bad", 0, 20, 2).unwrap_err().message.contains("whole number"));
+        assert_eq!(response_field(&o).unwrap_err().field.as_deref(), Some("response_field"));
+        let o = json!({"response_field": "answer.text"}).as_object().unwrap().clone();
+        assert_eq!(response_field(&o).unwrap().as_deref(), Some("answer.text"));
+        assert_eq!(response_field(&Map::new()).unwrap(), None);
     }
 }

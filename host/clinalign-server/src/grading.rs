@@ -64,7 +64,8 @@ pub async fn grade(
                 let (items, synthesized) = match s.rubric {
                     Some(items) => (items.iter().map(RubricEntry::ungraded).collect::<Vec<_>>(), None),
                     None => {
-                        let rubric = rubric_for(&st, &set, &key, &s).map_err(|e| ApiError::in_row(list, i, &e))?;
+                        let rubric = rubric_for(&st, &set, &key, &s.id, &s.conversation, &s.scenario)
+                            .map_err(|e| ApiError::in_row(list, i, &e))?;
                         (rubric.items.iter().map(RubricEntry::ungraded).collect(), Some(rubric))
                     }
                 };
@@ -104,14 +105,22 @@ pub async fn grade(
     Ok(out)
 }
 
-/// The rubric of a sample's conversation under `set`: cached, else synthesized and cached.
-pub(crate) fn rubric_for(state: &AppState, set: &PrincipleSet, key: &str, s: &Sample) -> Result<Arc<Rubric>, String> {
+/// The rubric of a conversation (labelled `scenario` by the caller, `id` naming its query)
+/// under `set`: cached, else synthesized and cached under `key`.
+pub(crate) fn rubric_for(
+    state: &AppState,
+    set: &PrincipleSet,
+    key: &str,
+    id: &str,
+    conversation: &[Message],
+    scenario: &[Label],
+) -> Result<Arc<Rubric>, String> {
     if let Some(r) = state.rubrics.get(key, set.hash()) {
         state.metrics.rubric_cache_hits.inc();
         return Ok(r);
     }
     state.metrics.rubric_cache_misses.inc();
-    let query = Query { id: s.id.clone(), conversation: s.conversation.clone(), scenario: s.scenario.clone() };
+    let query = Query { id: id.to_string(), conversation: conversation.to_vec(), scenario: scenario.to_vec() };
     let rubric = Arc::new(state.engine.synthesize_on(set, &query).map_err(|e| e.to_string())?);
     state.metrics.rubric(&rubric);
     state.rubrics.put(key, set.hash(), rubric.clone());

@@ -79,12 +79,6 @@ impl Revision {
     }
 }
 
-/// Whether an item counts as met: its probability from a log-prob judge (≥ 0.5), else its
-/// verdict.
-fn is_met(item: &RubricEntry) -> bool {
-    item.met(Reading::Probability).is_some_and(|p| p >= 0.5)
-}
-
 /// The conversation as the model reads it: the user's words alone for a single turn, else a
 /// transcript.
 fn transcript(conversation: &[Message]) -> String {
@@ -156,7 +150,7 @@ pub fn revise(
         let pick = |positive: bool, met: bool| -> Vec<String> {
             graded
                 .iter()
-                .filter(|i| (i.points > 0) == positive && is_met(i) == met)
+                .filter(|i| (i.points > 0) == positive && i.is_met(Reading::Probability) == met)
                 .map(|i| i.criterion.clone())
                 .collect()
         };

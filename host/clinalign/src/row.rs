@@ -160,6 +160,15 @@ impl Row {
         Ok(None)
     }
 
+    /// What a revision starts from: the conversation, and the draft when the row has one (as
+    /// [`Row::graded_turns`] finds a response); without one, the whole conversation and `None`.
+    pub fn draft_turns(&self, field: Option<&str>) -> Result<(Vec<Message>, Option<String>), String> {
+        Ok(match self.graded_turns(field)? {
+            Some((conversation, response)) => (conversation, Some(response)),
+            None => (self.conversation()?, None),
+        })
+    }
+
     /// The output row of `grade`: each item of `items` with its grade in `rubrics`, and
     /// `grade` = {judge, score (HealthBench, from `criteria_met`), soft_score (the reward:
     /// from `p_met`, clipped to 0..1)}.
@@ -341,6 +350,11 @@ mod tests {
         assert_eq!(ends.graded_turns(Some("answer")), Ok(None), "an explicit field is the only source");
         let no_user = row(r#"{"prompt": [{"role": "system", "content": "s"}], "completion": "a"}"#);
         assert!(no_user.graded_turns(None).unwrap_err().contains("no user message"));
+        // A revision starts from the same draft, or from the whole conversation without one.
+        assert_eq!(stored.draft_turns(None).unwrap().1.as_deref(), Some("a"));
+        let (conversation, draft) = ends.draft_turns(Some("answer")).unwrap();
+        assert_eq!((conversation.len(), draft), (2, None));
+        assert!(no_user.draft_turns(None).is_err());
     }
 
     /// A JSON line with some bytes changed.

@@ -14,11 +14,10 @@ use axum::extract::State;
 use axum::response::Response;
 use clinalign::revision::{RevisionPolicy, revise as revise_answer};
 use clinalign::{Grade, Judge, Message, ModelError, RubricEntry};
-use serde_json::{Map, Value};
 
 use crate::body;
 use crate::error::ApiError;
-use crate::grading::{Sample, rubric_for};
+use crate::grading::rubric_for;
 use crate::judge_queue::{JudgeQueue, Refused};
 use crate::routes::rows::rows_reply;
 use crate::rubric_cache::conversation_key;
@@ -38,14 +37,10 @@ pub async fn revise(State(s): State<AppState>, bytes: body::Body) -> Result<Resp
         }
     }
     let policy = RevisionPolicy {
-        rounds: whole(&req.options, "rounds", 0, 20, 2)? as usize,
-        max_tokens: whole(&req.options, "max_tokens", 1, 4096, 256)? as u32,
+        rounds: body::whole(&req.options, "rounds", 0, 20, 2)? as usize,
+        max_tokens: body::whole(&req.options, "max_tokens", 1, 4096, 256)? as u32,
     };
-    let response_field = match req.options.get("response_field") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(f)) => Some(f.clone()),
-        Some(_) => return Err(ApiError::invalid("response_field", "expected a dotted field name")),
-    };
+    let response_field = body::response_field(&req.options)?;
     let model = s.model()?.clone();
     let queue = s.judge()?.clone();
     let set = s.engine.principle_set();
@@ -55,24 +50,14 @@ pub async fn revise(State(s): State<AppState>, bytes: body::Body) -> Result<Resp
         let mut out = Vec::with_capacity(req.rows.len());
         for (i, mut row) in req.rows.into_iter().enumerate() {
             let bad = |e: &str| ApiError::in_row("rows", i, e);
-            let (conversation, draft) = match row.graded_turns(response_field.as_deref()).map_err(|e| bad(&e))? {
-                Some((c, r)) => (c, Some(r)),
-                None => (row.conversation().map_err(|e| bad(&e))?, None),
-            };
+            let (conversation, draft) = row.draft_turns(response_field.as_deref()).map_err(|e| bad(&e))?;
             let scenario = row.scenario(set2.dimensions()).map_err(|e| bad(&e))?;
             let key: Arc<str> = conversation_key(&conversation, &scenario).into();
             let items = match row.rubric().map_err(|e| bad(&e))? {
                 Some(items) => items.iter().map(RubricEntry::ungraded).collect::<Vec<_>>(),
                 None => {
                     let id = row.id().unwrap_or_else(|| format!("row-{i}"));
-                    let sample = Sample {
-                        id,
-                        conversation: conversation.clone(),
-                        scenario,
-                        response: String::new(),
-                        rubric: None,
-                    };
-                    let rubric = rubric_for(&st, &set2, &key, &sample).map_err(|e| bad(&e))?;
+                    let rubric = rubric_for(&st, &set2, &key, &id, &conversation, &scenario).map_err(|e| bad(&e))?;
                     rubric.items.iter().map(RubricEntry::ungraded).collect()
                 }
             };
@@ -91,17 +76,6 @@ pub async fn revise(State(s): State<AppState>, bytes: body::Body) -> Result<Resp
     })
     .await?;
     Ok(rows_reply(rows, single, &set, None))
-}
-
-/// A whole-number option within `[lo, hi]`, `default` when absent; 422 naming it otherwise.
-fn whole(options: &Map<String, Value>, name: &str, lo: u64, hi: u64, default: u64) -> Result<u64, ApiError> {
-    match options.get(name) {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| (lo..=hi).contains(n))
-            .ok_or_else(|| ApiError::invalid(name, format!("expected a whole number from {lo} to {hi}, got {v}"))),
-    }
 }
 
 /// Messages of a judge refusal, told apart from the model's own errors.
@@ -142,21 +116,5 @@ impl Judge for QueuedJudge {
             Ok(r) => r.map_err(ModelError::Failed),
             Err(_) => Err(ModelError::Failed("the judge stopped before grading the answer".into())),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn whole_number_options_are_checked_and_named() {
-        let o = json!({"rounds": 3, "max_tokens": 0, "bad": "x"}).as_object().unwrap().clone();
-        assert_eq!(whole(&o, "rounds", 0, 20, 2).unwrap(), 3);
-        assert_eq!(whole(&o, "absent", 0, 20, 2).unwrap(), 2);
-        let e = whole(&o, "max_tokens", 1, 4096, 256).unwrap_err();
-        assert_eq!((e.status.as_u16(), e.field.as_deref()), (422, Some("max_tokens")));
-        assert!(whole(&o, "bad", 0, 20, 2).unwrap_err().message.contains("whole number"));
     }
 }

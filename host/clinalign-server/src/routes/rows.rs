@@ -85,11 +85,7 @@ async fn each_row(
 /// holding the response.
 pub async fn grade(State(s): State<AppState>, bytes: body::Body) -> Result<Response, ApiError> {
     let req = body::rows(body::json(bytes)?, &s.config.caps)?;
-    let response_field = match req.options.get("response_field") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(f)) => Some(f.clone()),
-        Some(_) => return Err(ApiError::invalid("response_field", "expected a dotted field name")),
-    };
+    let response_field = body::response_field(&req.options)?;
     let set = s.engine.principle_set();
     let judge = s.judge()?.name().to_string();
     let mut samples = Vec::with_capacity(req.rows.len());

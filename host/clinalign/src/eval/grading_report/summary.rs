@@ -232,7 +232,7 @@ pub fn worst(examples: &[ReportExample], n: usize) -> Vec<WorstExample<'_>> {
         .take(n)
         .map(|index| {
             let example = &examples[index];
-            let met = |i: &RubricEntry| i.met(Reading::Verdict).unwrap_or(0.0) >= 0.5;
+            let met = |i: &RubricEntry| i.is_met(Reading::Verdict);
             let mut unmet: Vec<&RubricEntry> = example.items.iter().filter(|i| i.points > 0 && !met(i)).collect();
             unmet.sort_by_key(|i| std::cmp::Reverse(i.points));
             let mut penalties: Vec<&RubricEntry> = example.items.iter().filter(|i| i.points < 0 && met(i)).collect();
