@@ -358,7 +358,8 @@ impl Engine {
     fn sources(&self) -> Result<Vec<SourceRoot>> {
         let source = &self.inner.source;
         let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut roots = vec![SourceRoot { dir: abs(&source.principles_dir), extensions: Some(&["toml", "wasm"]) }];
+        let mut roots =
+            vec![SourceRoot { dir: abs(&source.principles_dir), extensions: Some(&["toml", "wasm", "py"]) }];
         let builder = PluginBuilder::new(&source.plugins_dir, None);
         if source.plugins_dir.join("Cargo.toml").is_file() {
             for dir in builder.source_dirs()? {

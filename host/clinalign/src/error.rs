@@ -15,6 +15,11 @@ pub enum Error {
     /// Building plugin crates with cargo failed; `log` holds the end of cargo's output.
     #[error("building plugin crates ({crates}) in {dir}: {message}\n{log}")]
     Build { dir: PathBuf, crates: String, message: String, log: String },
+    /// A principle written in Python did not build: `file` is the Python file the error is
+    /// in (the principle's module or one it imports), `line` its line when Python named
+    /// one, `log` Python's excerpt of the source (or componentize-py's last lines).
+    #[error("{}{}: {message}\n{log}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    PythonBuild { file: PathBuf, line: Option<u32>, message: String, log: String },
     /// The WebAssembly engine could not be set up.
     #[error("wasm engine: {0}")]
     Wasm(String),
@@ -46,6 +51,9 @@ impl Error {
             Error::Invalid(m) => Error::Invalid(m.clone()),
             Error::Build { dir, crates, message, log } => {
                 Error::Build { dir: dir.clone(), crates: crates.clone(), message: message.clone(), log: log.clone() }
+            }
+            Error::PythonBuild { file, line, message, log } => {
+                Error::PythonBuild { file: file.clone(), line: *line, message: message.clone(), log: log.clone() }
             }
             Error::Wasm(m) => Error::Wasm(m.clone()),
             Error::Query { id, message } => Error::Query { id: id.clone(), message: message.clone() },

@@ -29,8 +29,9 @@
 //!
 //! - the principle set: [`catalog`] and [`manifest`] (reading principles, with
 //!   [`config_location`] pointing config errors at manifest lines), [`dimensions`]
-//!   (the vocabulary), [`plugin_build`] (building plugin crates), [`principle_set`] (loading
-//!   and self-testing them, [`self_test`]), [`reload`] and [`watch`] (hot reload);
+//!   (the vocabulary), [`plugin_build`] (building plugin crates), [`python_build`]
+//!   (building principles written in Python), [`principle_set`] (loading and self-testing
+//!   them, [`self_test`]), [`reload`] and [`watch`] (hot reload);
 //! - a query: [`classify`], [`gate`], [`synthesis`], [`curation`] with [`similarity`] and
 //!   [`criterion_style`], [`rubric`] (what synthesis returns), [`explain`] (why a rubric came
 //!   out as it did), [`overlap`] (items that nearly duplicate another principle's), [`report`]
@@ -55,6 +56,7 @@ pub mod manifest;
 pub mod overlap;
 pub mod plugin_build;
 pub mod principle_set;
+pub mod python_build;
 pub mod reload;
 pub mod report;
 pub mod revision;

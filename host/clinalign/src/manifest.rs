@@ -48,13 +48,20 @@ pub enum PluginRef {
     Crate(String),
     /// A WebAssembly component file (resolved against the manifest's folder).
     Wasm(PathBuf),
+    /// A Python module (`python:<path>.py`, resolved against the manifest's folder), built
+    /// with componentize-py on demand (see [`crate::python_build`]).
+    Python(PathBuf),
 }
+
+/// How a manifest's `plugin` names a Python module: `python:<path>.py`.
+pub const PYTHON_PREFIX: &str = "python:";
 
 impl std::fmt::Display for PluginRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PluginRef::Crate(c) => f.write_str(c),
             PluginRef::Wasm(p) => write!(f, "{}", p.display()),
+            PluginRef::Python(p) => write!(f, "{PYTHON_PREFIX}{}", p.display()),
         }
     }
 }
@@ -319,13 +326,28 @@ impl Source<'_> {
         Ok(version)
     }
 
-    /// A crate of the plugins workspace, or a `.wasm` path resolved against the manifest's folder.
+    /// A crate of the plugins workspace, or a `.wasm` or `python:….py` path resolved
+    /// against the manifest's folder.
     fn plugin(&self, p: &Spanned<String>, path: &Path) -> Result<PluginRef> {
         let text = p.get_ref().trim().to_string();
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |file: &str| {
+            let file = PathBuf::from(file);
+            if file.is_absolute() { file } else { base.join(file) }
+        };
+        if let Some(module) = text.strip_prefix(PYTHON_PREFIX) {
+            let module = module.trim();
+            if !module.ends_with(".py") || module.len() <= 3 {
+                return Err(self.err(
+                    p.span().start,
+                    "plugin",
+                    format!("{text:?}: write python:<path>.py, the Python module beside the manifest"),
+                ));
+            }
+            return Ok(PluginRef::Python(resolve(module)));
+        }
         if text.ends_with(".wasm") {
-            let wasm = PathBuf::from(&text);
-            let base = path.parent().unwrap_or(Path::new("."));
-            return Ok(PluginRef::Wasm(if wasm.is_absolute() { wasm } else { base.join(wasm) }));
+            return Ok(PluginRef::Wasm(resolve(&text)));
         }
         if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Ok(PluginRef::Crate(text));
@@ -333,7 +355,7 @@ impl Source<'_> {
         Err(self.err(
             p.span().start,
             "plugin",
-            format!("{text:?}: name a crate under plugins/ or a path ending in .wasm"),
+            format!("{text:?}: name a crate under plugins/, a path ending in .wasm, or python:<path>.py"),
         ))
     }
 
@@ -563,6 +585,16 @@ expect = "emits"
     fn wasm_paths_resolve_against_the_manifest_folder() {
         let m = parse(&GOOD.replace("plugin = \"template\"", "plugin = \"../bin/x.wasm\"")).unwrap();
         assert_eq!(m.plugin, PluginRef::Wasm(PathBuf::from("principles/urgency/../bin/x.wasm")));
+    }
+
+    #[test]
+    fn python_modules_resolve_against_the_manifest_folder() {
+        let m = parse(&GOOD.replace("plugin = \"template\"", "plugin = \"python:dosing.py\"")).unwrap();
+        assert_eq!(m.plugin, PluginRef::Python(PathBuf::from("principles/urgency/dosing.py")));
+        assert_eq!(m.plugin.to_string(), "python:principles/urgency/dosing.py");
+        assert!(m.is_specific() && !m.is_template());
+        let err = parse(&GOOD.replace("plugin = \"template\"", "plugin = \"python:dosing\"")).unwrap_err();
+        assert!(err.to_string().contains("write python:<path>.py"), "{err}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::manifest::{Manifest, PluginRef};
 use crate::plugin_build::PluginBuilder;
+use crate::python_build::PythonBuilder;
 use crate::runtime::{
     LoadedComponent, PoolEntry, PreparedQuery, PrincipleError, PrincipleRuntime, Runtime, WIT_VERSION,
 };
@@ -338,7 +339,8 @@ fn failure(m: &Manifest, message: String) -> LoadFailure {
     LoadFailure { principle: m.id.clone(), path: m.path.clone(), message }
 }
 
-/// Loads every plugin the manifests name; crates are built together first.
+/// Loads every plugin the manifests name; crates are built together first, then the
+/// Python modules.
 fn load_components(
     runtime: &Runtime,
     source: &SetSource,
@@ -349,7 +351,7 @@ fn load_components(
         .iter()
         .filter_map(|m| match &m.plugin {
             PluginRef::Crate(c) => Some(c.clone()),
-            PluginRef::Wasm(_) => None,
+            PluginRef::Wasm(_) | PluginRef::Python(_) => None,
         })
         .collect();
     crates.sort();
@@ -377,6 +379,22 @@ fn load_components(
                     out.insert(PluginRef::Crate(c.clone()), Err(msg.clone()));
                 }
             }
+        }
+    }
+    let mut modules: Vec<PathBuf> = manifests
+        .iter()
+        .filter_map(|m| match &m.plugin {
+            PluginRef::Python(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    modules.sort();
+    modules.dedup();
+    if !modules.is_empty() {
+        let builder = PythonBuilder::new(source.cache_dir.clone());
+        for (module, built) in modules.iter().zip(builder.build(&modules)) {
+            let loaded = built.map_err(|e| e.to_string()).and_then(|bytes| runtime.load_component(&bytes));
+            out.insert(PluginRef::Python(module.clone()), loaded);
         }
     }
     for m in manifests {
