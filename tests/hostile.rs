@@ -424,7 +424,7 @@ fn a_principle_granted_the_model_reaches_it_locally_and_over_http() {
     // The principle scores "yes" and "no" right after "Is it?" (no space). Over HTTP only the
     // server's top 20 next tokens are seen, and none begins "yes" there: the principle gets
     // an error that says so, not a made-up number. (Options a server can see are scored
-    // exactly: `openai_model`'s tests.)
+    // exactly: `tests/server.rs`, the remote model test.)
     assert!(remote[1].starts_with("score: http://"), "{remote:?}");
     assert!(remote[1].contains("so this server cannot score the option \"yes\""), "{remote:?}");
 }

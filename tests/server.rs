@@ -748,3 +748,30 @@ fn revise_runs_as_a_tool_call_and_against_an_openai_compatible_server() {
         rev["rounds"][0]["met"].as_array().unwrap().len() + rev["rounds"][0]["unmet"].as_array().unwrap().len();
     assert!(judged > 0, "the remote judge sorted the items: {rev}");
 }
+
+/// The engine's model behind `clinalign serve --model` (what `--model openai:URL` uses for
+/// principles that generate or score): greedy generation and one-token option scores over
+/// HTTP equal the local model's.
+#[test]
+fn the_remote_model_generates_and_scores_options_as_the_local_one() {
+    use clinalign::{LanguageModel, ModelError};
+    use clinalign_infer::remote::OpenAiModel;
+    let server = serve_with_model(&smollm2(), &[]);
+    let lm = clinalign_infer::local::LocalModel::open(&clinalign_infer::assets::smollm2_gguf().unwrap()).unwrap();
+    let remote = OpenAiModel::new(&server.base, "smollm2", None, 1, Duration::from_millis(10));
+    assert_eq!(remote.name(), "openai:smollm2");
+    let text = remote.generate("Name one symptom of the flu.", 8).unwrap();
+    assert!(!text.is_empty());
+    assert_eq!(text, lm.generate("Name one symptom of the flu.", 8).unwrap());
+    let prompt = "Question: Is chest pain with sweating an emergency? Answer:";
+    let options = vec![" Yes".to_string(), " No".to_string()];
+    let got = remote.score_options(prompt, &options).unwrap();
+    let want = lm.score_options(prompt, &options).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-3, "{got:?} vs {want:?}");
+    }
+    // An option the server's top tokens never begin cannot be scored, and the error says why.
+    let e = remote.score_options(prompt, &["\u{1F9EA}zqx".to_string()]).unwrap_err();
+    assert!(matches!(e, ModelError::Unsupported(_)), "{e:?}");
+    assert!(e.to_string().contains("cannot score the option"), "{e}");
+}

@@ -1,16 +1,18 @@
-//! Judges by spec, for `grade` and `serve`: `local:smollm2` / `local:PATH` (the log-prob judge
-//! on a local model), `openai:URL` (any OpenAI-compatible chat server, HealthBench grader
-//! prompts) and `openai-logprobs:URL` (the log-prob judge's prompt, p_met from a server's
-//! top log-probs).
+//! Judges by spec, for `grade`, `revise` and `serve`: `local:smollm2` / `local:PATH` (the
+//! log-prob judge on a local model), `openai:URL` (any OpenAI-compatible chat server,
+//! HealthBench grader prompts) and `openai-logprobs:URL` (the log-prob judge's prompt, p_met
+//! from a server's top log-probs). The judges live in [`clinalign_infer::spec`]; this is the
+//! command line's side: the options, and `local:` names resolved with download progress.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Args;
-use clinalign::Judge;
 use clinalign_infer::local::{LocalModel, Precision};
+use clinalign_infer::spec::{self, JudgeSettings};
+
+pub use clinalign_infer::spec::BuiltJudge;
 
 /// How a judge runs; shared by the commands that take `--judge`.
 #[derive(Args, Debug, Clone)]
@@ -33,64 +35,21 @@ pub struct JudgeOptions {
     pub precision: Precision,
 }
 
-/// A judge and whether it runs here (a local judge parallelises inside the model; a remote
-/// one wants requests in flight).
-pub struct BuiltJudge {
-    pub judge: Arc<dyn Judge>,
-    pub local: bool,
-}
-
-/// Opens a local model by `local:` spec (a path, or a known name fetched on first use).
-pub fn open_model(spec: &str, precision: Precision) -> Result<Arc<LocalModel>> {
-    let Some(name) = spec.strip_prefix("local:") else {
-        bail!("--model {spec:?}: use local:smollm2 or local:PATH (a GGUF file or a Hugging Face model folder)")
-    };
-    let path = crate::models::resolve_local(name)?;
-    open_path(&path, precision)
-}
-
-fn open_path(path: &Path, precision: Precision) -> Result<Arc<LocalModel>> {
-    let lm = LocalModel::open_with(path, precision).with_context(|| format!("loading model {}", path.display()))?;
-    Ok(Arc::new(lm))
+impl JudgeOptions {
+    fn settings(&self) -> JudgeSettings {
+        JudgeSettings {
+            judge_model: self.judge_model.clone(),
+            concurrency: self.concurrency,
+            max_retries: self.max_retries,
+            retry_delay: Duration::from_millis(self.retry_delay_ms),
+            precision: self.precision,
+            api_key: std::env::var("OPENAI_API_KEY").ok(),
+        }
+    }
 }
 
 /// Builds the judge of `spec`; a local judge on the model already open as `shared` (same
 /// file) uses it instead of loading the weights again.
 pub fn build(spec: &str, opts: &JudgeOptions, shared: Option<&Arc<LocalModel>>) -> Result<BuiltJudge> {
-    if let Some(name) = spec.strip_prefix("local:") {
-        let path = crate::models::resolve_local(name)?;
-        let lm = match shared {
-            Some(m) if same_file(m.path(), &path) => m.clone(),
-            _ => open_path(&path, opts.precision)?,
-        };
-        Ok(BuiltJudge { judge: Arc::new(clinalign_infer::judge::LogprobJudge::new(lm)?), local: true })
-    } else if let Some(url) = spec.strip_prefix("openai-logprobs:") {
-        let judge = crate::openai_logprobs::OpenAiLogprobJudge::new(
-            url,
-            &opts.judge_model,
-            std::env::var("OPENAI_API_KEY").ok(),
-            opts.max_retries,
-            Duration::from_millis(opts.retry_delay_ms),
-            opts.concurrency,
-        )?;
-        Ok(BuiltJudge { judge: Arc::new(judge), local: false })
-    } else if let Some(url) = spec.strip_prefix("openai:") {
-        let judge = crate::openai::OpenAiJudge::new(
-            url,
-            &opts.judge_model,
-            std::env::var("OPENAI_API_KEY").ok(),
-            opts.max_retries,
-            Duration::from_millis(opts.retry_delay_ms),
-        );
-        Ok(BuiltJudge { judge: Arc::new(judge), local: false })
-    } else {
-        bail!("--judge {spec:?}: use local:smollm2, local:PATH, openai:URL or openai-logprobs:URL")
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
+    spec::judge(spec, &opts.settings(), shared, &crate::models::resolve_local, "--judge")
 }

@@ -6,10 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use clinalign::Reading;
-use clinalign::eval::grading_report::{self, GradingReport, ReportExample};
-use clinalign::eval::{GradedRow, aggregate, example_metrics, meta_eval, parse_graded_row};
-use serde_json::json;
+use clinalign::eval::ScoreRun;
+use clinalign::eval::grading_report::{self, GradingReport};
 
 use crate::jsonl::{JsonlReader, write_json_atomic, write_text_atomic};
 
@@ -46,84 +44,39 @@ pub struct ScoreArgs {
 pub fn run(args: ScoreArgs) -> Result<ExitCode> {
     let mut reader = JsonlReader::open(&args.input)?;
     let input = args.input.display().to_string();
-    let mut examples = Vec::new();
-    // What the HTML report shows of each example; kept only when one is asked for.
-    let mut report_examples: Vec<ReportExample> = Vec::new();
-    let mut meta = Vec::new();
-    let mut skipped = 0u64;
+    let mut run = ScoreRun::new(args.html.is_some());
     loop {
         let batch = reader.next_batch(4096)?;
         if batch.is_empty() {
             break;
         }
         for line in batch {
-            let parsed = parse_graded_row(&line.text).and_then(|row| match row {
-                GradedRow::Example { id, last_user_turn, example_tags, items } => {
-                    let m = example_metrics(&example_tags, &items, Reading::Verdict)
-                        .ok_or_else(|| "no rubric item has positive points, so the example has no score".to_string())?;
-                    if args.html.is_some() {
-                        let score = m["overall_score"];
-                        report_examples.push(ReportExample { id, last_user_turn, example_tags, items, score });
-                    }
-                    examples.push(m);
-                    Ok(())
-                }
-                GradedRow::Meta(m) => {
-                    meta.push(m);
-                    Ok(())
-                }
-            });
-            if let Err(msg) = parsed {
+            if let Err(msg) = run.add(&line.text) {
                 if args.skip_invalid {
                     eprintln!("warning: {input}:{}: {msg} (skipped)", line.number);
-                    skipped += 1;
+                    run.skip();
                 } else {
                     bail!("{input}:{}: {msg}", line.number);
                 }
             }
         }
     }
-    if examples.is_empty() && meta.is_empty() {
+    if run.is_empty() {
         bail!("{input}: no graded rows");
     }
-    let mut out = serde_json::Map::new();
-    let agg = (!examples.is_empty()).then(|| aggregate(&examples, args.seed));
-    if let Some(agg) = &agg {
-        out.insert("score".into(), json!(agg.score));
-        out.insert("metrics".into(), json!(agg.metrics));
-        out.insert("n_examples".into(), json!(examples.len()));
-    }
-    let meta_result = (!meta.is_empty()).then(|| meta_eval(&meta));
-    if let Some(m) = &meta_result {
-        let model: serde_json::Map<String, serde_json::Value> =
-            m.model.iter().filter_map(|(k, r)| r.value.map(|v| (k.clone(), json!(v)))).collect();
-        out.insert(
-            "meta".into(),
-            json!({
-                "score": m.score,
-                "n_rows": meta.len(),
-                "metrics": model,
-                "physician_mean_f1_balanced": m.physician_mean_f1_balanced,
-                "physicians": m.physicians,
-            }),
-        );
-    }
-    if skipped > 0 {
-        out.insert("skipped".into(), json!(skipped));
-    }
-    let value = serde_json::Value::Object(out);
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    let scored = run.finish(args.seed);
+    println!("{}", serde_json::to_string_pretty(&scored.summary)?);
     if let Some(path) = &args.output {
-        write_json_atomic(path, &value)?;
+        write_json_atomic(path, &scored.summary)?;
     }
     if let Some(path) = &args.html {
         let html = grading_report::render(&GradingReport {
             source: &input,
             seed: args.seed,
-            examples: &report_examples,
-            aggregate: agg.as_ref(),
-            meta: meta_result.as_ref().map(|m| (m, meta.len())),
-            skipped,
+            examples: run.report_examples(),
+            aggregate: scored.aggregate.as_ref(),
+            meta: scored.meta.as_ref().map(|m| (m, run.meta_rows())),
+            skipped: run.skipped(),
         });
         write_text_atomic(path, &html)?;
     }

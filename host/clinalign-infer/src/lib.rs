@@ -8,7 +8,8 @@
 //! depends on that crate only: no WebAssembly runtime; the engine never depends on this crate.
 //! [`openai_api`] answers OpenAI-compatible chat and text completion requests with a local
 //! model, log-probs included, for a server to expose; [`chat_reader`] reads a transcript in a
-//! model's chat format back into turns. [`backend`] chooses where the forward pass runs
+//! model's chat format back into turns. [`remote`] holds the same traits over OpenAI-compatible
+//! servers, and [`spec`] opens a judge or model by the `local:` / `openai:` spec users write. [`backend`] chooses where the forward pass runs
 //! (`--device`); [`cuda`] holds the CUDA kernels, their run-time compilation and CPU mirrors.
 
 pub mod assets;
@@ -17,6 +18,8 @@ pub mod cuda;
 pub mod error;
 pub mod gguf;
 pub mod quant;
+pub mod remote;
+pub mod spec;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

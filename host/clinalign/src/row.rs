@@ -160,6 +160,37 @@ impl Row {
         Ok(None)
     }
 
+    /// A reward sample (`/v1/reward`'s and the Python package's `reward` shape): `{conversation
+    /// | messages | prompt, response | completion, rubric?, scenario?, id?}`, read as a row
+    /// (`conversation` → `messages`, a plain-text `prompt` → one user turn, `rubric` →
+    /// `rubrics`) and its response. The response may also be TRL's conversational completion,
+    /// a list of turns whose last assistant turn is graded.
+    pub fn from_sample(mut fields: Map<String, Value>) -> Result<(Row, String), String> {
+        let response = match fields.remove("response").or_else(|| fields.remove("completion")) {
+            Some(Value::String(r)) => r,
+            Some(Value::Array(turns)) => turns
+                .iter()
+                .rev()
+                .find(|t| t.get("role").and_then(Value::as_str) == Some("assistant"))
+                .and_then(|t| t.get("content").and_then(Value::as_str))
+                .map(str::to_string)
+                .ok_or("response: a list must hold an {\"role\": \"assistant\", \"content\"} turn")?,
+            Some(_) => return Err("response: expected a string".into()),
+            None => return Err("response: missing (the text to grade)".into()),
+        };
+        if let Some(c) = fields.remove("conversation") {
+            fields.insert("messages".into(), c);
+        }
+        if let Some(Value::String(p)) = fields.get("prompt") {
+            let turn = json!([{ "role": "user", "content": p }]);
+            fields.insert("prompt".into(), turn);
+        }
+        if let Some(r) = fields.remove("rubric") {
+            fields.insert("rubrics".into(), r);
+        }
+        Ok((Row { fields }, response))
+    }
+
     /// What a revision starts from: the conversation, and the draft when the row has one (as
     /// [`Row::graded_turns`] finds a response); without one, the whole conversation and `None`.
     pub fn draft_turns(&self, field: Option<&str>) -> Result<(Vec<Message>, Option<String>), String> {
@@ -261,6 +292,25 @@ mod tests {
     fn dims() -> Dimensions {
         Dimensions::parse("[[dimension]]\nname = \"urgency\"\nvalues = [\"emergent\", \"non-emergent\"]\n", "d")
             .unwrap()
+    }
+
+    #[test]
+    fn reward_samples_read_as_rows() {
+        let obj = |v: Value| v.as_object().unwrap().clone();
+        let (row, response) = Row::from_sample(obj(json!({"prompt": "Is a fever of 39 C dangerous?",
+            "completion": [{"role": "assistant", "content": "Usually not."}], "rubric": []})))
+        .unwrap();
+        assert_eq!(response, "Usually not.");
+        assert_eq!(row.conversation().unwrap()[0].content, "Is a fever of 39 C dangerous?");
+        assert_eq!(row.rubric().unwrap(), Some(vec![]));
+        let (row, _) = Row::from_sample(obj(json!({"conversation": [{"role": "user", "content": "Hi"}],
+            "response": "Hello"})))
+        .unwrap();
+        assert_eq!(row.conversation().unwrap().len(), 1);
+        assert!(Row::from_sample(obj(json!({"prompt": "x"}))).unwrap_err().starts_with("response: missing"));
+        assert!(Row::from_sample(obj(json!({"prompt": "x", "response": 3}))).unwrap_err().contains("a string"));
+        let e = Row::from_sample(obj(json!({"prompt": "x", "response": [{"role": "user", "content": "y"}]})));
+        assert!(e.unwrap_err().contains("assistant"));
     }
 
     fn parse_row(line: &str, fallback_id: &str, dims: &Dimensions) -> Result<(Row, Query), String> {

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use clinalign::{Grade, Judge, Message, ModelError, RubricEntry};
+use clinalign_core::{Grade, Judge, Message, ModelError, RubricEntry};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::openai_client::{ChatEndpoint, Failure};
+use super::endpoint::{ChatEndpoint, Failure};
 
 /// The HealthBench grader behind an OpenAI-compatible server; `grade --judge openai:URL`.
 pub struct OpenAiJudge {

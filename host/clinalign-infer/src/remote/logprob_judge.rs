@@ -2,7 +2,7 @@
 //! llama.cpp, `clinalign serve`): `grade --judge openai-logprobs:URL`.
 //!
 //! Each rubric item is asked with the local log-prob judge's prompt
-//! ([`clinalign_infer::judge::judge_prompt`], as one user message) for one token at
+//! ([`crate::judge::judge_prompt`], as one user message) for one token at
 //! temperature 0 with the 20 most likely first tokens; `p_met = P(yes) / (P(yes) + P(no))`,
 //! each side summed over the alternatives that read "yes" (resp. "no") once trimmed and
 //! case-folded. Alternatives outside the top 20 are not seen, so the sums can be a little
@@ -17,11 +17,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use clinalign::{Grade, Judge, Message, ModelError, RubricEntry};
+use clinalign_core::{Grade, Judge, Message, ModelError, RubricEntry};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::openai_client::{ChatEndpoint, Failure};
+use super::endpoint::{ChatEndpoint, Failure};
 
 /// How many first-token alternatives are asked for (vLLM's default maximum).
 pub const TOP_LOGPROBS: u32 = 20;
@@ -73,7 +73,7 @@ impl OpenAiLogprobJudge {
     /// The chat-completions request for one item: the judge prompt as one user message,
     /// one greedy token, its 20 most likely alternatives.
     pub fn request(&self, conversation: &[Message], response: &str, item: &RubricEntry) -> Value {
-        let parts = clinalign_infer::judge::judge_prompt(conversation, response, item);
+        let parts = crate::judge::judge_prompt(conversation, response, item);
         json!({
             "model": self.model,
             "messages": [{"role": "user", "content": format!("{}{}", parts.prefix, parts.suffix)}],
@@ -223,7 +223,7 @@ mod tests {
         let convo = [Message { role: "user".into(), content: "My ankle hurts.".into() }];
         let item = RubricEntry::new("Recommends rest.", 5, vec![]);
         let body = j.request(&convo, "Rest it.", &item);
-        let parts = clinalign_infer::judge::judge_prompt(&convo, "Rest it.", &item);
+        let parts = crate::judge::judge_prompt(&convo, "Rest it.", &item);
         assert_eq!(
             body,
             json!({"model": "m", "messages": [{"role": "user", "content": format!("{}{}", parts.prefix, parts.suffix)}],
@@ -236,10 +236,10 @@ mod tests {
     /// outside the top 20 (SmolLM2 spreads them thin: its lower-case "yes" ranks about 20th).
     #[test]
     fn over_the_protocol_layer_p_met_matches_the_local_judge() {
-        use clinalign_infer::openai_api::{ChatCompletionRequest, chat_completion};
-        let path = clinalign_infer::assets::smollm2_gguf().expect("SmolLM2 (fetched on first use)");
-        let lm = std::sync::Arc::new(clinalign_infer::local::LocalModel::open(&path).unwrap());
-        let local = clinalign_infer::judge::LogprobJudge::new(lm.clone()).unwrap();
+        use crate::openai_api::{ChatCompletionRequest, chat_completion};
+        let path = crate::assets::smollm2_gguf().expect("SmolLM2 (fetched on first use)");
+        let lm = std::sync::Arc::new(crate::local::LocalModel::open(&path).unwrap());
+        let local = crate::judge::LogprobJudge::new(lm.clone()).unwrap();
         let j = OpenAiLogprobJudge::new("http://h:1", "smollm2", None, 0, Duration::ZERO, 1).unwrap();
         let convo = [Message { role: "user".into(), content: "I twisted my ankle. What should I do?".into() }];
         let response = "Rest it, ice it for 20 minutes at a time, and keep it raised.";

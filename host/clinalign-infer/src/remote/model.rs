@@ -12,10 +12,10 @@
 
 use std::time::Duration;
 
-use clinalign::{LanguageModel, ModelError};
+use clinalign_core::{LanguageModel, ModelError};
 use serde_json::{Value, json};
 
-use crate::openai_client::{ChatEndpoint, completions_url};
+use super::endpoint::{ChatEndpoint, completions_url};
 
 /// Top log-probs asked for per step (what vLLM allows by default).
 const TOP_LOGPROBS: u32 = 20;
@@ -170,65 +170,6 @@ impl LanguageModel for OpenAiModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    use clinalign_infer::local::LocalModel;
-    use clinalign_server::{ServerConfig, Services};
-
-    /// `clinalign serve --model` with the tiny random Qwen3 (a byte-level vocabulary, so any
-    /// text is some tokens) on a free loopback port, in this process.
-    fn served(lm: Arc<LocalModel>) -> (String, tokio::sync::oneshot::Sender<()>) {
-        let dir = tempfile::tempdir().unwrap();
-        let dims = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../principles/dimensions.toml");
-        std::fs::copy(dims, dir.path().join("dimensions.toml")).unwrap();
-        let engine = clinalign::Engine::builder()
-            .principles_dir(dir.path())
-            .cache_dir(Some(dir.path().join("cache")))
-            .build()
-            .unwrap();
-        let services =
-            Services { engine, judge: None, judge_workers: 1, model: Some(lm), rows: Vec::new(), watching: false };
-        let config = ServerConfig { addr: "127.0.0.1:0".parse().unwrap(), ..ServerConfig::default() };
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let _keep = dir;
-            clinalign_server::run_until(config, services, move |a| tx.send(a).unwrap(), async move {
-                let _ = stop_rx.await;
-            })
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap();
-        (format!("http://{addr}"), stop_tx)
-    }
-
-    fn smollm2() -> Arc<LocalModel> {
-        Arc::new(LocalModel::open(&clinalign_infer::assets::smollm2_gguf().unwrap()).unwrap())
-    }
-
-    #[test]
-    fn generates_and_scores_options_through_a_real_server() {
-        let lm = smollm2();
-        let (url, stop) = served(lm.clone());
-        let remote = OpenAiModel::new(&url, "smollm2", None, 1, Duration::from_millis(10));
-        assert_eq!(remote.name(), "openai:smollm2");
-        // Greedy generation over HTTP is the local model's greedy generation.
-        let text = remote.generate("Name one symptom of the flu.", 8).unwrap();
-        assert!(!text.is_empty());
-        assert_eq!(text, lm.generate("Name one symptom of the flu.", 8).unwrap());
-        // One-token options are scored exactly: the same log-probs as the local model.
-        let prompt = "Question: Is chest pain with sweating an emergency? Answer:";
-        let options = vec![" Yes".to_string(), " No".to_string()];
-        let got = remote.score_options(prompt, &options).unwrap();
-        let want = lm.score_options(prompt, &options).unwrap();
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() < 1e-3, "{got:?} vs {want:?}");
-        }
-        // An option the server's top tokens never begin cannot be scored, and the error says why.
-        let e = remote.score_options(prompt, &["\u{1F9EA}zqx".to_string()]).unwrap_err();
-        assert!(matches!(e, ModelError::Unsupported(_)), "{e:?}");
-        assert!(e.to_string().contains("cannot score the option"), "{e}");
-        let _ = stop.send(());
-    }
 
     #[test]
     fn replies_are_validated_against_the_schema() {

@@ -59,34 +59,11 @@ pub async fn reward(State(s): State<AppState>, bytes: body::Body) -> Result<Resp
 
 /// Reads one sample of `/v1/reward`.
 fn sample(v: Value, i: usize, set: &PrincipleSet, s: &AppState) -> Result<Sample, ApiError> {
-    let Value::Object(mut fields) = v else {
+    let Value::Object(fields) = v else {
         return Err(ApiError::in_row("samples", i, "expected a JSON object {conversation, response, rubric?}"));
     };
     let bad = |e: String| ApiError::in_row("samples", i, &e);
-    let response = match fields.remove("response").or_else(|| fields.remove("completion")) {
-        Some(Value::String(r)) => r,
-        // TRL's conversational completions: [{"role": "assistant", "content": …}].
-        Some(Value::Array(turns)) => turns
-            .iter()
-            .rev()
-            .find(|t| t.get("role").and_then(Value::as_str) == Some("assistant"))
-            .and_then(|t| t.get("content").and_then(Value::as_str))
-            .map(str::to_string)
-            .ok_or_else(|| bad("response: a list must hold an {\"role\": \"assistant\", \"content\"} turn".into()))?,
-        Some(_) => return Err(bad("response: expected a string".into())),
-        None => return Err(bad("response: missing (the text to grade)".into())),
-    };
-    if let Some(c) = fields.remove("conversation") {
-        fields.insert("messages".into(), c);
-    }
-    if let Some(Value::String(p)) = fields.get("prompt") {
-        let turn = json!([{ "role": "user", "content": p }]);
-        fields.insert("prompt".into(), turn);
-    }
-    if let Some(r) = fields.remove("rubric") {
-        fields.insert("rubrics".into(), r);
-    }
-    let row = Row { fields };
+    let (row, response) = Row::from_sample(fields).map_err(bad)?;
     body::check_chars("samples", i, &row, &s.config.caps)?;
     let conversation = row.conversation().map_err(bad)?;
     let scenario = row.scenario(set.dimensions()).map_err(bad)?;

@@ -35,6 +35,30 @@ pub trait Classifier: Send + Sync {
     }
 }
 
+/// The classifier a name stands for, as `--classifier` and the Python package's
+/// `classifier=` take it: `rules` (the built-in clinical rules, no model), `model` (the
+/// language model scores each dimension's options) or `auto` (per dimension, the model where it
+/// is more confident than the rules). `model` and `auto` need `model`; `what` names the option
+/// in the error.
+pub fn by_name(
+    name: &str,
+    model: Option<&std::sync::Arc<dyn clinalign_core::LanguageModel>>,
+    what: &str,
+) -> Result<std::sync::Arc<dyn Classifier>, String> {
+    let with_model = || match model {
+        Some(m) => Ok(ModelClassifier::new(m.clone())),
+        None => {
+            Err(format!("{what} {name} needs a language model: add a model (local:smollm2, local:PATH or openai:URL)"))
+        }
+    };
+    Ok(match name {
+        "rules" => std::sync::Arc::new(RuleClassifier),
+        "model" => std::sync::Arc::new(with_model()?),
+        "auto" => std::sync::Arc::new(AutoClassifier::new(with_model()?)),
+        other => return Err(format!("{what} {other:?}: use rules, model or auto")),
+    })
+}
+
 /// A label and why the classifier chose it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Decision {

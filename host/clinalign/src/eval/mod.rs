@@ -9,6 +9,7 @@ pub mod grading_report;
 pub mod meta;
 pub mod physician_labels;
 pub mod rubric_comparison;
+pub mod score_run;
 pub mod scoring;
 
 pub use grade_summary::GradeSummary;
@@ -20,6 +21,7 @@ pub use rubric_comparison::{
     EMBEDDING_THRESHOLDS, MatchPair, RowRubrics, RubricEval, RubricShape, Similarities, THRESHOLDS, evaluate,
     evaluate_with, lexical_similarities,
 };
+pub use score_run::{ScoreRun, Scored};
 pub use scoring::{
     Aggregate, BOOTSTRAP_SAMPLES, aggregate, bootstrap_std, clipped_mean, example_metrics, score, soft_score,
 };
