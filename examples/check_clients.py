@@ -10,8 +10,9 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
-import clinalign_client  # noqa: E402
+from clinalign import client as clinalign_client  # noqa: E402
 import trl_reward  # noqa: E402
 import verl_reward  # noqa: E402
 

@@ -1,4 +1,6 @@
-"""TRL GRPOTrainer reward function backed by `clinalign serve`.
+"""TRL GRPOTrainer reward function backed by `clinalign serve` (python/clinalign/rewards.py in
+server mode; with the package installed, `clinalign.rewards.trl_reward` also runs the engine
+in-process).
 
     from trl import GRPOConfig, GRPOTrainer
     from trl_reward import clinalign_reward
@@ -10,27 +12,21 @@ A `rubrics` column, when the dataset has one, is the rubric to grade against; ot
 server synthesizes one per prompt (cached, so the group's completions share it).
 """
 
-from clinalign_client import post
+import asyncio
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+
+from clinalign import client, rewards  # noqa: E402
 
 
 def clinalign_reward(prompts, completions, **kwargs):
     """One float per completion; the whole generation batch goes in one request."""
-    rubrics = kwargs.get("rubrics")
-    samples = []
-    for i, (prompt, completion) in enumerate(zip(prompts, completions)):
-        sample = {"response": completion}
-        if isinstance(prompt, str):
-            sample["prompt"] = prompt
-        else:
-            sample["conversation"] = prompt
-        if rubrics is not None and rubrics[i]:
-            sample["rubric"] = rubrics[i]
-        samples.append(sample)
-    return post("/v1/reward", {"samples": samples}, url=kwargs.get("url"))["rewards"]
+    url = kwargs.pop("url", None) or client.base_url()
+    return rewards.trl_reward(prompts, completions, url=url, **kwargs)
 
 
 async def clinalign_reward_async(prompts, completions, **kwargs):
     """The same, as a coroutine (TRL gathers async reward functions concurrently)."""
-    import asyncio
-
     return await asyncio.to_thread(clinalign_reward, prompts, completions, **kwargs)

@@ -1,4 +1,5 @@
-"""verl custom reward function backed by `clinalign serve`.
+"""verl custom reward function backed by `clinalign serve` (python/clinalign/rewards.py in
+server mode; with the package installed, `clinalign.rewards` also runs the engine in-process).
 
 In the verl config (v0.8+ keys; <=0.7 uses top-level custom_reward_function.*):
 
@@ -13,40 +14,22 @@ Data: put the conversation in the row's `reward_model.ground_truth` as JSON — 
 of {role, content} turns, or an object {"prompt": [...], "rubrics": [...]} to grade against a
 rubric of your own (for example a row written by `clinalign synthesize`) — or in
 `extra_info["prompt"]`. Without a rubric the server synthesizes one from the principles (and
-caches it, so n rollouts of one prompt share it).
+caches it, so n rollouts of one prompt share it). The server: $CLINALIGN_URL.
 """
 
 import asyncio
-import json
+import os
+import sys
 
-from clinalign_client import post
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 
-
-def _sample(solution_str, ground_truth, extra_info):
-    sample = {"response": solution_str}
-    gt = ground_truth
-    if isinstance(gt, str):
-        try:
-            gt = json.loads(gt)
-        except ValueError:
-            gt = None
-    if isinstance(gt, list):
-        sample["conversation"] = gt
-    elif isinstance(gt, dict):
-        sample["conversation"] = gt.get("prompt") or gt.get("messages") or gt.get("conversation")
-        if gt.get("rubrics"):
-            sample["rubric"] = gt["rubrics"]
-    if not sample.get("conversation") and extra_info:
-        sample["conversation"] = extra_info.get("prompt") or extra_info.get("conversation")
-    if not sample.get("conversation"):
-        raise ValueError("no conversation: put it in reward_model.ground_truth (JSON) or extra_info['prompt']")
-    return sample
+from clinalign import client, rewards  # noqa: E402
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
     """verl calls this per sample; returns {"score": reward, ...} (extra keys are logged)."""
-    reply = post("/v1/reward", {"samples": [_sample(solution_str, ground_truth, extra_info)]}, url=kwargs.get("url"))
-    return {"score": reply["rewards"][0], "healthbench_score": reply["scores"][0]}
+    url = kwargs.pop("url", None) or client.base_url()
+    return rewards.compute_score(data_source, solution_str, ground_truth, extra_info, url=url)
 
 
 async def compute_score_async(data_source, solution_str, ground_truth, extra_info=None, **kwargs):

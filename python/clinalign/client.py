@@ -1,6 +1,6 @@
-"""A minimal client of `clinalign serve` (Python standard library only).
+"""A minimal client of ``clinalign serve`` (Python standard library only).
 
-Used by the trainer recipes next to it: verl_reward.py, trl_reward.py and openrlhf.sh.
+Used by :mod:`clinalign.rewards` in server mode and by the trainer recipes in examples/.
 The server's address comes from $CLINALIGN_URL (default http://127.0.0.1:8077) and its
 bearer token, if it has one, from $CLINALIGN_TOKEN.
 """
