@@ -1,8 +1,8 @@
 //! Building principles written in Python into WebAssembly components, with componentize-py.
 //!
 //! A manifest that says `plugin = "python:dosing.py"` names a Python module beside it. The
-//! builder copies that folder's Python files (the module and any it imports from there)
-//! into a temporary folder with the WIT package this host embeds (the newest version it
+//! builder copies the module and the modules of its folder that it imports (see
+//! [`module_files`]) into a temporary folder with the WIT package this host embeds (the newest version it
 //! supports, [`crate::WIT_VERSION`]) and an entry module of its own (see `entry.py`), and runs
 //! `componentize-py componentize` on them: the component embeds CPython and the sources,
 //! so the repository's `wit/` folder is not needed at run time and nothing is written
@@ -230,8 +230,11 @@ pub fn module_name(source: &Path) -> String {
     source.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// The Python files of a module's folder (the module first checked to exist), as (name
-/// relative to the folder, bytes), sorted; `__pycache__` and hidden folders are skipped.
+/// The Python files a module is built from, as (name relative to its folder, bytes),
+/// sorted: the module, and the modules and packages of its folder that it imports (by an
+/// `import x` or `from x import …` line), and theirs in turn. Editing a principle rebuilds
+/// it alone, not the other principles beside it; a module imported only through
+/// `importlib` is not found this way (import it by name).
 pub fn module_files(source: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
     if !source.is_file() {
         return Err(Error::PythonBuild {
@@ -242,25 +245,66 @@ pub fn module_files(source: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
         });
     }
     let folder = source.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut out = Vec::new();
-    collect_python(folder, folder, &mut out)?;
+    let mut out: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut pending = vec![source.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let rel = path.strip_prefix(folder).unwrap_or(&path).to_path_buf();
+        if out.iter().any(|(r, _)| *r == rel) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        for name in imported_modules(&String::from_utf8_lossy(&bytes)) {
+            let module = folder.join(format!("{name}.py"));
+            let package = folder.join(&name);
+            if module.is_file() {
+                pending.push(module);
+            } else if package.join("__init__.py").is_file() {
+                let mut files = Vec::new();
+                collect_python(&package, &mut files)?;
+                pending.extend(files);
+            }
+        }
+        out.push((rel, bytes));
+    }
     out.sort();
     Ok(out)
 }
 
-fn collect_python(dir: &Path, base: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) -> Result<()> {
+/// The top-level names a Python source imports (`import a.b, c` gives `a` and `c`; `from
+/// a.b import c` gives `a`; relative imports are left out).
+fn imported_modules(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in text.lines().map(str::trim_start) {
+        let list = if let Some(rest) = line.strip_prefix("import ") {
+            rest
+        } else if let Some(rest) = line.strip_prefix("from ") {
+            rest.split(" import").next().unwrap_or_default()
+        } else {
+            continue;
+        };
+        for part in list.split(',') {
+            let first = part.trim().split(['.', ' ']).next().unwrap_or_default();
+            if !first.is_empty() && first.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                names.push(first.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Every `.py` file under `dir` (`__pycache__` and hidden folders skipped).
+fn collect_python(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let e = e.map_err(|e| Error::io(dir, e))?;
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         let ty = e.file_type().map_err(|err| Error::io(&path, err))?;
         if ty.is_dir() {
-            if name != "__pycache__" && !name.starts_with('.') && name != "target" {
-                collect_python(&path, base, out)?;
+            if name != "__pycache__" && !name.starts_with('.') {
+                collect_python(&path, out)?;
             }
-        } else if ty.is_file() && name.ends_with(".py") && name != format!("{ENTRY_MODULE}.py") {
-            let bytes = std::fs::read(&path).map_err(|err| Error::io(&path, err))?;
-            out.push((path.strip_prefix(base).unwrap_or(&path).to_path_buf(), bytes));
+        } else if ty.is_file() && name.ends_with(".py") {
+            out.push(path);
         }
     }
     Ok(())
@@ -293,22 +337,31 @@ mod tests {
     }
 
     #[test]
-    fn the_key_covers_every_python_file_of_the_folder_and_nothing_else() {
+    fn the_key_covers_the_module_and_the_local_modules_it_imports() {
         let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("dosing.py", "import json, helpers\nfrom tables.adult import x\nimport wit_world\n");
+        write("helpers.py", "from . import nothing\nimport units\n");
+        write("units.py", "KG = 1\n");
+        write("tables/__init__.py", "");
+        write("tables/adult.py", "x = 1\n");
+        write("other_principle.py", "y = 2\n");
+        write("dosing.toml", "a = 1");
         let main = dir.path().join("dosing.py");
-        std::fs::write(&main, "x = 1\n").unwrap();
-        std::fs::write(dir.path().join("notes.toml"), "a = 1").unwrap();
         let builder = PythonBuilder::new(None);
         let key = |b: &PythonBuilder| b.key(&main, &module_files(&main).unwrap()).unwrap();
+        let names: Vec<String> =
+            module_files(&main).unwrap().into_iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["dosing.py", "helpers.py", "tables/__init__.py", "tables/adult.py", "units.py"]);
         let before = key(&builder);
-        std::fs::write(dir.path().join("notes.toml"), "a = 2").unwrap();
-        assert_eq!(key(&builder), before, "a manifest edit does not rebuild the component");
-        std::fs::create_dir_all(dir.path().join("__pycache__")).unwrap();
-        std::fs::write(dir.path().join("__pycache__/dosing.pyc"), "x").unwrap();
-        assert_eq!(key(&builder), before);
-        std::fs::write(dir.path().join("helpers.py"), "y = 2\n").unwrap();
-        assert_ne!(key(&builder), before, "a module it may import rebuilds it");
-        let names: Vec<_> = module_files(&main).unwrap().into_iter().map(|(p, _)| p).collect();
-        assert_eq!(names, [PathBuf::from("dosing.py"), PathBuf::from("helpers.py")]);
+        write("dosing.toml", "a = 2");
+        write("other_principle.py", "y = 3\n");
+        assert_eq!(key(&builder), before, "neither the manifest nor another principle rebuilds it");
+        write("units.py", "KG = 2\n");
+        assert_ne!(key(&builder), before, "a module it imports, even through another, rebuilds it");
     }
 }

@@ -56,7 +56,9 @@ impl ComponentizePy {
             }
             tracing::debug!("ignoring {} on PATH (want {COMPONENTIZE_PY_VERSION})", found.version);
         }
-        let venv = tools_dir(cache_dir).join(format!("componentize-py-{COMPONENTIZE_PY_VERSION}"));
+        // Absolute: componentize-py runs inside the build's temporary folder.
+        let cache_dir = std::path::absolute(cache_dir).unwrap_or_else(|_| cache_dir.to_path_buf());
+        let venv = tools_dir(&cache_dir).join(format!("componentize-py-{COMPONENTIZE_PY_VERSION}"));
         if let Ok(found) = ComponentizePy::in_venv(&venv).with_version() {
             return Ok(found);
         }
