@@ -51,7 +51,7 @@ pub enum PrinciplesCommand {
         output: Option<PathBuf>,
     },
     /// Scaffold a new principle: a manifest with passing fixtures, and with --rust a
-    /// plugin crate of its own.
+    /// plugin crate of its own, or with --python a Python module beside the manifest.
     New {
         /// The new principle's name: `name` or `<dimension>.name`, lower-case letters,
         /// digits and '-'.
@@ -60,8 +60,12 @@ pub enum PrinciplesCommand {
         #[arg(long, short)]
         dimension: String,
         /// Also create a Rust plugin crate under the plugins workspace.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "python")]
         rust: bool,
+        /// Write the principle in Python: a `<name>.py` module beside the manifest
+        /// (`plugin = "python:<name>.py"`), built with componentize-py on first load.
+        #[arg(long)]
+        python: bool,
         #[command(flatten)]
         catalog: CatalogArgs,
     },
@@ -71,7 +75,16 @@ pub fn run(cmd: PrinciplesCommand) -> Result<ExitCode> {
     match cmd {
         PrinciplesCommand::List { catalog, json } => list(&catalog, json),
         PrinciplesCommand::Test { id, show_items, engine } => test(&engine, id, show_items),
-        PrinciplesCommand::New { id, dimension, rust, catalog } => new(&catalog, &id, &dimension, rust),
+        PrinciplesCommand::New { id, dimension, rust, python, catalog } => {
+            let kind = if rust {
+                Scaffold::Rust
+            } else if python {
+                Scaffold::Python
+            } else {
+                Scaffold::Template
+            };
+            new(&catalog, &id, &dimension, kind)
+        }
         PrinciplesCommand::Stats { catalog, json } => stats(&catalog, json),
         PrinciplesCommand::Docs { catalog, output } => docs(&catalog, output),
     }
@@ -89,6 +102,11 @@ fn list(args: &CatalogArgs, as_json: bool) -> Result<ExitCode> {
             let plugin = match &m.plugin {
                 PluginRef::Crate(c) => c.clone(),
                 PluginRef::Wasm(p) => p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default(),
+                PluginRef::Python(p) => format!(
+                    "{}{}",
+                    clinalign::manifest::PYTHON_PREFIX,
+                    p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default()
+                ),
             };
             println!("{:width$}  {:7}  {:18}  {:8}  {}", m.id, m.version, plugin, m.fixtures.len(), m.title);
         }
@@ -357,7 +375,18 @@ fn short(criterion: &str) -> String {
     s
 }
 
-fn new(args: &CatalogArgs, id: &str, dimension: &str, rust: bool) -> Result<ExitCode> {
+/// What `principles new` writes besides the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scaffold {
+    /// A template manifest only.
+    Template,
+    /// A plugin crate under the plugins workspace.
+    Rust,
+    /// A Python module beside the manifest.
+    Python,
+}
+
+fn new(args: &CatalogArgs, id: &str, dimension: &str, kind: Scaffold) -> Result<ExitCode> {
     let catalog = Catalog::load(&args.principles)?;
     if catalog.dimensions.get(dimension).is_none() {
         let names: Vec<&str> = catalog.dimensions.iter().map(|d| d.name.as_str()).collect();
@@ -387,19 +416,34 @@ fn new(args: &CatalogArgs, id: &str, dimension: &str, rust: bool) -> Result<Exit
     }
     let first_value = catalog.dimensions.get(dimension).map(|d| d.values[0].clone()).unwrap_or_default();
 
-    let manifest = if rust {
-        let plugins = args.plugins_dir();
-        scaffold_crate(&plugins, name)?;
-        println!("created plugin crate {}", plugins.join(name).display());
-        rust_manifest(&full_id, dimension, name, &first_value)
-    } else {
-        template_manifest(&full_id, dimension, &first_value)
+    let module = name.replace('-', "_");
+    let module_path = manifest_path.with_file_name(format!("{module}.py"));
+    if kind == Scaffold::Python && module_path.exists() {
+        bail!("{} already exists", module_path.display());
+    }
+    let manifest = match kind {
+        Scaffold::Rust => {
+            let plugins = args.plugins_dir();
+            scaffold_crate(&plugins, name)?;
+            println!("created plugin crate {}", plugins.join(name).display());
+            code_manifest(&full_id, dimension, name, &first_value)
+        }
+        Scaffold::Python => code_manifest(&full_id, dimension, &format!("python:{module}.py"), &first_value),
+        Scaffold::Template => template_manifest(&full_id, dimension, &first_value),
     };
     std::fs::create_dir_all(manifest_path.parent().unwrap())
         .with_context(|| format!("{}: cannot create", manifest_path.parent().unwrap().display()))?;
+    if kind == Scaffold::Python {
+        clinalign::files::write_atomic(&module_path, PYTHON_PRINCIPLE.as_bytes())?;
+        println!("created {}", module_path.display());
+    }
     clinalign::files::write_atomic(&manifest_path, manifest.as_bytes())?;
     println!("created {}", manifest_path.display());
-    let criteria = if rust { "the criteria in the crate's src/lib.rs" } else { "the criteria" };
+    let criteria = match kind {
+        Scaffold::Rust => "the criteria in the crate's src/lib.rs".to_string(),
+        Scaffold::Python => format!("the criteria in {module}.py"),
+        Scaffold::Template => "the criteria".to_string(),
+    };
     println!("next: replace the TODOs in the title, the statement and {criteria}, and the example term and fixtures;");
     println!("      then run `clinalign principles test {full_id}`. Its fixtures pass already, but until no TODO is");
     println!("      left it reports each one as a STYLE problem and exits with 1.");
@@ -448,14 +492,15 @@ expect = "silent"
     )
 }
 
-fn rust_manifest(id: &str, dimension: &str, krate: &str, value: &str) -> String {
+/// The manifest of a principle whose plugin is code: a crate name or `python:<module>.py`.
+fn code_manifest(id: &str, dimension: &str, plugin: &str, value: &str) -> String {
     format!(
         r#"id = "{id}"
 version = "0.1.0"
 dimension = "{dimension}"
 title = "TODO: a short title"
 statement = "TODO: one sentence saying what a good response does."
-plugin = "{krate}"
+plugin = "{plugin}"
 
 [applies_when]
 {dimension} = ["{value}"]
@@ -478,6 +523,52 @@ expect = "silent"
 "#
     )
 }
+
+/// The Python module `principles new --python` writes (the same for every principle, so
+/// its component is built once per componentize-py version and reused from the cache).
+const PYTHON_PRINCIPLE: &str = r#""""A ClinAlign principle written in Python, built into a WebAssembly component by componentize-py.
+
+`init` receives the manifest's [config] table as JSON, once per instance; `emit` returns the
+rubric items for one query (an empty list adds nothing). Raise `Err(types.EmitError_Failed("why"))`
+to fail a query on purpose; any other exception fails it too, naming this file and line.
+The standard library is there; the network, files and the clock are not.
+"""
+
+import json
+
+import wit_world
+from componentize_py_types import Err
+from wit_world.imports import host, types
+
+
+class WitWorld(wit_world.WitWorld):
+    def init(self, config: str) -> None:
+        settings = json.loads(config)
+        term = settings.get("term", "")
+        if not isinstance(term, str) or not term.strip():
+            raise Err("term: must be a non-empty string")
+        self.term = term.lower()
+
+    def emit(self, q: types.Query) -> list[types.RubricItem]:
+        said = " ".join(m.content for m in q.conversation if m.role == "user").lower()
+        if self.term not in said:
+            return []
+        host.log(host.LogLevel.DEBUG, f"found {self.term!r}")
+        return [
+            types.RubricItem(
+                criterion=f"Addresses the {self.term} the user describes. (TODO: rewrite as a checkable statement about the response.)",
+                points=5,
+                axis=types.Axis.COMPLETENESS,
+                tags=[],
+            ),
+            types.RubricItem(
+                criterion="Dismisses the concern without any advice. (TODO: rewrite as the harmful behaviour to penalise.)",
+                points=-5,
+                axis=types.Axis.ACCURACY,
+                tags=[],
+            ),
+        ]
+"#;
 
 /// Creates `plugins/<name>` and adds it to the workspace members.
 fn scaffold_crate(plugins: &Path, name: &str) -> Result<()> {
