@@ -124,7 +124,8 @@ fn every_hostile_principle_fails_alone_with_the_right_kind() {
     };
     // The plugin's message names no config key: it is pointed at the manifest's [config] line.
     expect_failure("task.hostile-init-fail", "hostile-init-fail.toml:8: config: this principle refuses every config");
-    expect_failure("task.hostile-init-loop", "ran past its 500 ms deadline");
+    // Setting up an instance gets ten call deadlines.
+    expect_failure("task.hostile-init-loop", "init: ran past its 5000 ms deadline");
     expect_failure("task.hostile-wrong-world", "not a clinalign:principle@0.2.0 component");
     expect_failure("task.hostile-truncated", "not a valid WebAssembly component");
     assert_eq!(failures.len(), 4, "only the broken components fail to load: {failures:?}");

@@ -145,7 +145,9 @@ plugin = "python:broken_one.py"
     let loaded: Vec<&str> = set.principles().iter().map(|p| p.manifest.id.as_str()).collect();
     assert_eq!(
         loaded,
-        ["task.lab-value-interpretation", "task.lab-value-zero-division", "task.paediatric-analgesic-dosing"]
+        ["task.lab-value-interpretation", "task.lab-value-zero-division", "task.paediatric-analgesic-dosing"],
+        "{:?}",
+        set.failures().iter().map(|f| &f.message).collect::<Vec<_>>()
     );
     assert_eq!(set.plugin_failures().len(), 1, "{:?}", set.plugin_failures());
     let failure = &set.plugin_failures()[0];
@@ -194,4 +196,22 @@ fn principles_new_python_scaffolds_a_principle_that_passes_its_fixtures() {
     assert!(stdout.contains("STYLE urgency.fever-check"), "the TODOs are reported: {stdout}");
     assert_eq!(out.status.code(), Some(1), "until the TODOs are rewritten");
     assert_eq!(build_litter(&principles), Vec::<PathBuf>::new());
+
+    // Built again from nothing (another machine, another cache; componentize-py's output
+    // differs from build to build), the same sources give the same principle set, as the
+    // Ray actors on a cluster's nodes need.
+    let fresh = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(cache_dir().join("tools"), fresh.path().join("tools")).unwrap();
+    let again = run(clinalign()
+        .env("CLINALIGN_CACHE_DIR", fresh.path())
+        .args(["principles", "test", "--principles"])
+        .arg(&principles));
+    let set = |text: &str| text.rsplit("(principle set ").next().map(|s| s.trim().trim_end_matches(')').to_string());
+    let again_stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again_stdout.contains("1 principles loaded, 0 failed"), "{again_stdout}");
+    assert!(
+        fresh.path().join("python").read_dir().unwrap().any(|e| e.unwrap().path().extension() == Some("wasm".as_ref()))
+    );
+    assert_eq!(set(&again_stdout), set(&stdout), "{again_stdout}\n{stdout}");
 }

@@ -30,6 +30,9 @@ class NativeEngine:
         cache_dir: Optional[str] = None,
         only: Optional[List[str]] = None,
         require_all: bool = False,
+        packs: Optional[List[str]] = None,
+        trust_packs: bool = False,
+        allow_build_scripts: bool = False,
     ) -> None: ...
     @property
     def principle_set(self) -> str: ...

@@ -87,6 +87,13 @@ class Engine:
         only: load only these principle ids.
         require_all: refuse the whole set when a principle fails to load or self-test
             (default: such principles are left out, and :attr:`left_out` says why).
+        packs: principle packs composed with ``principles``: folders with a ``pack.toml`` or
+            built ``.pack`` files (see docs/packs.md). An id already taken, or a label outside
+            the vocabulary, raises :class:`clinalign.PrincipleSetError` naming both files.
+        trust_packs: run packs' principles with warm instances (default: a fresh instance
+            per call).
+        allow_build_scripts: build packs whose crates have build scripts or procedural
+            macros, which run natively while compiling (default: refused).
 
     Loading builds the plugins on first use (then caches them) and self-tests every
     principle; a set that does not load (or, with ``require_all``, any principle that
@@ -110,6 +117,9 @@ class Engine:
         cache_dir=None,
         only=None,
         require_all=False,
+        packs=None,
+        trust_packs=False,
+        allow_build_scripts=False,
     ):
         self._native = _native.NativeEngine(
             principles=None if principles is None else str(principles),
@@ -125,6 +135,9 @@ class Engine:
             cache_dir=None if cache_dir is None else str(cache_dir),
             only=None if only is None else list(only),
             require_all=require_all,
+            packs=None if packs is None else [str(p) for p in packs],
+            trust_packs=trust_packs,
+            allow_build_scripts=allow_build_scripts,
         )
 
     def __repr__(self):
@@ -143,7 +156,8 @@ class Engine:
     @property
     def principles(self):
         """The live set's principles: ``[{id, version, dimension, title, statement,
-        applies_when, path}]``."""
+        applies_when, path, pack, strict}]`` (``pack`` is ``"<name>@<version>"`` for a
+        principle from a pack, else ``None``; ``strict``: a fresh instance per call)."""
         return json.loads(self._native.principles_json())
 
     @property

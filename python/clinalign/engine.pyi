@@ -30,6 +30,9 @@ class Engine:
         cache_dir: Optional[Path] = None,
         only: Optional[Iterable[str]] = None,
         require_all: bool = False,
+        packs: Optional[Iterable[Path]] = None,
+        trust_packs: bool = False,
+        allow_build_scripts: bool = False,
     ) -> None: ...
     @property
     def principle_set(self) -> str: ...

@@ -195,3 +195,29 @@ def test_watch_reloads_an_edited_principle(tmp_path, repo):
     assert any("before anything else" in it["criterion"] for it in row["rubrics"])
     # A manual reload with nothing changed says so.
     assert e.reload()["outcome"]["status"] == "unchanged"
+
+
+def test_packs_join_the_principle_set(tmp_path, repo):
+    pack = tmp_path / "ward"
+    (pack / "principles/task").mkdir(parents=True)
+    (pack / "pack.toml").write_text('name = "ward"\nversion = "0.3.0"\nwit = "0.2.0"\n')
+    manifest = (repo / "principles/task").glob("*.toml").__next__().read_text()
+    (pack / "principles/task/ward-ankle.toml").write_text(
+        'id = "task.ward-ankle"\nversion = "0.1.0"\ndimension = "task"\ntitle = "Ankle sprain care"\n'
+        'statement = "When a user describes a sprained or twisted ankle, a good response gives first-aid steps."\n'
+        'plugin = "template"\n[config.triggers]\nany = ["twisted my ankle", "sprained ankle"]\n'
+        '[[config.items]]\ncriterion = "Recommends rest, ice, compression and elevation for the first two days."\n'
+        'points = 5\naxis = "completeness"\n'
+    )
+    engine = clinalign.Engine(repo / "principles", packs=[pack])
+    ours = [p for p in engine.principles if p.get("pack") == "ward@0.3.0"]
+    assert [p["id"] for p in ours] == ["task.ward-ankle"]
+    row = engine.synthesize({"id": "a", "messages": ANKLE})
+    tagged = [i for i in row["rubrics"] if "pack:ward@0.3.0" in i["tags"]]
+    assert len(tagged) == 1 and "principle:task.ward-ankle@0.1.0" in tagged[0]["tags"], row
+    assert engine.principle_set != clinalign.Engine(repo / "principles").principle_set
+    # An id the built-in set has is refused, naming both files.
+    name = next((repo / "principles/task").glob("*.toml")).name
+    (pack / "principles/task" / name).write_text(manifest)
+    with pytest.raises(clinalign.PrincipleSetError, match=r"is already used by .*principles/task/" + name):
+        clinalign.Engine(repo / "principles", packs=[pack])

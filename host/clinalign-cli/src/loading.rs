@@ -1,7 +1,6 @@
 //! Loading the engine from the command line, with a word about what takes the time.
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -12,11 +11,11 @@ use indicatif::ProgressBar;
 /// Builds the engine. On a terminal a spinner runs while it loads; otherwise one line on
 /// stderr says what is happening, and another how it went, so a log never sits silent
 /// through the first run's plugin builds.
-pub fn load_engine(builder: EngineBuilder, principles: &Path) -> Result<Engine> {
+pub fn load_engine(builder: EngineBuilder, principles: &str) -> Result<Engine> {
     let started = Instant::now();
     let what = format!(
         "loading principles from {} (the first run builds and compiles the plugins; later runs use the cache)",
-        principles.display()
+        principles
     );
     let interactive = std::io::stderr().is_terminal();
     let spinner = if interactive {

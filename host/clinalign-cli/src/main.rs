@@ -20,6 +20,7 @@ mod kernels;
 mod lm;
 mod loading;
 mod models;
+mod pack;
 mod principles;
 mod queries;
 mod revise;
@@ -63,6 +64,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Principle packs outside this repository: scaffold, self-test, build into one
+    /// distributable .pack file. See docs/packs.md.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
     /// List, test and scaffold principles.
     #[command(subcommand)]
     Principles(principles::PrinciplesCommand),
@@ -113,19 +118,99 @@ enum Command {
 /// Where principles are read from; shared by every command that reads manifests.
 #[derive(Args, Debug, Clone)]
 pub struct CatalogArgs {
-    /// Principles directory (dimensions.toml and <dimension>/*.toml).
-    #[arg(long, env = "CLINALIGN_PRINCIPLES", default_value = "principles")]
-    pub principles: PathBuf,
+    /// Where principles come from: a principles directory (dimensions.toml and
+    /// <dimension>/*.toml), a pack (a folder with a pack.toml, or a built .pack file), or
+    /// `builtin` (the 119 shipped principles). Repeat to compose one principle set:
+    /// `--principles builtin --principles ./our-pack --principles team.pack`. At most one
+    /// may be a principles directory; given only packs, the set is the packs' principles in
+    /// the built-in vocabulary. See docs/packs.md.
+    #[arg(long, env = "CLINALIGN_PRINCIPLES", default_value = "principles", value_name = "DIR|PACK|builtin")]
+    pub principles: Vec<PathBuf>,
     /// Plugins workspace for `plugin = "<crate>"` manifests [default: `plugins` next to the
     /// principles directory].
     #[arg(long, env = "CLINALIGN_PLUGINS")]
     pub plugins: Option<PathBuf>,
 }
 
+/// What `--principles` resolves to: the directory the set is built on, whether its own
+/// principles are in the set, and the packs composed with it.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub base: PathBuf,
+    pub base_principles: bool,
+    pub packs: Vec<PathBuf>,
+}
+
+/// The word `--principles` takes for the shipped principles.
+pub const BUILTIN: &str = "builtin";
+
+/// The shipped principles directory: the checkout this binary was built from, else
+/// `principles` in the working directory.
+pub fn builtin_principles() -> anyhow::Result<PathBuf> {
+    let built_from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../principles");
+    for dir in [built_from, PathBuf::from("principles")] {
+        if dir.join("dimensions.toml").is_file() {
+            return Ok(std::fs::canonicalize(&dir).unwrap_or(dir));
+        }
+    }
+    anyhow::bail!(
+        "the built-in principles are not here (looked for {} and ./principles); pass --principles DIR",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../principles")
+    )
+}
+
 impl CatalogArgs {
+    /// Resolves `--principles` into the base directory and the packs.
+    pub fn sources(&self) -> anyhow::Result<Sources> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let mut packs = Vec::new();
+        for given in &self.principles {
+            let path = if given.as_os_str() == BUILTIN { builtin_principles()? } else { given.clone() };
+            if clinalign::pack::Pack::is_pack(&path) {
+                packs.push(path);
+            } else if let Some(first) = dirs.first() {
+                anyhow::bail!(
+                    "--principles {}: only one principles directory can be composed (the other is {}); the rest must be packs (a folder with a pack.toml, or a .pack file)",
+                    path.display(),
+                    first.display()
+                );
+            } else {
+                dirs.push(path);
+            }
+        }
+        Ok(match dirs.pop() {
+            Some(base) => Sources { base, base_principles: true, packs },
+            None => Sources { base: builtin_principles()?, base_principles: false, packs },
+        })
+    }
+
+    /// The principles directory the set is built on (vocabulary, plugins workspace): for
+    /// the commands that read or write one directory.
+    pub fn principles_dir(&self) -> PathBuf {
+        self.sources().map(|s| s.base).unwrap_or_else(|_| self.principles[0].clone())
+    }
+
+    /// The catalog of every source, composed as the engine composes it.
+    pub fn catalog(&self) -> anyhow::Result<clinalign::Catalog> {
+        let s = self.sources()?;
+        let packs =
+            s.packs.iter().map(|p| clinalign::pack::Pack::open(p, None)).collect::<clinalign::Result<Vec<_>>>()?;
+        let source = clinalign::principle_set::SetSource {
+            base_principles: s.base_principles,
+            packs,
+            ..clinalign::principle_set::SetSource::new(&s.base, self.plugins_dir())
+        };
+        Ok(source.catalog()?)
+    }
+
+    /// How the sources read in messages: `principles`, or `principles + our-pack`.
+    pub fn describe(&self) -> String {
+        self.principles.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ")
+    }
+
     /// The plugins workspace: `--plugins`, else the one beside the principles directory.
     pub fn plugins_dir(&self) -> PathBuf {
-        self.plugins.clone().unwrap_or_else(|| clinalign::default_plugins_dir(&self.principles))
+        self.plugins.clone().unwrap_or_else(|| clinalign::default_plugins_dir(&self.principles_dir()))
     }
 }
 
@@ -146,6 +231,15 @@ pub struct EngineArgs {
     /// Run every principle call in a fresh instance (for untrusted principle sets).
     #[arg(long)]
     pub strict: bool,
+    /// Run packs' principles with warm instances like the built-in ones (default: a fresh
+    /// instance for every call of a pack's principle).
+    #[arg(long)]
+    pub trust_packs: bool,
+    /// Build packs whose crates, or their dependencies beyond the guest SDK's, have build
+    /// scripts or procedural macros: code that runs natively, outside the sandbox, while
+    /// compiling. Refused by default; prefer a pack's built .pack file.
+    #[arg(long)]
+    pub allow_build_scripts: bool,
     /// Most items in one rubric, after near-duplicates are merged.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=200))]
     pub max_items: u64,
@@ -155,9 +249,13 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     /// An engine builder with these settings.
-    pub fn builder(&self) -> EngineBuilder {
+    pub fn builder(&self) -> anyhow::Result<EngineBuilder> {
+        let sources = self.catalog.sources()?;
         let mut b = Engine::builder()
-            .principles_dir(&self.catalog.principles)
+            .principles_dir(&sources.base)
+            .base_principles(sources.base_principles)
+            .trust_packs(self.trust_packs)
+            .allow_build_scripts(self.allow_build_scripts)
             .plugin_timeout(Duration::from_millis(self.plugin_timeout_ms))
             .memory_limit((self.plugin_memory_mib as usize) << 20)
             .strict(self.strict)
@@ -168,14 +266,17 @@ impl EngineArgs {
         if let Some(c) = &self.cache_dir {
             b = b.cache_dir(Some(c.clone()));
         }
-        b
+        for p in sources.packs {
+            b = b.pack(p);
+        }
+        Ok(b)
     }
 
     /// Builds the engine (with the `--model` given, if any), saying what it is doing: a spinner on a terminal, a line on stderr
     /// otherwise (the first run builds the plugin crates, which takes a while). Principles
     /// left out are listed as warnings.
     pub fn load(&self) -> anyhow::Result<Engine> {
-        let mut builder = self.builder();
+        let mut builder = self.builder()?;
         let opened = self.model.open()?;
         builder =
             builder.classifier(engine_model::classifier(self.model.classifier, opened.as_ref().map(|m| &m.model))?);
@@ -188,7 +289,7 @@ impl EngineArgs {
 
     /// [`EngineArgs::load`] with a builder the caller adjusted.
     pub fn load_with(&self, builder: EngineBuilder) -> anyhow::Result<Engine> {
-        loading::load_engine(builder, &self.catalog.principles)
+        loading::load_engine(builder, &self.catalog.describe())
     }
 }
 
@@ -214,6 +315,7 @@ fn main() -> ExitCode {
     device::request(cli.device);
     let result = match cli.command {
         Command::Principles(cmd) => principles::run(cmd),
+        Command::Pack(cmd) => pack::run(cmd),
         Command::Synthesize(args) => synthesize::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Score(args) => score::run(args),

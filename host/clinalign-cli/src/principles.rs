@@ -91,7 +91,7 @@ pub fn run(cmd: PrinciplesCommand) -> Result<ExitCode> {
 }
 
 fn list(args: &CatalogArgs, as_json: bool) -> Result<ExitCode> {
-    let catalog = Catalog::load(&args.principles)?;
+    let catalog = args.catalog()?;
     if as_json {
         let v = json!({ "principles": catalog.manifests, "failures": catalog.failures });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -110,7 +110,7 @@ fn list(args: &CatalogArgs, as_json: bool) -> Result<ExitCode> {
             };
             println!("{:width$}  {:7}  {:18}  {:8}  {}", m.id, m.version, plugin, m.fixtures.len(), m.title);
         }
-        println!("{} principles in {}", catalog.manifests.len(), args.principles.display());
+        println!("{} principles in {}", catalog.manifests.len(), args.describe());
         print_failures(&catalog);
     }
     Ok(if catalog.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -132,7 +132,7 @@ fn print_failures(catalog: &Catalog) {
 
 fn stats(args: &CatalogArgs, as_json: bool) -> Result<ExitCode> {
     use std::collections::BTreeMap;
-    let catalog = Catalog::load(&args.principles)?;
+    let catalog = args.catalog()?;
     let mut dims: BTreeMap<String, [usize; 4]> = BTreeMap::new(); // principles, items, positive, negative
     let mut axes: BTreeMap<String, usize> = BTreeMap::new();
     let mut plugins: BTreeMap<String, usize> = BTreeMap::new();
@@ -270,7 +270,7 @@ pub fn catalogue_markdown(catalog: &Catalog) -> String {
 }
 
 fn docs(args: &CatalogArgs, output: Option<PathBuf>) -> Result<ExitCode> {
-    let catalog = Catalog::load(&args.principles)?;
+    let catalog = args.catalog()?;
     if !catalog.failures.is_empty() {
         let files: Vec<String> =
             catalog.failures.iter().map(|f| format!("{}: {}", f.path.display(), f.message)).collect();
@@ -287,8 +287,8 @@ fn docs(args: &CatalogArgs, output: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitCode> {
-    let mut builder = args.builder();
+pub fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitCode> {
+    let mut builder = args.builder()?;
     if let Some(id) = &id {
         builder = builder.only(vec![id.clone()]);
     }
@@ -323,7 +323,7 @@ fn test(args: &EngineArgs, id: Option<String>, show_items: bool) -> Result<ExitC
         }
     }
     // Items close to another principle's: warnings, since curation merges the closest.
-    let whole = if id.is_some() { args.builder().build().map(|e| e.principle_set()).ok() } else { Some(set.clone()) };
+    let whole = if id.is_some() { args.builder()?.build().map(|e| e.principle_set()).ok() } else { Some(set.clone()) };
     let near = match &whole {
         Some(all) => clinalign::overlap::near_duplicates(all, id.as_ref().map(std::slice::from_ref), WARN_SIMILARITY),
         None => Vec::new(),
@@ -387,7 +387,8 @@ enum Scaffold {
 }
 
 fn new(args: &CatalogArgs, id: &str, dimension: &str, kind: Scaffold) -> Result<ExitCode> {
-    let catalog = Catalog::load(&args.principles)?;
+    let dir = args.principles_dir();
+    let catalog = Catalog::load(&dir)?;
     if catalog.dimensions.get(dimension).is_none() {
         let names: Vec<&str> = catalog.dimensions.iter().map(|d| d.name.as_str()).collect();
         bail!("unknown dimension {dimension:?} (one of {})", names.join(", "));
@@ -410,7 +411,7 @@ fn new(args: &CatalogArgs, id: &str, dimension: &str, kind: Scaffold) -> Result<
     if let Some(m) = catalog.manifests.iter().find(|m| m.id == full_id) {
         bail!("principle {full_id} already exists: {}", m.path.display());
     }
-    let manifest_path = args.principles.join(dimension).join(format!("{name}.toml"));
+    let manifest_path = dir.join(dimension).join(format!("{name}.toml"));
     if manifest_path.exists() {
         bail!("{} already exists", manifest_path.display());
     }

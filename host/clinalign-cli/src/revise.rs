@@ -51,7 +51,7 @@ pub fn run(args: ReviseArgs) -> Result<ExitCode> {
     let opened = crate::engine_model::open(spec, args.judge_options.precision)?;
     let builder = args
         .engine
-        .builder()
+        .builder()?
         .classifier(crate::engine_model::classifier(args.engine.model.classifier, Some(&opened.model))?)
         .model(opened.model.clone());
     let engine = args.engine.load_with(builder)?;

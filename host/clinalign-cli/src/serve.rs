@@ -91,7 +91,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     };
     let mut builder = args
         .engine
-        .builder()
+        .builder()?
         .classifier(crate::engine_model::classifier(args.engine.model.classifier, opened.as_ref().map(|m| &m.model))?);
     if let Some(m) = &opened {
         builder = builder.model(m.model.clone());
@@ -99,7 +99,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let engine = args.engine.load_with(builder)?;
     let set = engine.principle_set();
     if set.principles().is_empty() {
-        bail!("no principle loaded from {}; no rubric would have an item", args.engine.catalog.principles.display());
+        bail!("no principle loaded from {}; no rubric would have an item", args.engine.catalog.describe());
     }
     let model_name = opened.as_ref().map(|m| match &m.local {
         Some(lm) => lm.path().display().to_string(),

@@ -60,7 +60,7 @@ pub fn run(args: SynthesizeArgs) -> Result<ExitCode> {
     if set.principles().is_empty() {
         bail!(
             "no principle loaded from {} ({} left out, see the warnings above); no rubric would have an item",
-            args.engine.catalog.principles.display(),
+            args.engine.catalog.describe(),
             set.failures().len()
         );
     }

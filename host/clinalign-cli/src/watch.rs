@@ -64,7 +64,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     })?;
     println!(
         "watching {} and the plugin sources; save a file to rebuild (Ctrl-C to stop)",
-        args.engine.catalog.principles.display()
+        args.engine.catalog.describe()
     );
     let _ = std::io::stdout().flush();
     let mut seen = 0;

@@ -78,7 +78,8 @@ struct NativeEngine {
 impl NativeEngine {
     #[new]
     #[pyo3(signature = (principles=None, plugins=None, plugin_timeout_ms=None, strict=false, model=None,
-        classifier="rules", judge=None, judge_model="gpt-4.1", concurrency=8, threads=None, cache_dir=None, only=None, require_all=false))]
+        classifier="rules", judge=None, judge_model="gpt-4.1", concurrency=8, threads=None, cache_dir=None, only=None, require_all=false,
+        packs=None, trust_packs=false, allow_build_scripts=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -95,6 +96,9 @@ impl NativeEngine {
         cache_dir: Option<PathBuf>,
         only: Option<Vec<String>>,
         require_all: bool,
+        packs: Option<Vec<PathBuf>>,
+        trust_packs: bool,
+        allow_build_scripts: bool,
     ) -> PyResult<NativeEngine> {
         let principles_dir = principles_dir::resolve(principles).map_err(PrincipleSetError::new_err)?;
         let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
@@ -117,7 +121,14 @@ impl NativeEngine {
             let lm: Option<Arc<dyn LanguageModel>> = opened.as_ref().map(|o| o.model.clone());
             let classifier =
                 clinalign::classify::by_name(&classifier, lm.as_ref(), "classifier=").map_err(PyValueError::new_err)?;
-            let mut b = Engine::builder().principles_dir(&dir).classifier(classifier);
+            let mut b = Engine::builder()
+                .principles_dir(&dir)
+                .classifier(classifier)
+                .trust_packs(trust_packs)
+                .allow_build_scripts(allow_build_scripts);
+            for p in packs.into_iter().flatten() {
+                b = b.pack(p);
+            }
             if let Some(p) = plugins {
                 b = b.plugins_dir(p);
             }
@@ -178,7 +189,8 @@ impl NativeEngine {
             .map(|p| {
                 let m = &p.manifest;
                 serde_json::json!({"id": m.id, "version": m.version, "dimension": m.dimension, "title": m.title,
-                    "statement": m.statement, "applies_when": m.applies_when, "path": m.path})
+                    "statement": m.statement, "applies_when": m.applies_when, "path": m.path, "pack": m.pack,
+                    "strict": p.strict()})
             })
             .collect();
         serde_json::to_string(&list).expect("JSON")

@@ -9,6 +9,7 @@ use crate::dimensions::Dimensions;
 use crate::error::{Error, Result};
 use crate::files::sha256_hex;
 use crate::manifest::Manifest;
+use crate::pack::Pack;
 
 /// The name of the vocabulary file at the top of a principles directory.
 pub const DIMENSIONS_FILE: &str = "dimensions.toml";
@@ -73,49 +74,7 @@ impl Catalog {
         let dimensions = Dimensions::parse(&dims_src, &dims_path.display().to_string())?;
         let mut manifests: Vec<Manifest> = Vec::new();
         let mut failures = Vec::new();
-        for folder in sorted_entries(dir)? {
-            if !folder.is_dir() || is_hidden(&folder) {
-                continue;
-            }
-            let folder_name = folder.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
-            for file in sorted_entries(&folder)? {
-                if is_hidden(&file) || file.extension().and_then(|e| e.to_str()) != Some("toml") || !file.is_file() {
-                    continue;
-                }
-                let fail = |message: String| LoadFailure {
-                    principle: file.display().to_string(),
-                    path: file.clone(),
-                    message,
-                };
-                if dimensions.get(&folder_name).is_none() {
-                    failures.push(fail(format!(
-                        "{}: folder {folder_name:?} is not a dimension of {}",
-                        file.display(),
-                        dims_path.display()
-                    )));
-                    continue;
-                }
-                match Manifest::load(&file, &dimensions) {
-                    Ok(m) => {
-                        if let Some(first) = manifests.iter().find(|x| x.id == m.id) {
-                            failures.push(LoadFailure {
-                                principle: m.id.clone(),
-                                path: file.clone(),
-                                message: format!(
-                                    "{}: id {:?} is already used by {}",
-                                    file.display(),
-                                    m.id,
-                                    first.path.display()
-                                ),
-                            });
-                        } else {
-                            manifests.push(m);
-                        }
-                    }
-                    Err(e) => failures.push(fail(e.to_string())),
-                }
-            }
-        }
+        read_manifests(dir, &dimensions, &dims_path, &mut manifests, &mut failures)?;
         manifests.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Catalog {
             dir: dir.to_path_buf(),
@@ -125,6 +84,116 @@ impl Catalog {
             failures,
         })
     }
+
+    /// The path of the vocabulary file.
+    pub fn dimensions_path(&self) -> PathBuf {
+        self.dir.join(DIMENSIONS_FILE)
+    }
+
+    /// Adds a pack's principles, written in this catalog's vocabulary. A pack is held to
+    /// more than the directory it joins: a manifest of it that does not load (a dimension
+    /// or value outside the vocabulary among others), or an id another source already
+    /// has, refuses the whole pack with an error naming both files. Each manifest is
+    /// marked with the pack's `name@version`.
+    pub fn add_pack(&mut self, pack: &Pack) -> Result<()> {
+        let dir = pack.principles_dir();
+        if !dir.is_dir() {
+            return Err(Error::Invalid(format!("{}: no principles/ folder in {}", dir.display(), pack.describe())));
+        }
+        let dims_path = self.dimensions_path();
+        let mut manifests = Vec::new();
+        let mut failures = Vec::new();
+        read_manifests(&dir, &self.dimensions, &dims_path, &mut manifests, &mut failures)?;
+        if let Some(f) = failures.first() {
+            let vocabulary = if ["dimension", "value", "unknown"].iter().any(|w| f.message.contains(w)) {
+                format!(" (the vocabulary is {})", dims_path.display())
+            } else {
+                String::new()
+            };
+            return Err(Error::Invalid(format!("{}: {}{vocabulary}", pack.describe(), f.message)));
+        }
+        for mut m in manifests {
+            if let Some(first) = self.manifests.iter().find(|x| x.id == m.id) {
+                return Err(Error::Invalid(format!(
+                    "{}: id {:?} is already used by {}; ids must be unique across the principle set",
+                    m.path.display(),
+                    m.id,
+                    first.path.display()
+                )));
+            }
+            if let Some(f) = self.failures.iter().find(|f| f.is_for(&m.id)) {
+                return Err(Error::Invalid(format!(
+                    "{}: id {:?} is already used by {} (which failed to load: {})",
+                    m.path.display(),
+                    m.id,
+                    f.path.display(),
+                    f.message
+                )));
+            }
+            m.pack = Some(pack.info.label());
+            self.manifests.push(m);
+        }
+        self.manifests.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(())
+    }
+
+    /// Keeps the vocabulary only: what a set made of packs alone is built on.
+    pub fn vocabulary_only(mut self) -> Catalog {
+        self.manifests.clear();
+        self.failures.clear();
+        self
+    }
+}
+
+/// Every `dir/<dimension>/*.toml`, read against `dimensions` (from `dims_path`).
+fn read_manifests(
+    dir: &Path,
+    dimensions: &Dimensions,
+    dims_path: &Path,
+    manifests: &mut Vec<Manifest>,
+    failures: &mut Vec<LoadFailure>,
+) -> Result<()> {
+    for folder in sorted_entries(dir)? {
+        if !folder.is_dir() || is_hidden(&folder) {
+            continue;
+        }
+        let folder_name = folder.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
+        for file in sorted_entries(&folder)? {
+            if is_hidden(&file) || file.extension().and_then(|e| e.to_str()) != Some("toml") || !file.is_file() {
+                continue;
+            }
+            let fail =
+                |message: String| LoadFailure { principle: file.display().to_string(), path: file.clone(), message };
+            if dimensions.get(&folder_name).is_none() {
+                failures.push(fail(format!(
+                    "{}: folder {folder_name:?} is not a dimension of {}",
+                    file.display(),
+                    dims_path.display()
+                )));
+                continue;
+            }
+            match Manifest::load(&file, dimensions) {
+                Ok(m) => {
+                    if let Some(first) = manifests.iter().find(|x| x.id == m.id) {
+                        failures.push(LoadFailure {
+                            principle: m.id.clone(),
+                            path: file.clone(),
+                            message: format!(
+                                "{}: id {:?} is already used by {}",
+                                file.display(),
+                                m.id,
+                                first.path.display()
+                            ),
+                        });
+                    } else {
+                        manifests.push(m);
+                    }
+                }
+                Err(e) => failures.push(fail(e.to_string())),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -90,6 +90,7 @@ pub fn candidate(m: &Manifest, item: RubricItem, query: &Query) -> Candidate {
     tags.push(item.axis.tag());
     tags.push(format!("dimension:{}", m.dimension));
     tags.push(m.tag());
+    tags.extend(m.pack_tag());
     tags.extend(item.tags);
     let emergent = query.label("urgency").is_some_and(|l| l.value == "emergent");
     let emergency = match (emergent, m.dimension.as_str(), m.when_emergent) {

@@ -12,6 +12,7 @@ use crate::classify::{Classifier, RuleClassifier, complete_scenario};
 use crate::curation::CurationPolicy;
 use crate::error::{Error, Result};
 use crate::explain::Explanation;
+use crate::pack::Pack;
 use crate::plugin_build::PluginBuilder;
 use crate::principle_set::{PrincipleSet, SetSource};
 use crate::reload::{ReloadReport, log as log_reload, reload};
@@ -23,6 +24,10 @@ use crate::watch::sources::{FileChange, SourceRoot};
 /// Configures and builds an [`Engine`].
 pub struct EngineBuilder {
     principles_dir: PathBuf,
+    base_principles: bool,
+    packs: Vec<PathBuf>,
+    trust_packs: bool,
+    allow_build_scripts: bool,
     plugins_dir: Option<PathBuf>,
     plugin_target_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
@@ -40,6 +45,10 @@ impl Default for EngineBuilder {
     fn default() -> Self {
         EngineBuilder {
             principles_dir: PathBuf::from("principles"),
+            base_principles: true,
+            packs: Vec::new(),
+            trust_packs: false,
+            allow_build_scripts: false,
             plugins_dir: None,
             plugin_target_dir: None,
             cache_dir: Some(default_cache_dir()),
@@ -59,6 +68,37 @@ impl EngineBuilder {
     /// The principles directory (`dimensions.toml` and `<dimension>/*.toml`). Default `principles`.
     pub fn principles_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.principles_dir = dir.into();
+        self
+    }
+
+    /// Adds a pack (a folder with a `pack.toml`, or a built `.pack` file) to the set; see
+    /// [`crate::pack`]. Its principles join the principles directory's, in its vocabulary;
+    /// an id already taken, or a value outside the vocabulary, refuses the build.
+    pub fn pack(mut self, path: impl Into<PathBuf>) -> Self {
+        self.packs.push(path.into());
+        self
+    }
+
+    /// Whether the principles directory's own principles are in the set. Default true;
+    /// false builds a set of the packs alone (the directory still gives the vocabulary and
+    /// the `template` plugin).
+    pub fn base_principles(mut self, yes: bool) -> Self {
+        self.base_principles = yes;
+        self
+    }
+
+    /// Runs packs' principles with warm instances like the principles directory's. Default
+    /// false: a principle from a pack gets a fresh instance for every call (strict mode).
+    pub fn trust_packs(mut self, yes: bool) -> Self {
+        self.trust_packs = yes;
+        self
+    }
+
+    /// Builds packs whose crates, or their dependencies beyond the guest SDK's, have build
+    /// scripts or procedural macros (code that runs natively, outside the sandbox, while
+    /// compiling). Default false: such a pack's crates fail to build with the reason.
+    pub fn allow_build_scripts(mut self, yes: bool) -> Self {
+        self.allow_build_scripts = yes;
         self
     }
 
@@ -158,9 +198,14 @@ impl EngineBuilder {
             max_instances: self.max_instances,
             model: self.model,
         })?);
+        let packs = self.packs.iter().map(|p| Pack::open(p, self.cache_dir.as_deref())).collect::<Result<Vec<_>>>()?;
         let source = SetSource {
             principles_dir: self.principles_dir,
             plugins_dir,
+            base_principles: self.base_principles,
+            packs,
+            trust_packs: self.trust_packs,
+            allow_build_scripts: self.allow_build_scripts,
             cache_dir: self.cache_dir,
             plugin_target_dir: self.plugin_target_dir,
             only: self.only,
@@ -354,7 +399,8 @@ impl Engine {
 
     /// The folders the set is built from: the principles (manifests, `dimensions.toml`,
     /// components), the plugins workspace, the crates outside it that it reaches by path,
-    /// and the WIT package beside it.
+    /// the WIT package beside it, and each pack (its folder and plugins workspace, or the
+    /// folder of its `.pack` file).
     fn sources(&self) -> Result<Vec<SourceRoot>> {
         let source = &self.inner.source;
         let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
@@ -369,6 +415,25 @@ impl Engine {
                 roots.push(SourceRoot { dir: wit, extensions: None });
             }
         }
+        for pack in &source.packs {
+            match &pack.file {
+                // A built pack: the folder of its .pack file, for that file being replaced.
+                Some(file) => {
+                    let dir = abs(file).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                    roots.push(SourceRoot { dir, extensions: Some(&["pack"]) });
+                }
+                None => {
+                    roots.push(SourceRoot { dir: abs(&pack.root), extensions: Some(&["toml", "wasm", "py"]) });
+                    let plugins = pack.plugins_dir();
+                    if plugins.join("Cargo.toml").is_file() {
+                        for dir in PluginBuilder::new(&plugins, None).source_dirs()? {
+                            roots.push(SourceRoot { dir: abs(&dir), extensions: None });
+                        }
+                    }
+                }
+            }
+        }
+        roots.dedup();
         Ok(roots)
     }
 }

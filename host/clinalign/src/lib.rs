@@ -54,6 +54,7 @@ pub mod files;
 pub mod gate;
 pub mod manifest;
 pub mod overlap;
+pub mod pack;
 pub mod plugin_build;
 pub mod principle_set;
 pub mod python_build;

@@ -120,6 +120,10 @@ pub struct Manifest {
     pub fixtures: Vec<Fixture>,
     /// The file it came from.
     pub path: PathBuf,
+    /// The pack it came from, as `<name>@<version>` (`None`: the principles directory the
+    /// set is built on, such as the built-in one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
     /// sha256 of the file's bytes.
     pub sha256: String,
     /// See [`Manifest::is_specific`]; worked out once, at parse time.
@@ -201,6 +205,33 @@ impl Manifest {
         format!("principle:{}@{}", self.id, self.version)
     }
 
+    /// `pack:<name>@<version>`, the tag every item of a pack's principle carries as well.
+    pub fn pack_tag(&self) -> Option<String> {
+        self.pack.as_ref().map(|p| format!("pack:{p}"))
+    }
+
+    /// The manifest's text as read.
+    pub fn source_text(&self) -> &str {
+        &self.source
+    }
+
+    /// The manifest's text with its `plugin` value replaced by `plugin` (everything else,
+    /// comments included, as written): how a built pack points a manifest at its component.
+    pub fn with_plugin(&self, plugin: &str) -> String {
+        #[derive(Deserialize)]
+        struct PluginOnly {
+            plugin: Spanned<String>,
+        }
+        let span = toml::from_str::<PluginOnly>(&self.source).map(|p| p.plugin.span()).ok();
+        match span {
+            Some(span) => {
+                let quoted = toml::Value::String(plugin.to_string()).to_string();
+                format!("{}{quoted}{}", &self.source[..span.start], &self.source[span.end..])
+            }
+            None => self.source.to_string(),
+        }
+    }
+
     /// Reads and checks one manifest file against the vocabulary.
     pub fn load(path: &Path, dims: &Dimensions) -> Result<Manifest> {
         let src = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -243,6 +274,7 @@ impl Manifest {
             config,
             fixtures,
             path: path.to_path_buf(),
+            pack: None,
             sha256: sha256_hex(src.as_bytes()),
             specific: false,
             source: Arc::from(src),

@@ -22,6 +22,7 @@ use crate::dimensions::Dimensions;
 use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::manifest::{Manifest, PluginRef};
+use crate::pack::{Pack, build_scripts};
 use crate::plugin_build::PluginBuilder;
 use crate::python_build::PythonBuilder;
 use crate::runtime::{
@@ -29,12 +30,27 @@ use crate::runtime::{
 };
 use crate::self_test::{SelfTest, run_fixtures};
 
-/// Where a set comes from.
+/// Where a set comes from: a principles directory (the built-in one, usually) and any
+/// number of packs composed with it.
 #[derive(Debug, Clone)]
 pub struct SetSource {
+    /// The directory the set is built on: its `dimensions.toml` is the set's vocabulary,
+    /// its plugins workspace provides `template`, and its principles are in the set unless
+    /// `base_principles` is false.
     pub principles_dir: PathBuf,
     /// The plugins workspace that `plugin = "<crate>"` manifests refer to.
     pub plugins_dir: PathBuf,
+    /// Whether the base directory's own principles are in the set (false for a set made of
+    /// packs alone).
+    pub base_principles: bool,
+    /// Packs composed with the base directory, in order.
+    pub packs: Vec<Pack>,
+    /// Run packs' principles with warm instances, as the base directory's (default: a fresh
+    /// instance per call, as in strict mode).
+    pub trust_packs: bool,
+    /// Build packs whose crates (or their dependencies outside the guest SDK's) have build
+    /// scripts or procedural macros, which run natively at build time.
+    pub allow_build_scripts: bool,
     /// Cache for built and compiled components.
     pub cache_dir: Option<PathBuf>,
     /// Cargo's target dir for plugin builds (default: the plugins workspace's own).
@@ -77,6 +93,11 @@ impl LoadedPrinciple {
     /// The `clinalign:principle` version its component was built against.
     pub fn wit_version(&self) -> &str {
         self.runtime.wit_version()
+    }
+
+    /// Whether every call runs in a fresh instance (strict mode, or an untrusted pack's).
+    pub fn strict(&self) -> bool {
+        self.runtime.is_strict()
     }
 }
 
@@ -177,18 +198,22 @@ impl PrincipleSet {
         require_all: bool,
     ) -> Result<PrincipleSet> {
         let started = Instant::now();
-        let catalog = Catalog::load(&source.principles_dir)?;
+        // Packs are opened afresh: a reload sees an edited pack.toml or a rebuilt .pack file.
+        let source = &source.reopened()?;
+        let catalog = source.catalog()?;
         let (manifests, mut failures) = select(&catalog, source)?;
 
         // Components: build crates in one cargo run, then load each distinct file once.
         let components = load_components(runtime, source, &manifests);
+        let pack_crates: Vec<Vec<String>> = source.packs.iter().map(Pack::crates).collect();
         let mut ready = Vec::new();
         let mut plugin_failures: Vec<PluginFailure> = Vec::new();
         for m in manifests {
-            match components.get(&m.plugin) {
+            match components.get(&source.key(&m, &pack_crates)) {
                 Some(Ok(c)) => {
                     let c = c.clone();
-                    ready.push((m, c));
+                    let strict = source.strict_for(&m);
+                    ready.push((m, c, strict));
                 }
                 Some(Err(msg)) => {
                     failures.push(failure(&m, format!("plugin {} failed: {}", m.plugin, gist(msg))));
@@ -212,7 +237,8 @@ impl PrincipleSet {
 
         // Warm up and self-test, spread over the available cores.
         let dims = &catalog.dimensions;
-        let results: Vec<_> = ready.into_par_iter().map(|(m, c)| start(runtime, m, c, dims, classifier)).collect();
+        let results: Vec<_> =
+            ready.into_par_iter().map(|(m, c, strict)| start(runtime, m, c, strict, dims, classifier)).collect();
         let mut principles = Vec::new();
         let mut self_tests = Vec::new();
         for (principle, outcome, tests) in results {
@@ -284,11 +310,12 @@ fn start(
     runtime: &Arc<Runtime>,
     m: Manifest,
     c: LoadedComponent,
+    strict: bool,
     dims: &Dimensions,
     classifier: &dyn Classifier,
 ) -> (LoadedPrinciple, std::result::Result<(), String>, Vec<SelfTest>) {
     let config = serde_json::to_string(&m.config).unwrap_or_else(|_| "{}".into());
-    let rt = PrincipleRuntime::new(&m.id, c, config, m.capabilities, runtime.clone());
+    let rt = PrincipleRuntime::new(&m.id, c, config, m.capabilities, runtime.clone()).strict(strict);
     if let Err(e) = rt.warm_up() {
         let why = e.init_rejection().map_or_else(|| e.to_string(), |msg| m.config_error(rt.config_json(), msg));
         return (
@@ -305,13 +332,16 @@ fn start(
 }
 
 /// 16 hex digits of sha256 over the WIT version, the vocabulary, and every loaded
-/// principle's manifest and component.
+/// principle's manifest, component and pack.
 fn set_hash(catalog: &Catalog, principles: &[LoadedPrinciple]) -> String {
     let mut h = Sha256::new();
     h.update(format!("clinalign:principle@{WIT_VERSION}\n").as_bytes());
     h.update(catalog.dimensions_sha256.as_bytes());
     for p in principles {
         h.update(format!("\n{} {} {}", p.manifest.id, p.manifest.sha256, p.component_sha256()).as_bytes());
+        if let Some(pack) = &p.manifest.pack {
+            h.update(format!(" pack:{pack}").as_bytes());
+        }
     }
     hex::encode(h.finalize())[..16].to_string()
 }
@@ -339,77 +369,241 @@ fn failure(m: &Manifest, message: String) -> LoadFailure {
     LoadFailure { principle: m.id.clone(), path: m.path.clone(), message }
 }
 
-/// Loads every plugin the manifests name; crates are built together first, then the
-/// Python modules.
+/// Which component a manifest runs: the plugin as written, and the pack whose files it
+/// comes from (`None`: the base directory's; a pack's `plugin = "template"` is the base's
+/// `template` unless the pack has a crate of that name).
+pub(crate) type ComponentKey = (Option<usize>, PluginRef);
+
+/// A component's bytes, and for a Python principle the name it is known by (see below).
+type Bytes = std::result::Result<(Vec<u8>, Option<String>), String>;
+
+impl SetSource {
+    /// A set of one principles directory and the plugins workspace beside it.
+    pub fn new(principles_dir: impl Into<PathBuf>, plugins_dir: impl Into<PathBuf>) -> SetSource {
+        SetSource {
+            principles_dir: principles_dir.into(),
+            plugins_dir: plugins_dir.into(),
+            base_principles: true,
+            packs: Vec::new(),
+            trust_packs: false,
+            allow_build_scripts: false,
+            cache_dir: None,
+            plugin_target_dir: None,
+            only: None,
+        }
+    }
+
+    /// The same sources with every pack opened again from where it was given.
+    pub fn reopened(&self) -> Result<SetSource> {
+        let packs = self
+            .packs
+            .iter()
+            .map(|p| Pack::open(p.file.as_deref().unwrap_or(&p.root), self.cache_dir.as_deref()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SetSource { packs, ..self.clone() })
+    }
+
+    /// The catalog of every source: the base directory's (or its vocabulary only), then
+    /// each pack's, refusing clashes.
+    pub fn catalog(&self) -> Result<Catalog> {
+        let mut catalog = Catalog::load(&self.principles_dir)?;
+        if !self.base_principles {
+            catalog = catalog.vocabulary_only();
+        }
+        for (i, pack) in self.packs.iter().enumerate() {
+            if let Some(first) = self.packs[..i].iter().find(|p| p.info.name == pack.info.name) {
+                return Err(Error::Invalid(format!(
+                    "{}: pack {:?} is given twice (the other is {})",
+                    pack.describe(),
+                    pack.info.name,
+                    first.describe()
+                )));
+            }
+            catalog.add_pack(pack)?;
+        }
+        Ok(catalog)
+    }
+
+    /// The index of the pack a manifest comes from.
+    fn origin(&self, m: &Manifest) -> Option<usize> {
+        let label = m.pack.as_ref()?;
+        self.packs.iter().position(|p| &p.info.label() == label)
+    }
+
+    /// Whether a manifest's principle runs in a fresh instance per call: it comes from a
+    /// pack and packs are not trusted.
+    fn strict_for(&self, m: &Manifest) -> bool {
+        m.pack.is_some() && !self.trust_packs
+    }
+
+    fn key(&self, m: &Manifest, pack_crates: &[Vec<String>]) -> ComponentKey {
+        let origin = self.origin(m);
+        match (&m.plugin, origin) {
+            (PluginRef::Crate(c), Some(i)) if !pack_crates[i].contains(c) => (None, m.plugin.clone()),
+            _ => (origin, m.plugin.clone()),
+        }
+    }
+}
+
+/// The component bytes of each manifest, in order: what `clinalign pack build` puts in a
+/// built pack.
+pub fn component_bytes(
+    source: &SetSource,
+    manifests: &[Manifest],
+) -> Vec<(ComponentKey, std::result::Result<Vec<u8>, String>)> {
+    let pack_crates: Vec<Vec<String>> = source.packs.iter().map(Pack::crates).collect();
+    let all = gather(source, manifests);
+    manifests
+        .iter()
+        .map(|m| {
+            let key = source.key(m, &pack_crates);
+            let bytes = match all.get(&key) {
+                Some(Ok((b, _))) => Ok(b.clone()),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err(format!("plugin {}: not built", m.plugin)),
+            };
+            (key, bytes)
+        })
+        .collect()
+}
+
+/// Loads every plugin the manifests name.
 fn load_components(
     runtime: &Runtime,
     source: &SetSource,
     manifests: &[Manifest],
-) -> HashMap<PluginRef, std::result::Result<LoadedComponent, String>> {
-    let mut out = HashMap::new();
-    let mut crates: Vec<String> = manifests
-        .iter()
-        .filter_map(|m| match &m.plugin {
-            PluginRef::Crate(c) => Some(c.clone()),
-            PluginRef::Wasm(_) | PluginRef::Python(_) => None,
+) -> HashMap<ComponentKey, std::result::Result<LoadedComponent, String>> {
+    gather(source, manifests)
+        .into_iter()
+        .map(|(key, bytes)| {
+            let loaded = bytes.and_then(|(bytes, name)| {
+                let component = runtime.load_component(&bytes)?;
+                Ok(match name {
+                    Some(sha256) => LoadedComponent { sha256, ..component },
+                    None => component,
+                })
+            });
+            (key, loaded)
         })
-        .collect();
-    crates.sort();
-    crates.dedup();
-    let mut files: Vec<(PluginRef, PathBuf)> = Vec::new();
-    if !crates.is_empty() {
-        let mut builder = PluginBuilder::new(&source.plugins_dir, source.cache_dir.clone());
-        if let Some(t) = &source.plugin_target_dir {
-            builder.target_dir = t.clone();
-        }
-        match builder.build(&crates) {
-            Ok(built) => {
-                for (c, result) in crates.iter().zip(built) {
-                    match result {
-                        Ok(path) => files.push((PluginRef::Crate(c.clone()), path)),
-                        Err(e) => {
-                            out.insert(PluginRef::Crate(c.clone()), Err(e.to_string()));
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                for c in &crates {
-                    out.insert(PluginRef::Crate(c.clone()), Err(msg.clone()));
-                }
-            }
-        }
-    }
-    let mut modules: Vec<PathBuf> = manifests
-        .iter()
-        .filter_map(|m| match &m.plugin {
-            PluginRef::Python(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
-    modules.sort();
-    modules.dedup();
-    if !modules.is_empty() {
-        let builder = PythonBuilder::new(source.cache_dir.clone());
-        for (module, built) in modules.iter().zip(builder.build(&modules)) {
-            let loaded = built.map_err(|e| e.to_string()).and_then(|bytes| runtime.load_component(&bytes));
-            out.insert(PluginRef::Python(module.clone()), loaded);
-        }
-    }
-    for m in manifests {
-        if let PluginRef::Wasm(p) = &m.plugin {
-            files.push((m.plugin.clone(), p.clone()));
-        }
-    }
-    for (key, path) in files {
-        if out.contains_key(&key) {
+        .collect()
+}
+
+/// The bytes of every component the manifests name: crates are built together first (one
+/// cargo run per workspace: the base's, each source pack's), then the Python modules; the
+/// `.wasm` files are read, and a built pack's are checked against its `pack.lock`.
+fn gather(source: &SetSource, manifests: &[Manifest]) -> HashMap<ComponentKey, Bytes> {
+    let pack_crates: Vec<Vec<String>> = source.packs.iter().map(Pack::crates).collect();
+    let keys: Vec<ComponentKey> = {
+        let mut k: Vec<ComponentKey> = manifests.iter().map(|m| source.key(m, &pack_crates)).collect();
+        k.sort_by_key(|a| (a.0, a.1.to_string()));
+        k.dedup();
+        k
+    };
+    let mut out: HashMap<ComponentKey, Bytes> = HashMap::new();
+    let mut origins: Vec<Option<usize>> = keys.iter().map(|k| k.0).collect();
+    origins.dedup();
+    for origin in origins {
+        let crates: Vec<String> = keys
+            .iter()
+            .filter(|k| k.0 == origin)
+            .filter_map(|k| match &k.1 {
+                PluginRef::Crate(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        if crates.is_empty() {
             continue;
         }
-        let loaded = read_component(&path).and_then(|bytes| runtime.load_component(&bytes));
-        out.insert(key, loaded);
+        let key = |c: &str| (origin, PluginRef::Crate(c.to_string()));
+        match build_crates(source, origin, &crates) {
+            Ok(built) => {
+                let pack = origin.map(|i| &source.packs[i]);
+                for (c, result) in crates.iter().zip(built) {
+                    let bytes = result.and_then(|path| {
+                        let bytes = read_component(&path)?;
+                        if let Some(pack) = pack {
+                            pack.check_component(&path, &bytes)?;
+                        }
+                        Ok((bytes, None))
+                    });
+                    out.insert(key(c), bytes);
+                }
+            }
+            Err(msg) => {
+                for c in &crates {
+                    out.insert(key(c), Err(msg.clone()));
+                }
+            }
+        }
+    }
+    let modules: Vec<&ComponentKey> = keys.iter().filter(|k| matches!(k.1, PluginRef::Python(_))).collect();
+    if !modules.is_empty() {
+        let builder = PythonBuilder::new(source.cache_dir.clone());
+        let paths: Vec<PathBuf> = modules
+            .iter()
+            .filter_map(|k| match &k.1 {
+                PluginRef::Python(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        for ((key, module), built) in modules.iter().zip(&paths).zip(builder.build(&paths)) {
+            // componentize-py's output differs from build to build of the same sources, so a
+            // Python principle is known by what it is built from: the same sources give the
+            // same principle-set hash on every machine.
+            let bytes = built.map_err(|e| e.to_string()).and_then(|bytes| {
+                let name = builder.key_of(module).map_err(|e| e.to_string())?;
+                Ok((bytes, Some(format!("python-sources:{name}"))))
+            });
+            out.insert((*key).clone(), bytes);
+        }
+    }
+    for key in &keys {
+        if let PluginRef::Wasm(path) = &key.1 {
+            let bytes = read_component(path).and_then(|bytes| {
+                if let Some(pack) = key.0.map(|i| &source.packs[i]) {
+                    pack.check_component(path, &bytes)?;
+                }
+                Ok((bytes, None))
+            });
+            out.insert(key.clone(), bytes);
+        }
     }
     out
+}
+
+/// Builds crates of the base's plugins workspace (`origin` `None`) or of a pack's. A pack's
+/// build is refused when it would run build scripts or procedural macros of its own (see
+/// [`build_scripts`]) and they are not allowed; a built pack has no crates to build.
+fn build_crates(
+    source: &SetSource,
+    origin: Option<usize>,
+    crates: &[String],
+) -> std::result::Result<Vec<std::result::Result<PathBuf, String>>, String> {
+    let workspace = match origin {
+        None => source.plugins_dir.clone(),
+        // A built pack ships each crate's component: nothing to build.
+        Some(i) if source.packs[i].is_built() => {
+            let pack = &source.packs[i];
+            return Ok(crates.iter().map(|c| Ok(pack.crate_component(c))).collect());
+        }
+        Some(i) => {
+            let pack = &source.packs[i];
+            let ws = pack.plugins_dir();
+            if !source.allow_build_scripts {
+                let found = build_scripts::native_code(&ws).map_err(|e| e.to_string())?;
+                if !found.is_empty() {
+                    return Err(build_scripts::refusal(&ws, crates, &found).to_string());
+                }
+            }
+            ws
+        }
+    };
+    let mut builder = PluginBuilder::new(&workspace, source.cache_dir.clone());
+    if let Some(t) = &source.plugin_target_dir {
+        builder.target_dir = t.clone();
+    }
+    let built = builder.build(crates).map_err(|e| e.to_string())?;
+    Ok(built.into_iter().map(|r| r.map_err(|e| e.to_string())).collect())
 }
 
 fn read_component(path: &Path) -> std::result::Result<Vec<u8>, String> {

@@ -5,11 +5,13 @@ use std::cell::RefCell;
 
 use clinalign_core::{Axis, EmitError, Label, Message, Query, RubricItem};
 
-/// Bindings generated from `wit/0.2.0/principle.wit` (`clinalign:principle@0.2.0`).
+/// Bindings generated from the crate's own copy of the WIT, `wit/0.2.0/principle.wit`
+/// (`clinalign:principle@0.2.0`; the host checks it is byte for byte the repository's
+/// `wit/0.2.0`), so the crate builds wherever it is: by path, by git or from a registry.
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/0.2.0",
+        path: "wit/0.2.0",
         world: "principle",
         pub_export_macro: true,
         export_macro_name: "__export_principle_world",

@@ -15,6 +15,10 @@
 //! - the [`Principle`] trait, [`export_principle!`], and the host functions [`log`],
 //!   [`generate`] and [`score_options`].
 //!
+//! The crate targets the plugin interface `clinalign:principle@0.2.0` ([`WIT_VERSION`]); it
+//! carries that WIT inside itself (`wit/0.2.0/`), so a principle pack outside this repository
+//! depends on it by path, git or version alone (see `docs/packs.md`).
+//!
 //! ```ignore
 //! use clinalign_sdk::{export_principle, Axis, EmitError, Principle, Query, RubricItem};
 //!
@@ -30,6 +34,10 @@
 
 pub mod config;
 mod guest;
+
+/// The version of the WIT package `clinalign:principle` this SDK builds components against
+/// (its copy is `wit/<version>/` inside the crate). A pack's `pack.toml` names it as `wit`.
+pub const WIT_VERSION: &str = "0.2.0";
 
 pub use clinalign_core::{Axis, EmitError, Label, Message, Query, RubricItem};
 pub use clinalign_core::{lookup, quantities, red_flags, slots, template, text};

@@ -1,6 +1,7 @@
 //! `clinalign bench …`: measurements, printed as JSON.
 
 mod http_load;
+mod principles;
 mod reward;
 mod score;
 mod serve;
@@ -54,6 +55,11 @@ pub enum BenchCommand {
     /// Reports the prompt tokens each way computes, criteria/s (medians), the speedup against
     /// the token saving, and the largest p_met difference (at most 1e-4 in f32, else exit 1).
     Reward(reward::RewardBenchArgs),
+    /// Principles written in Python against the Rust template principles, in one run: cold
+    /// build of each Python module (componentize-py), engine load from a warm cache, one
+    /// warm `emit` per fixture (medians, ratio), and how often the pool and the gate call the
+    /// Python principles on real queries.
+    Principles(principles::PrinciplesBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -63,6 +69,14 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&result)?);
             if let Some(path) = out {
                 write_json_atomic(&path, &result)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Principles(args) => {
+            let result = principles::run(&args)?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            if let Some(path) = &args.out {
+                write_json_atomic(path, &result)?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -18,7 +18,7 @@ use crate::queries::read_rows;
 
 pub fn run(path: &Path, args: &EngineArgs, rounds: usize, loads: usize) -> Result<serde_json::Value> {
     // First build: fills the caches (plugin builds, compiled components).
-    let engine = args.builder().build().context("loading principles")?;
+    let engine = args.builder()?.build().context("loading principles")?;
     drop(engine);
 
     // Cold load: a new engine (new wasmtime Engine, nothing in memory) from the disk cache.
@@ -26,7 +26,7 @@ pub fn run(path: &Path, args: &EngineArgs, rounds: usize, loads: usize) -> Resul
     let mut engine = None;
     for _ in 0..loads {
         let t = Instant::now();
-        let e = args.builder().build()?;
+        let e = args.builder()?.build()?;
         load_ms.push(t.elapsed().as_secs_f64() * 1e3);
         engine = Some(e);
     }
@@ -113,7 +113,7 @@ fn bench_template(
         return Ok(json!(null));
     }
     let ids: Vec<String> = manifests.iter().map(|m| m.id.clone()).collect();
-    let wasm = args.builder().only(ids).build()?;
+    let wasm = args.builder()?.only(ids).build()?;
     let native = Native::new(manifests)?;
     let labelled: Vec<Query> =
         queries.iter().map(|q| Ok(Query { scenario: engine.scenario(q)?, ..q.clone() })).collect::<Result<_>>()?;

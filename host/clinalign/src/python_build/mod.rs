@@ -51,13 +51,15 @@ pub struct PythonBuilder {
     /// Where built components and the installed componentize-py are kept; `None` builds
     /// every time (componentize-py then goes under [`clinalign_core::default_cache_dir`]).
     pub cache_dir: Option<PathBuf>,
+    /// Where componentize-py is found or installed (`<dir>/tools/`); `None`: `cache_dir`.
+    pub tool_cache_dir: Option<PathBuf>,
     tool: OnceLock<std::result::Result<ComponentizePy, String>>,
 }
 
 impl PythonBuilder {
     /// A builder keeping its components in `<cache_dir>/python`.
     pub fn new(cache_dir: Option<PathBuf>) -> PythonBuilder {
-        PythonBuilder { cache_dir, tool: OnceLock::new() }
+        PythonBuilder { cache_dir, tool_cache_dir: None, tool: OnceLock::new() }
     }
 
     /// The component of each Python module in `sources`, in that order, building what the
@@ -121,6 +123,13 @@ impl PythonBuilder {
         }
     }
 
+    /// What the component of `source` is built from, as a hash (its build cache key): the
+    /// same sources, WIT and componentize-py give the same key on every machine, while
+    /// componentize-py's output differs from one build to the next.
+    pub fn key_of(&self, source: &Path) -> Result<String> {
+        self.key(source, &module_files(source)?)
+    }
+
     /// The cache key of a module: its folder's Python files (names and bytes), the WIT
     /// text, the entry module, and the componentize-py version (the one reported by
     /// `$CLINALIGN_COMPONENTIZE_PY` when that is set, else the pinned one).
@@ -158,7 +167,8 @@ impl PythonBuilder {
     fn tool(&self) -> std::result::Result<&ComponentizePy, &String> {
         self.tool
             .get_or_init(|| {
-                let cache = self.cache_dir.clone().unwrap_or_else(clinalign_core::default_cache_dir);
+                let cache = (self.tool_cache_dir.clone().or_else(|| self.cache_dir.clone()))
+                    .unwrap_or_else(clinalign_core::default_cache_dir);
                 ComponentizePy::find_or_install(&cache)
             })
             .as_ref()

@@ -26,7 +26,8 @@ pub struct ComponentizePy {
 }
 
 /// How a virtual environment's Python runs componentize-py (its `bin/componentize-py`
-/// script names the folder pip installed into in its first line, which a rename breaks).
+/// script named the folder pip installed into in its first line until the rename; an
+/// environment made by an older host may still have it so).
 const RUN_FROM_PYTHON: &str =
     "import sys, componentize_py; sys.argv[0] = 'componentize-py'; sys.exit(componentize_py.script())";
 
@@ -145,7 +146,24 @@ fn install(venv: &Path) -> Result<(), String> {
         std::fs::remove_dir_all(venv).map_err(|e| io(venv, e))?;
     }
     std::fs::rename(&staged, venv).map_err(|e| io(venv, e))?;
+    point_script_at(venv);
     Ok(())
+}
+
+/// Makes the environment's `bin/componentize-py` script name its moved Python in its first
+/// line, so that it runs by hand (or as `$CLINALIGN_COMPONENTIZE_PY`); the host itself runs
+/// [`RUN_FROM_PYTHON`] and does not need it.
+fn point_script_at(venv: &Path) {
+    let script = venv.join("bin").join("componentize-py");
+    let Ok(text) = std::fs::read_to_string(&script) else { return };
+    let Some((first, rest)) = text.split_once('\n') else { return };
+    if !first.starts_with("#!") {
+        return;
+    }
+    let fixed = format!("#!{}\n{rest}", venv.join("bin").join("python").display());
+    if let Err(e) = std::fs::write(&script, fixed) {
+        tracing::warn!("{}: could not point it at its Python ({e})", script.display());
+    }
 }
 
 fn run(cmd: &mut Command) -> std::io::Result<Output> {
@@ -166,4 +184,21 @@ fn tool_error(message: String) -> String {
 
 fn io(path: &Path, e: std::io::Error) -> String {
     format!("{}: {e}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_moved_environments_script_names_its_new_python() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("componentize-py-x");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        let script = venv.join("bin").join("componentize-py");
+        std::fs::write(&script, "#!/tmp/.install-1/venv/bin/python3\nimport sys\nsys.exit(0)\n").unwrap();
+        point_script_at(&venv);
+        let text = std::fs::read_to_string(&script).unwrap();
+        assert_eq!(text, format!("#!{}/bin/python\nimport sys\nsys.exit(0)\n", venv.display()));
+    }
 }

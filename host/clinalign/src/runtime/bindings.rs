@@ -211,3 +211,21 @@ fn v0_2_0_error(e: v0_2_0::EmitError) -> EmitError {
         v0_2_0::EmitError::Failed(m) => EmitError::Failed(m),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The guest SDK builds from its own copy of the WIT (so it builds outside this
+    /// repository); that copy must be the published package the host binds.
+    #[test]
+    fn the_sdk_carries_the_wit_the_host_binds() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let wit = format!("wit/{WIT_VERSION}/principle.wit");
+        assert_eq!(read(&format!("plugins/sdk/{wit}")), read(&wit), "plugins/sdk/{wit} differs from {wit}");
+        let sdk = read("plugins/sdk/src/lib.rs");
+        assert!(sdk.contains(&format!("pub const WIT_VERSION: &str = \"{WIT_VERSION}\";")), "the SDK's WIT_VERSION");
+        assert!(SUPPORTED_VERSIONS.contains(&WIT_VERSION));
+    }
+}

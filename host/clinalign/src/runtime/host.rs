@@ -17,6 +17,12 @@ use clinalign_core::{LanguageModel, ModelError};
 /// 2026-01-01T00:00:00Z: the only time a principle ever sees.
 const FIXED_WALL_CLOCK_SECS: u64 = 1_767_225_600;
 
+/// How many call deadlines setting up an instance may take. Instantiation copies the
+/// component's initial memory (tens of MiB for a Python principle, whose interpreter comes
+/// with it) and `init` parses the config, once per instance: on a loaded machine that can
+/// pass one call's deadline while every call after it would not.
+pub(crate) const INIT_DEADLINE_FACTOR: u32 = 10;
+
 /// Per-store state of one principle instance.
 pub(crate) struct HostState {
     wasi: WasiCtx,
@@ -34,6 +40,9 @@ pub(crate) struct HostState {
     call_started: Instant,
     model_waited: Duration,
     model_budget: Duration,
+    /// The guest time the current call may take: the call deadline, or while the instance
+    /// is set up (instantiation and `init`) that deadline times [`INIT_DEADLINE_FACTOR`].
+    pub(crate) deadline: Duration,
     /// The pool of the query being emitted for (`pool()` in WIT 0.2.0).
     pool: Arc<[Arc<PoolEntry>]>,
 }
@@ -59,6 +68,7 @@ impl HostState {
             call_started: Instant::now(),
             model_waited: Duration::ZERO,
             model_budget: limits.model_time,
+            deadline: limits.timeout * INIT_DEADLINE_FACTOR,
             pool: Arc::from(Vec::new()),
         }
     }

@@ -26,6 +26,9 @@ pub(crate) struct PrincipleRuntime {
     config_json: String,
     capabilities: Capabilities,
     runtime: Arc<Runtime>,
+    /// A fresh instance for every call: the runtime's strict mode, or a principle from a
+    /// pack that is not trusted.
+    strict: bool,
     warm: Mutex<Vec<Warm>>,
 }
 
@@ -38,14 +41,27 @@ impl PrincipleRuntime {
         capabilities: Capabilities,
         runtime: Arc<Runtime>,
     ) -> PrincipleRuntime {
+        let strict = runtime.options.strict;
         PrincipleRuntime {
             id: Arc::from(id),
             component,
             config_json,
             capabilities,
             runtime,
+            strict,
             warm: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Runs every call in a fresh instance even when the runtime keeps instances warm.
+    pub(crate) fn strict(mut self, yes: bool) -> PrincipleRuntime {
+        self.strict |= yes;
+        self
+    }
+
+    /// Whether every call runs in a fresh instance.
+    pub(crate) fn is_strict(&self) -> bool {
+        self.strict
     }
 
     /// Whether the host offers what the manifest's capabilities need: a principle that may
@@ -73,7 +89,7 @@ impl PrincipleRuntime {
     /// Creates and initialises one instance and keeps it warm; fails if `init` does.
     pub(crate) fn warm_up(&self) -> Result<(), PrincipleError> {
         let w = self.instantiate()?;
-        if !self.runtime.options.strict {
+        if !self.strict {
             self.warm.lock().unwrap().push(w);
         }
         Ok(())
@@ -81,7 +97,7 @@ impl PrincipleRuntime {
 
     /// Runs `emit` for one query and checks its output.
     pub(crate) fn emit(&self, query: &PreparedQuery) -> Result<Vec<RubricItem>, PrincipleError> {
-        let strict = self.runtime.options.strict;
+        let strict = self.strict;
         let popped = if strict { None } else { self.warm.lock().unwrap().pop() };
         let mut w = match popped {
             Some(w) => w,
@@ -119,9 +135,9 @@ impl PrincipleRuntime {
         store.limiter(|s| &mut s.limiter);
         // At the deadline, the time the call waited for the host's model is given back: only
         // the guest's own time counts.
-        let (timeout, tick) = (rt.options.limits.timeout, rt.tick());
+        let tick = rt.tick();
         store.epoch_deadline_callback(move |ctx| {
-            let left = timeout.saturating_sub(ctx.data().guest_time());
+            let left = ctx.data().deadline.saturating_sub(ctx.data().guest_time());
             Ok(if left.is_zero() {
                 UpdateDeadline::Interrupt
             } else {
@@ -136,7 +152,11 @@ impl PrincipleRuntime {
             .map_err(|e| load_error(self.classify(&e, &store), "instantiating"))?;
         store.set_epoch_deadline(rt.deadline_ticks());
         match bindings.call_init(&mut store, &self.config_json) {
-            Ok(Ok(())) => Ok(Warm { store, bindings }),
+            Ok(Ok(())) => {
+                // From here on, each call gets the call deadline.
+                store.data_mut().deadline = rt.options.limits.timeout;
+                Ok(Warm { store, bindings })
+            }
             Ok(Err(msg)) => Err(PrincipleError::init_rejected(&msg)),
             Err(e) => Err(load_error(self.classify(&e, &store), "init")),
         }
@@ -148,7 +168,7 @@ impl PrincipleRuntime {
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => PrincipleError::new(
                 ErrorKind::Timeout,
-                format!("ran past its {} ms deadline", self.runtime.options.limits.timeout.as_millis()),
+                format!("ran past its {} ms deadline", store.data().deadline.as_millis()),
             ),
             Some(Trap::StackOverflow) => {
                 PrincipleError::new(ErrorKind::Trap, "wasm stack overflow (unbounded recursion?)")

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::limits::Limits;
 
 /// Tags the host sets itself; a principle may not emit them.
-pub const RESERVED_TAG_PREFIXES: [&str; 3] = ["axis:", "dimension:", "principle:"];
+pub const RESERVED_TAG_PREFIXES: [&str; 4] = ["axis:", "dimension:", "principle:", "pack:"];
 
 /// The kind of a principle failure, as counted in run reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
