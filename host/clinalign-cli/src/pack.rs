@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use clinalign::dimensions::is_slug;
 use clinalign::files::write_atomic;
 use clinalign::pack::{PACK_FILE, Pack};
 use clinalign::principle_set::SetSource;
@@ -177,13 +178,6 @@ fn slug(s: &str) -> String {
     let lower: String =
         s.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     lower.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
-}
-
-fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn pack_toml(name: &str) -> String {

@@ -400,11 +400,7 @@ fn new(args: &CatalogArgs, id: &str, dimension: &str, kind: Scaffold) -> Result<
         ),
         None => id,
     };
-    if name.is_empty()
-        || name.starts_with('-')
-        || name.ends_with('-')
-        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
+    if !clinalign::dimensions::is_slug(name) {
         bail!("{name:?}: a principle name uses lower-case letters, digits and '-'");
     }
     let full_id = format!("{dimension}.{name}");

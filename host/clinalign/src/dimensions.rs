@@ -103,7 +103,7 @@ impl Dimensions {
 }
 
 /// Lower-case ASCII letters, digits and inner hyphens.
-pub(crate) fn is_slug(s: &str) -> bool {
+pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
         && !s.ends_with('-')
