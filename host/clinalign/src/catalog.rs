@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dimensions::Dimensions;
 use crate::error::{Error, Result};
-use crate::files::sha256_hex;
+use crate::files::{is_hidden, sha256_hex, sorted_entries};
 use crate::manifest::Manifest;
 use crate::pack::Pack;
 
@@ -194,18 +194,6 @@ fn read_manifests(
         }
     }
     Ok(())
-}
-
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    out.sort();
-    Ok(out)
-}
-
-/// Dot files and editor back-ups (`x.toml~`, `.x.toml.swp`) are not principles.
-pub(crate) fn is_hidden(p: &Path) -> bool {
-    p.file_name().and_then(|f| f.to_str()).is_none_or(|f| f.starts_with('.') || f.ends_with('~'))
 }
 
 #[cfg(test)]

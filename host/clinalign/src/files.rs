@@ -1,7 +1,7 @@
 //! Files: atomic writes, content hashes, and line numbers for error messages.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -10,6 +10,19 @@ use crate::error::{Error, Result};
 /// 1-based line number of byte `offset` in `src`.
 pub(crate) fn line_of(src: &str, offset: usize) -> usize {
     src.as_bytes()[..offset.min(src.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+/// The entries of `dir`, sorted by path.
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Dot files and editor back-ups (`x.toml~`, `.x.toml.swp`) are not principles.
+pub(crate) fn is_hidden(p: &Path) -> bool {
+    p.file_name().and_then(|f| f.to_str()).is_none_or(|f| f.starts_with('.') || f.ends_with('~'))
 }
 
 /// Lower-case hex sha256 of `bytes`.

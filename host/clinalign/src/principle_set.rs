@@ -198,18 +198,15 @@ impl PrincipleSet {
         require_all: bool,
     ) -> Result<PrincipleSet> {
         let started = Instant::now();
-        // Packs are opened afresh: a reload sees an edited pack.toml or a rebuilt .pack file.
-        let source = &source.reopened()?;
         let catalog = source.catalog()?;
         let (manifests, mut failures) = select(&catalog, source)?;
 
         // Components: build crates in one cargo run, then load each distinct file once.
         let components = load_components(runtime, source, &manifests);
-        let pack_crates: Vec<Vec<String>> = source.packs.iter().map(Pack::crates).collect();
         let mut ready = Vec::new();
         let mut plugin_failures: Vec<PluginFailure> = Vec::new();
         for m in manifests {
-            match components.get(&source.key(&m, &pack_crates)) {
+            match components.get(&source.key(&m)) {
                 Some(Ok(c)) => {
                     let c = c.clone();
                     let strict = source.strict_for(&m);
@@ -436,10 +433,10 @@ impl SetSource {
         m.pack.is_some() && !self.trust_packs
     }
 
-    fn key(&self, m: &Manifest, pack_crates: &[Vec<String>]) -> ComponentKey {
+    fn key(&self, m: &Manifest) -> ComponentKey {
         let origin = self.origin(m);
         match (&m.plugin, origin) {
-            (PluginRef::Crate(c), Some(i)) if !pack_crates[i].contains(c) => (None, m.plugin.clone()),
+            (PluginRef::Crate(c), Some(i)) if !self.packs[i].crates().contains(c) => (None, m.plugin.clone()),
             _ => (origin, m.plugin.clone()),
         }
     }
@@ -451,12 +448,11 @@ pub fn component_bytes(
     source: &SetSource,
     manifests: &[Manifest],
 ) -> Vec<(ComponentKey, std::result::Result<Vec<u8>, String>)> {
-    let pack_crates: Vec<Vec<String>> = source.packs.iter().map(Pack::crates).collect();
     let all = gather(source, manifests);
     manifests
         .iter()
         .map(|m| {
-            let key = source.key(m, &pack_crates);
+            let key = source.key(m);
             let bytes = match all.get(&key) {
                 Some(Ok((b, _))) => Ok(b.clone()),
                 Some(Err(e)) => Err(e.clone()),
@@ -492,9 +488,8 @@ fn load_components(
 /// cargo run per workspace: the base's, each source pack's), then the Python modules; the
 /// `.wasm` files are read, and a built pack's are checked against its `pack.lock`.
 fn gather(source: &SetSource, manifests: &[Manifest]) -> HashMap<ComponentKey, Bytes> {
-    let pack_crates: Vec<Vec<String>> = source.packs.iter().map(Pack::crates).collect();
     let keys: Vec<ComponentKey> = {
-        let mut k: Vec<ComponentKey> = manifests.iter().map(|m| source.key(m, &pack_crates)).collect();
+        let mut k: Vec<ComponentKey> = manifests.iter().map(|m| source.key(m)).collect();
         k.sort_by_key(|a| (a.0, a.1.to_string()));
         k.dedup();
         k
@@ -517,15 +512,8 @@ fn gather(source: &SetSource, manifests: &[Manifest]) -> HashMap<ComponentKey, B
         let key = |c: &str| (origin, PluginRef::Crate(c.to_string()));
         match build_crates(source, origin, &crates) {
             Ok(built) => {
-                let pack = origin.map(|i| &source.packs[i]);
                 for (c, result) in crates.iter().zip(built) {
-                    let bytes = result.and_then(|path| {
-                        let bytes = read_component(&path)?;
-                        if let Some(pack) = pack {
-                            pack.check_component(&path, &bytes)?;
-                        }
-                        Ok((bytes, None))
-                    });
+                    let bytes = result.and_then(|path| read_checked(source, origin, &path)).map(|b| (b, None));
                     out.insert(key(c), bytes);
                 }
             }
@@ -559,13 +547,7 @@ fn gather(source: &SetSource, manifests: &[Manifest]) -> HashMap<ComponentKey, B
     }
     for key in &keys {
         if let PluginRef::Wasm(path) = &key.1 {
-            let bytes = read_component(path).and_then(|bytes| {
-                if let Some(pack) = key.0.map(|i| &source.packs[i]) {
-                    pack.check_component(path, &bytes)?;
-                }
-                Ok((bytes, None))
-            });
-            out.insert(key.clone(), bytes);
+            out.insert(key.clone(), read_checked(source, key.0, path).map(|b| (b, None)));
         }
     }
     out
@@ -604,6 +586,16 @@ fn build_crates(
     }
     let built = builder.build(crates).map_err(|e| e.to_string())?;
     Ok(built.into_iter().map(|r| r.map_err(|e| e.to_string())).collect())
+}
+
+/// A component file's bytes; one of a built pack (`origin`) is checked against its
+/// `pack.lock` first.
+fn read_checked(source: &SetSource, origin: Option<usize>, path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let bytes = read_component(path)?;
+    if let Some(pack) = origin.map(|i| &source.packs[i]) {
+        pack.check_component(path, &bytes)?;
+    }
+    Ok(bytes)
 }
 
 fn read_component(path: &Path) -> std::result::Result<Vec<u8>, String> {

@@ -113,7 +113,9 @@ pub(crate) fn reload(
         left_out: Vec::new(),
         plugin_failures: Vec::new(),
     };
-    report.outcome = match PrincipleSet::build(runtime, source, classifier, false) {
+    // Packs are opened afresh: the new set sees an edited pack.toml or a rebuilt .pack file.
+    let built = source.reopened().and_then(|source| PrincipleSet::build(runtime, &source, classifier, false));
+    report.outcome = match built {
         Ok(set) => {
             report.changes = SetChanges::between(current, &set);
             report.fixtures_passed = set.self_tests().iter().filter(|t| t.passed).count();

@@ -25,7 +25,7 @@ use toml::Spanned;
 
 use crate::dimensions::is_slug;
 use crate::error::{Error, Result};
-use crate::files::{line_of, sha256_hex};
+use crate::files::{is_hidden, line_of, sha256_hex, sorted_entries};
 use crate::runtime::SUPPORTED_VERSIONS;
 
 /// The file that makes a folder a pack.
@@ -148,6 +148,8 @@ pub struct Pack {
     pub lock: Option<PackLock>,
     /// The `.pack` file it was unpacked from, if any.
     pub file: Option<PathBuf>,
+    /// The crates its manifests can name (see [`Pack::crates`]), read once when opened.
+    crates: Vec<String>,
 }
 
 impl Pack {
@@ -195,7 +197,15 @@ impl Pack {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(&lock_path, e)),
         };
-        let pack = Pack { info, root: dir.to_path_buf(), lock, file: None };
+        let crates = match &lock {
+            Some(lock) => lock
+                .components
+                .keys()
+                .filter_map(|k| k.strip_prefix("components/")?.strip_suffix(".wasm").map(str::to_string))
+                .collect(),
+            None => workspace_crates(&dir.join("plugins")),
+        };
+        let pack = Pack { info, root: dir.to_path_buf(), lock, file: None, crates };
         pack.check_manifests()?;
         Ok(pack)
     }
@@ -224,15 +234,8 @@ impl Pack {
     /// The crates its manifests can name: for a source pack those of its plugins workspace
     /// (by package name; none without one), for a built pack those whose components it
     /// ships (`components/<crate>.wasm`, `template` among them when it uses it).
-    pub fn crates(&self) -> Vec<String> {
-        match &self.lock {
-            Some(lock) => lock
-                .components
-                .keys()
-                .filter_map(|k| k.strip_prefix("components/")?.strip_suffix(".wasm").map(str::to_string))
-                .collect(),
-            None => workspace_crates(&self.plugins_dir()),
-        }
+    pub fn crates(&self) -> &[String] {
+        &self.crates
     }
 
     /// Where a built pack keeps the component of crate `name`.
@@ -246,12 +249,13 @@ impl Pack {
         let Some(lock) = &self.lock else { return Ok(()) };
         let mut found = BTreeMap::new();
         let dir = self.principles_dir();
-        for folder in read_sorted(&dir)? {
-            if !folder.is_dir() {
+        // The files the catalog reads as manifests.
+        for folder in sorted_entries(&dir)? {
+            if !folder.is_dir() || is_hidden(&folder) {
                 continue;
             }
-            for file in read_sorted(&folder)? {
-                if file.extension().and_then(|e| e.to_str()) == Some("toml") {
+            for file in sorted_entries(&folder)? {
+                if !is_hidden(&file) && file.extension().and_then(|e| e.to_str()) == Some("toml") {
                     let rel = file.strip_prefix(&self.root).unwrap_or(&file).to_string_lossy().replace('\\', "/");
                     let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
                     found.insert(rel, sha256_hex(&bytes));
@@ -329,7 +333,9 @@ pub fn workspace_crates(workspace: &Path) -> Vec<String> {
     let mut dirs = Vec::new();
     for m in members.into_iter().flatten().filter_map(|m| m.as_str()) {
         match m.strip_suffix("/*") {
-            Some(parent) => dirs.extend(read_sorted(&workspace.join(parent)).unwrap_or_default()),
+            Some(parent) => dirs.extend(
+                sorted_entries(&workspace.join(parent)).unwrap_or_default().into_iter().filter(|d| !is_hidden(d)),
+            ),
             None => dirs.push(workspace.join(m)),
         }
     }
@@ -341,16 +347,6 @@ pub fn workspace_crates(workspace: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-fn read_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
-        .collect();
-    out.sort();
-    Ok(out)
 }
 
 #[cfg(test)]
